@@ -1,0 +1,129 @@
+import path from 'node:path';
+import type { Kysely, Selectable } from 'kysely';
+import type { AccountKeysTable, AccountsTable, Database } from '../db/schema.js';
+import { hashPassword } from './password.js';
+import type { ParsedPublicKey } from './public-key.js';
+
+export type AccountRow = Selectable<AccountsTable>;
+export type AccountKeyRow = Selectable<AccountKeysTable>;
+
+export class AccountError extends Error {}
+
+const NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$/;
+
+export function validateAccountName(name: string): void {
+  if (!NAME.test(name)) {
+    throw new AccountError(
+      `invalid account name "${name}": use 1-64 letters, digits, '.', '_' or '-', not starting with '.' or '-'`,
+    );
+  }
+}
+
+/** A home is a relative directory under storage.dir; it may not climb out of it. */
+export function validateHome(home: string): string {
+  const normal = path.posix.normalize(home.replace(/\\/g, '/')).replace(/\/+$/, '');
+  if (!normal || normal === '.' || normal.startsWith('/') || normal.split('/').includes('..') || normal.startsWith('.')) {
+    throw new AccountError(`invalid home "${home}": give a directory relative to storage.dir, e.g. partners/acme`);
+  }
+  return normal;
+}
+
+export interface NewAccount {
+  name: string;
+  password?: string;
+  keys: ParsedPublicKey[];
+  home?: string;
+}
+
+/** Accounts in the database: the only copy, read fresh at every login on every node. */
+export class AccountStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async add(input: NewAccount): Promise<AccountRow> {
+    validateAccountName(input.name);
+    const home = validateHome(input.home ?? input.name);
+    const passwordHash = input.password !== undefined ? await hashPassword(input.password) : null;
+    const now = Date.now();
+    return this.db.transaction().execute(async (trx) => {
+      const existing = await trx.selectFrom('accounts').select('id').where('name', '=', input.name).executeTakeFirst();
+      if (existing) throw new AccountError(`account "${input.name}" already exists`);
+      const account = await trx
+        .insertInto('accounts')
+        .values({
+          name: input.name,
+          password_hash: passwordHash,
+          home,
+          disabled: 0,
+          created_at: now,
+          updated_at: now,
+          failure_count: 0,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      for (const key of dedupeKeys(input.keys)) {
+        await trx
+          .insertInto('account_keys')
+          .values({
+            account_id: account.id,
+            algorithm: key.algorithm,
+            public_key: key.publicKey,
+            fingerprint: key.fingerprint,
+            comment: key.comment,
+            created_at: now,
+          })
+          .execute();
+      }
+      return account;
+    });
+  }
+
+  async find(name: string): Promise<AccountRow | undefined> {
+    return this.db.selectFrom('accounts').selectAll().where('name', '=', name).executeTakeFirst();
+  }
+
+  async require(name: string): Promise<AccountRow> {
+    const account = await this.find(name);
+    if (!account) throw new AccountError(`no account named "${name}"`);
+    return account;
+  }
+
+  async list(): Promise<AccountRow[]> {
+    return this.db.selectFrom('accounts').selectAll().orderBy('name').execute();
+  }
+
+  async keysOf(accountId: number): Promise<AccountKeyRow[]> {
+    return this.db.selectFrom('account_keys').selectAll().where('account_id', '=', accountId).orderBy('id').execute();
+  }
+
+  async setPassword(name: string, password: string): Promise<void> {
+    const account = await this.require(name);
+    const hash = await hashPassword(password);
+    await this.db
+      .updateTable('accounts')
+      .set({ password_hash: hash, updated_at: Date.now(), failure_count: 0, failure_window_start: null, locked_until: null })
+      .where('id', '=', account.id)
+      .execute();
+  }
+
+  async setDisabled(name: string, disabled: boolean): Promise<void> {
+    const account = await this.require(name);
+    const change: Partial<AccountRow> = { disabled: disabled ? 1 : 0, updated_at: Date.now() };
+    // Enabling an account also lifts a lockout: the operator has looked at it.
+    if (!disabled) Object.assign(change, { failure_count: 0, failure_window_start: null, locked_until: null });
+    await this.db.updateTable('accounts').set(change).where('id', '=', account.id).execute();
+  }
+
+  /** Removes the account and its keys; its files stay on storage. */
+  async remove(name: string): Promise<void> {
+    const account = await this.require(name);
+    await this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('account_keys').where('account_id', '=', account.id).execute();
+      await trx.deleteFrom('accounts').where('id', '=', account.id).execute();
+    });
+  }
+}
+
+function dedupeKeys(keys: ParsedPublicKey[]): ParsedPublicKey[] {
+  const seen = new Set<string>();
+  return keys.filter((k) => !seen.has(k.publicKey) && (seen.add(k.publicKey), true));
+}

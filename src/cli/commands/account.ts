@@ -1,0 +1,148 @@
+import fs from 'node:fs';
+import type { Command } from 'commander';
+import { AccountStore, type AccountKeyRow, type AccountRow } from '../../accounts/account-store.js';
+import { parsePublicKey, type ParsedPublicKey } from '../../accounts/public-key.js';
+import { CliError, isoTime, passwordFromStdin, printJson, printTable, withDatabase, type GlobalOptions } from '../context.js';
+
+function readKeyFile(file: string): ParsedPublicKey {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new CliError(`cannot read key file ${file}: ${(err as Error).message}`);
+  }
+  try {
+    return parsePublicKey(text);
+  } catch (err) {
+    throw new CliError(`${file}: ${(err as Error).message}`);
+  }
+}
+
+function state(account: AccountRow, now = Date.now()): string {
+  if (account.disabled) return 'disabled';
+  if (account.locked_until !== null && account.locked_until > now) return 'locked';
+  return 'enabled';
+}
+
+/** The stable JSON shape of an account (documented in docs/cli.md). */
+function accountJson(account: AccountRow, keys: AccountKeyRow[]) {
+  return {
+    name: account.name,
+    state: state(account),
+    home: account.home,
+    password: account.password_hash !== null,
+    keys: keys.map((k) => ({ algorithm: k.algorithm, fingerprint: k.fingerprint, comment: k.comment })),
+    created: isoTime(account.created_at),
+    updated: isoTime(account.updated_at),
+    lockout: {
+      recentFailures: account.failure_count,
+      lastFailure: isoTime(account.last_failure_at),
+      lastFailureAddress: account.last_failure_address,
+      lockedUntil: account.locked_until !== null && account.locked_until > Date.now() ? isoTime(account.locked_until) : null,
+    },
+  };
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+export function registerAccount(program: Command): void {
+  const account = program.command('account').description('manage accounts that log in over SFTP');
+
+  account
+    .command('add <name>')
+    .description('create an account')
+    .option('--password-stdin', 'read the password from standard input')
+    .option('--key <file>', 'an OpenSSH public key file (repeatable)', collect, [])
+    .option('--home <dir>', 'home directory relative to storage.dir (default: the account name)')
+    .option('--config <file>', 'YAML configuration file')
+    .action(async (name: string, options: GlobalOptions & { passwordStdin?: boolean; key: string[]; home?: string }) => {
+      const keys = options.key.map(readKeyFile);
+      const password = options.passwordStdin ? await passwordFromStdin() : undefined;
+      if (password === undefined && keys.length === 0) {
+        throw new CliError('an account needs --password-stdin or at least one --key');
+      }
+      await withDatabase(options, async ({ db }) => {
+        await new AccountStore(db).add({ name, password, keys, home: options.home });
+      });
+      process.stdout.write(`account ${name} created\n`);
+    });
+
+  account
+    .command('list')
+    .description('list accounts')
+    .option('--json', 'machine-readable output')
+    .option('--config <file>', 'YAML configuration file')
+    .action(async (options: GlobalOptions & { json?: boolean }) => {
+      await withDatabase(options, async ({ db }) => {
+        const store = new AccountStore(db);
+        const accounts = await store.list();
+        const withKeys = await Promise.all(accounts.map(async (a) => accountJson(a, await store.keysOf(a.id))));
+        if (options.json) return printJson(withKeys);
+        printTable(
+          ['NAME', 'STATE', 'PASSWORD', 'KEYS', 'HOME'],
+          withKeys.map((a) => [a.name, a.state, a.password ? 'yes' : 'no', String(a.keys.length), a.home]),
+        );
+      });
+    });
+
+  account
+    .command('show <name>')
+    .description('show one account, its keys and its lockout state')
+    .option('--json', 'machine-readable output')
+    .option('--config <file>', 'YAML configuration file')
+    .action(async (name: string, options: GlobalOptions & { json?: boolean }) => {
+      await withDatabase(options, async ({ db }) => {
+        const store = new AccountStore(db);
+        const row = await store.require(name);
+        const a = accountJson(row, await store.keysOf(row.id));
+        if (options.json) return printJson(a);
+        const lines = [
+          `name:           ${a.name}`,
+          `state:          ${a.state}`,
+          `home:           ${a.home}`,
+          `password:       ${a.password ? 'set' : 'none'}`,
+          `created:        ${a.created}`,
+          `updated:        ${a.updated}`,
+          `failed logins:  ${a.lockout.recentFailures}${a.lockout.lastFailure ? ` (last ${a.lockout.lastFailure} from ${a.lockout.lastFailureAddress})` : ''}`,
+          `locked until:   ${a.lockout.lockedUntil ?? '-'}`,
+          `keys:           ${a.keys.length === 0 ? '-' : ''}`,
+          ...a.keys.map((k) => `  ${k.algorithm} ${k.fingerprint}${k.comment ? ' ' + k.comment : ''}`),
+        ];
+        process.stdout.write(lines.join('\n') + '\n');
+      });
+    });
+
+  account
+    .command('passwd <name>')
+    .description("set an account's password (read from standard input)")
+    .option('--password-stdin', 'read the password from standard input (the default)')
+    .option('--config <file>', 'YAML configuration file')
+    .action(async (name: string, options: GlobalOptions) => {
+      const password = await passwordFromStdin();
+      await withDatabase(options, ({ db }) => new AccountStore(db).setPassword(name, password));
+      process.stdout.write(`password of ${name} changed\n`);
+    });
+
+  for (const [verb, disabled] of [
+    ['disable', true],
+    ['enable', false],
+  ] as const) {
+    account
+      .command(`${verb} <name>`)
+      .description(disabled ? 'refuse new logins of an account' : 'allow logins again (also lifts a lockout)')
+      .option('--config <file>', 'YAML configuration file')
+      .action(async (name: string, options: GlobalOptions) => {
+        await withDatabase(options, ({ db }) => new AccountStore(db).setDisabled(name, disabled));
+        process.stdout.write(`account ${name} ${verb}d\n`);
+      });
+  }
+
+  account
+    .command('remove <name>')
+    .description('delete an account and its keys (its files stay on storage)')
+    .option('--config <file>', 'YAML configuration file')
+    .action(async (name: string, options: GlobalOptions) => {
+      await withDatabase(options, ({ db }) => new AccountStore(db).remove(name));
+      process.stdout.write(`account ${name} removed\n`);
+    });
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { AccountError } from '../accounts/account-store.js';
+import { ConfigError } from '../config/load.js';
+import { VERSION } from '../version.js';
+import { registerAccount } from './commands/account.js';
+import { registerStart } from './commands/start.js';
+import { registerTransfers } from './commands/transfers.js';
+import { CliError } from './context.js';
+
+const program = new Command('ferry')
+  .description('Ferry: managed file transfer server')
+  .version(VERSION)
+  .showHelpAfterError()
+  .exitOverride();
+
+registerStart(program);
+registerAccount(program);
+registerTransfers(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // --help and --version end here too, with exit code 0.
+    process.exitCode = err.exitCode === 0 ? 0 : 2;
+  } else if (err instanceof CliError || err instanceof ConfigError || err instanceof AccountError) {
+    process.stderr.write(`ferry: ${err.message}\n`);
+    process.exitCode = 1;
+  } else {
+    process.stderr.write(`ferry: ${(err as Error).message ?? err}\n`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,84 @@
+import os from 'node:os';
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+/** A duration setting: "30s", "15m", or seconds as a number; parsed to milliseconds. */
+const duration = (fallback: string) =>
+  z
+    .union([z.string(), z.number()])
+    .default(fallback)
+    .transform((value, ctx) => {
+      try {
+        return parseDuration(value);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    });
+
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+
+/**
+ * The whole configuration of a node. Every leaf can also be set by the environment
+ * variable FERRY_ + its path in upper snake case (see environment.ts).
+ */
+export const configSchema = z.object({
+  data: z.object({ dir: z.string().min(1).default('./data') }).prefault({}),
+  storage: z
+    .object({
+      /** Account homes; defaults to <data.dir>/files. */
+      dir: z.string().min(1).optional(),
+      /** Partial uploads untouched for longer than this are deleted. */
+      partial_max_age: duration('24h'),
+    })
+    .prefault({}),
+  database: z
+    .object({
+      /** sqlite:PATH or postgres://…; defaults to sqlite:<data.dir>/ferry.db. */
+      url: z.string().min(1).optional(),
+    })
+    .prefault({}),
+  node: z
+    .object({
+      name: z.string().min(1).default(os.hostname()),
+      /** Worker processes serving sessions; 0 means one per core. */
+      workers: z.coerce.number().int().min(0).max(256).default(0),
+      heartbeat_interval: duration('1s'),
+      /** A node whose heartbeat is older than this is considered dead. */
+      dead_after: duration('10s'),
+    })
+    .prefault({}),
+  sftp: z
+    .object({
+      port: port(2222),
+      host: z.string().default('0.0.0.0'),
+      /** Seconds to wait for the SSH handshake and login before dropping a connection. */
+      login_timeout: duration('60s'),
+    })
+    .prefault({}),
+  admin: z.object({ port: port(8443) }).prefault({}),
+  cluster: z
+    .object({ mode: z.enum(['active-active', 'active-passive']).default('active-active') })
+    .prefault({}),
+  accounts: z
+    .object({
+      /** Failed password logins within lockout_window that lock an account. */
+      lockout_failures: z.coerce.number().int().min(1).default(5),
+      lockout_window: duration('15m'),
+      lockout_duration: duration('15m'),
+    })
+    .prefault({}),
+  shutdown: z.object({ grace: duration('30s') }).prefault({}),
+  log: z
+    .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+    .prefault({}),
+});
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type ParsedConfig = z.output<typeof configSchema>;
+
+/** The configuration with every derived default filled in. */
+export interface Config extends Omit<ParsedConfig, 'storage' | 'database'> {
+  storage: ParsedConfig['storage'] & { dir: string };
+  database: { url: string };
+}

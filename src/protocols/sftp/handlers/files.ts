@@ -1,0 +1,144 @@
+import fs from 'node:fs';
+import { Download } from '../../../storage/download.js';
+import { Upload } from '../../../storage/upload.js';
+import { MAX_READ_LENGTH, OpenFlag, Status } from '../constants.js';
+import { SftpError } from '../errors.js';
+import type { RequestAttrs } from '../packet-reader.js';
+import { attrsReply, dataReplyBuffer, finishDataReply, handleReply } from '../packet-writer.js';
+import type { OpenHandle, SftpSession } from '../session.js';
+import type { Handler } from './types.js';
+
+function requireHandle(session: SftpSession, raw: Buffer): OpenHandle {
+  const handle = session.getHandle(raw);
+  if (!handle) throw new SftpError(Status.FAILURE, 'invalid handle (closed or never opened)');
+  return handle;
+}
+
+function journalEntry(session: SftpSession, path: string, direction: 'upload' | 'download', startOffset: number) {
+  const { ctx } = session;
+  return {
+    sessionId: ctx.sessionId,
+    account: ctx.accountName,
+    protocol: 'sftp',
+    clientAddress: ctx.clientAddress,
+    path,
+    direction,
+    startOffset,
+  };
+}
+
+export const open: Handler = async (session, id, r) => {
+  const clientPath = r.path();
+  const flags = r.uint32();
+  const attrs = r.attrs();
+  const target = session.ctx.home.resolve(clientPath);
+  if (flags & (OpenFlag.WRITE | OpenFlag.APPEND)) {
+    const exists = fs.existsSync(target.real) || session.ctx.home.partialStats(target.virtual) !== undefined;
+    if (!(flags & OpenFlag.CREAT) && !exists) throw new SftpError(Status.NO_SUCH_FILE, 'No such file');
+    const upload = await Upload.open(session.ctx.home, target, {
+      truncate: (flags & OpenFlag.TRUNC) !== 0,
+      append: (flags & OpenFlag.APPEND) !== 0,
+      exclusive: (flags & OpenFlag.CREAT) !== 0 && (flags & OpenFlag.EXCL) !== 0,
+      mode: attrs.permissions,
+    });
+    let transferId: number;
+    try {
+      transferId = await session.ctx.journal.start(journalEntry(session, target.virtual, 'upload', upload.startOffset));
+    } catch (err) {
+      upload.abandon();
+      throw err;
+    }
+    session.ctx.log.info({ path: target.virtual, transferId, offset: upload.startOffset }, 'upload started');
+    session.send(handleReply(id, session.addHandle({ kind: 'upload', upload, transferId, busy: false })));
+    return;
+  }
+  const download = Download.open(target);
+  let transferId: number;
+  try {
+    transferId = await session.ctx.journal.start(journalEntry(session, target.virtual, 'download', 0));
+  } catch (err) {
+    download.close();
+    throw err;
+  }
+  session.send(handleReply(id, session.addHandle({ kind: 'download', download, transferId })));
+};
+
+export const read: Handler = (session, id, r) => {
+  const handle = requireHandle(session, r.bytes());
+  const offset = r.uint64();
+  const length = Math.min(r.uint32(), MAX_READ_LENGTH);
+  if (handle.kind !== 'download') throw new SftpError(Status.FAILURE, 'handle is not open for reading');
+  const { packet, payloadOffset } = dataReplyBuffer(id, length);
+  const n = handle.download.read(offset, packet, payloadOffset, length);
+  if (n === 0) session.sendStatus(id, Status.EOF);
+  else session.send(finishDataReply(packet, n));
+};
+
+export const write: Handler = (session, id, r) => {
+  const handle = requireHandle(session, r.bytes());
+  const offset = r.uint64();
+  const data = r.bytes();
+  if (handle.kind !== 'upload' || handle.busy) throw new SftpError(Status.FAILURE, 'handle is not open for writing');
+  handle.upload.write(offset, data);
+  session.sendStatus(id, Status.OK);
+};
+
+export const close: Handler = async (session, id, r) => {
+  const raw = r.bytes();
+  const handle = requireHandle(session, raw);
+  session.removeHandle(raw);
+  const { journal, log } = session.ctx;
+  if (handle.kind === 'dir') {
+    session.sendStatus(id, Status.OK);
+    return;
+  }
+  if (handle.kind === 'download') {
+    const done = handle.download.close();
+    await journal.finish(handle.transferId, {
+      status: done.complete ? 'completed' : 'aborted',
+      bytes: done.bytes,
+      startOffset: done.startOffset,
+      sha256: done.sha256,
+      error: done.complete ? null : `client closed the file after ${done.bytes} bytes`,
+    });
+    session.sendStatus(id, Status.OK);
+    return;
+  }
+  handle.busy = true;
+  const { upload, transferId } = handle;
+  try {
+    const done = await upload.commit();
+    await journal.finish(transferId, { status: 'completed', bytes: done.bytes, sha256: done.sha256 });
+    log.info({ path: upload.target.virtual, transferId, bytes: done.bytes, sha256: done.sha256 }, 'upload completed');
+    session.sendStatus(id, Status.OK);
+  } catch (err) {
+    log.warn({ err, path: upload.target.virtual, transferId }, 'upload failed at close');
+    await journal.finish(transferId, { status: 'failed', bytes: upload.currentSize, error: (err as Error).message });
+    throw err;
+  }
+};
+
+export const fstat: Handler = (session, id, r) => {
+  const handle = requireHandle(session, r.bytes());
+  if (handle.kind === 'upload') session.send(attrsReply(id, handle.upload.stats()));
+  else if (handle.kind === 'download') session.send(attrsReply(id, handle.download.stats()));
+  else session.send(attrsReply(id, fs.statSync(handle.dir.real)));
+};
+
+export function refuseOwnerChange(attrs: RequestAttrs, current: fs.Stats): void {
+  if ((attrs.uid !== undefined && attrs.uid !== current.uid) || (attrs.gid !== undefined && attrs.gid !== current.gid)) {
+    throw new SftpError(Status.PERMISSION_DENIED, 'changing the owner or group is not supported');
+  }
+}
+
+export const fsetstat: Handler = (session, id, r) => {
+  const handle = requireHandle(session, r.bytes());
+  const attrs = r.attrs();
+  if (handle.kind !== 'upload') throw new SftpError(Status.PERMISSION_DENIED, 'handle is not open for writing');
+  const { upload } = handle;
+  refuseOwnerChange(attrs, upload.stats());
+  if (attrs.size !== undefined) upload.truncate(attrs.size);
+  if (attrs.permissions !== undefined) upload.setMode(attrs.permissions);
+  if (attrs.atime !== undefined && attrs.mtime !== undefined) upload.setTimes(attrs.atime, attrs.mtime);
+  session.sendStatus(id, Status.OK);
+};

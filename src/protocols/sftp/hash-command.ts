@@ -1,0 +1,78 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import type { Home } from '../../storage/home.js';
+
+const ALGORITHMS: Record<string, string> = { sha256sum: 'sha256', sha1sum: 'sha1', md5sum: 'md5' };
+
+export interface CommandResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+/** Splits a command line the way a POSIX shell would for plain words, quotes and backslashes. */
+export function splitWords(line: string): string[] | undefined {
+  const words: string[] = [];
+  let word: string | undefined;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (c === '\\') {
+      if (i + 1 >= line.length) return undefined;
+      word = (word ?? '') + line[++i];
+    } else if (c === "'") {
+      const close = line.indexOf("'", i + 1);
+      if (close < 0) return undefined;
+      word = (word ?? '') + line.slice(i + 1, close);
+      i = close;
+    } else if (c === '"') {
+      let text = '';
+      for (i++; i < line.length && line[i] !== '"'; i++) {
+        if (line[i] === '\\' && i + 1 < line.length && '"\\$`'.includes(line[i + 1]!)) i++;
+        text += line[i];
+      }
+      if (i >= line.length) return undefined;
+      word = (word ?? '') + text;
+    } else if (c === ' ' || c === '\t') {
+      if (word !== undefined) words.push(word);
+      word = undefined;
+    } else if ('|&;<>()$`*?[]{}~'.includes(c) && word === undefined && c !== '~') {
+      return undefined;
+    } else {
+      word = (word ?? '') + c;
+    }
+  }
+  if (word !== undefined) words.push(word);
+  return words;
+}
+
+/**
+ * The only commands an SSH exec may run: `sha256sum|sha1sum|md5sum [PATH]` on a
+ * file inside the home (rclone uses them to verify content). Without a path the
+ * command hashes its standard input, which is how rclone probes for support.
+ */
+export async function runHashCommand(line: string, home: Home, stdin: () => Promise<Buffer>): Promise<CommandResult> {
+  const words = splitWords(line.trim());
+  const program = words?.[0];
+  const algorithm = program ? ALGORITHMS[program] : undefined;
+  if (!words || !algorithm || words.length > 2) {
+    return { stdout: '', stderr: `ferry: command not allowed: ${line.slice(0, 200)}\n`, exitCode: 127 };
+  }
+  const hash = crypto.createHash(algorithm);
+  if (words.length === 1) {
+    hash.update(await stdin());
+    return { stdout: `${hash.digest('hex')}  -\n`, stderr: '', exitCode: 0 };
+  }
+  const shown = words[1]!;
+  try {
+    const target = home.resolve(shown);
+    if (fs.statSync(target.real).isDirectory()) {
+      return { stdout: '', stderr: `${program}: ${shown}: Is a directory\n`, exitCode: 1 };
+    }
+    for await (const chunk of fs.createReadStream(target.real, { highWaterMark: 1024 * 1024 })) hash.update(chunk as Buffer);
+    return { stdout: `${hash.digest('hex')}  ${shown}\n`, stderr: '', exitCode: 0 };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' ? 'No such file or directory' : (err as Error).message;
+    return { stdout: '', stderr: `${program}: ${shown}: ${reason}\n`, exitCode: 1 };
+  }
+}

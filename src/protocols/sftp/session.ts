@@ -1,0 +1,216 @@
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import type { Download } from '../../storage/download.js';
+import type { Home, ResolvedPath } from '../../storage/home.js';
+import type { Upload } from '../../storage/upload.js';
+import { MAX_OPEN_HANDLES, MAX_PACKET_LENGTH, Packet, Status } from './constants.js';
+import { toStatus } from './errors.js';
+import { handlers } from './handlers/index.js';
+import { MalformedPacket, PacketReader } from './packet-reader.js';
+import { statusReply } from './packet-writer.js';
+import type { TransferJournal } from './transfer-journal.js';
+
+export interface SessionContext {
+  home: Home;
+  accountName: string;
+  sessionId: string;
+  clientAddress: string;
+  journal: TransferJournal;
+  log: Logger;
+  /** Coalesces the replies of one batch of requests into few TCP segments. */
+  cork(): void;
+  uncork(): void;
+}
+
+export type OpenHandle =
+  | { kind: 'upload'; upload: Upload; transferId: number; busy: boolean }
+  | { kind: 'download'; download: Download; transferId: number }
+  | { kind: 'dir'; dir: ResolvedPath; names: string[] | undefined; next: number };
+
+/**
+ * One SFTP subsystem channel: frames requests, dispatches each through the handler
+ * table, and owns the open handles. Replies may leave out of order (they carry the
+ * request id); requests are started in the order they arrive.
+ */
+export class SftpSession {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  private initialised = false;
+  private blocked = false;
+  private ended = false;
+  private readonly handles = new Map<string, OpenHandle>();
+  private nextHandle = 1;
+  /** In-flight async requests, awaited before the session's handles are cleaned up. */
+  private readonly pending = new Set<Promise<void>>();
+
+  constructor(
+    private readonly channel: Duplex,
+    readonly ctx: SessionContext,
+  ) {
+    channel.on('data', (chunk: Buffer) => this.onData(chunk));
+    channel.on('drain', () => {
+      this.blocked = false;
+      this.processBuffered();
+      if (!this.blocked) channel.resume();
+    });
+    channel.on('close', () => void this.end('connection closed before the file was closed'));
+    channel.on('end', () => void this.end('connection closed before the file was closed'));
+    channel.on('error', (err: Error) => ctx.log.debug({ err }, 'sftp channel error'));
+  }
+
+  send(packet: Buffer): void {
+    if (this.ended) return;
+    if (!this.channel.write(packet)) this.blocked = true;
+  }
+
+  sendStatus(id: number, code: Status, message?: string): void {
+    this.send(statusReply(id, code, message));
+  }
+
+  addHandle(handle: OpenHandle): Buffer {
+    if (this.handles.size >= MAX_OPEN_HANDLES) {
+      throw Object.assign(new Error('too many open handles'), { code: 'EMFILE' });
+    }
+    const key = String(this.nextHandle++);
+    this.handles.set(key, handle);
+    return Buffer.from(key);
+  }
+
+  getHandle(raw: Buffer): OpenHandle | undefined {
+    return this.handles.get(raw.toString('latin1'));
+  }
+
+  removeHandle(raw: Buffer): void {
+    this.handles.delete(raw.toString('latin1'));
+  }
+
+  private onData(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    this.processBuffered();
+  }
+
+  /** Takes whole packets off the input while the channel accepts our replies. */
+  private processBuffered(): void {
+    if (this.ended) return;
+    this.ctx.cork();
+    try {
+      while (!this.blocked && !this.ended && this.buffered >= 4) {
+        const head = this.chunks[0]!.length >= 4 ? this.chunks[0]! : this.merge();
+        const length = head.readUInt32BE(0);
+        if (length < 5 || length > MAX_PACKET_LENGTH) {
+          // The stream cannot be re-synchronised after a bad length: end this session only.
+          this.ctx.log.warn({ length }, 'sftp packet length out of range; closing the session');
+          this.channel.end();
+          void this.end(`protocol error: packet length ${length} out of range`);
+          return;
+        }
+        if (this.buffered < 4 + length) break;
+        const first = this.chunks[0]!.length >= 4 + length ? this.chunks[0]! : this.merge();
+        this.consume(first, 4 + length);
+        this.dispatch(first, 4, 4 + length);
+      }
+      if (this.blocked) this.channel.pause();
+    } finally {
+      this.ctx.uncork();
+    }
+  }
+
+  private merge(): Buffer {
+    const all = Buffer.concat(this.chunks, this.buffered);
+    this.chunks = [all];
+    return all;
+  }
+
+  /** Drops `n` bytes from the front of the input (they all lie in `first`, chunks[0]). */
+  private consume(first: Buffer, n: number): void {
+    if (first.length === n) this.chunks.shift();
+    else this.chunks[0] = first.subarray(n);
+    this.buffered -= n;
+  }
+
+  private dispatch(buf: Buffer, start: number, end: number): void {
+    const type = buf[start]!;
+    const reader = new PacketReader(buf, start + 1, end);
+    if (type === Packet.INIT) {
+      handlers[Packet.INIT]!(this, 0, reader);
+      this.initialised = true;
+      return;
+    }
+    let id = 0;
+    try {
+      id = reader.uint32();
+      if (!this.initialised) throw new MalformedPacket('request before SSH_FXP_INIT');
+      const handler = handlers[type];
+      if (!handler) {
+        this.sendStatus(id, Status.OP_UNSUPPORTED, `unsupported request type ${type}`);
+        return;
+      }
+      const result = handler(this, id, reader);
+      if (result) this.track(id, result);
+    } catch (err) {
+      this.fail(id, err);
+    }
+  }
+
+  private track(id: number, work: Promise<void>): void {
+    const tracked = work.catch((err) => this.fail(id, err)).finally(() => this.pending.delete(tracked));
+    this.pending.add(tracked);
+  }
+
+  private fail(id: number, err: unknown): void {
+    if (err instanceof MalformedPacket) {
+      this.ctx.log.warn({ id, reason: err.message }, 'malformed sftp request');
+      this.sendStatus(id, Status.BAD_MESSAGE, err.message);
+      return;
+    }
+    const [code, message] = toStatus(err);
+    if (code === Status.FAILURE && message === 'Failure') this.ctx.log.error({ err, id }, 'sftp request failed');
+    this.sendStatus(id, code, message);
+  }
+
+  /** Ends the session: open uploads keep their partial data and are logged aborted. */
+  async end(reason: string): Promise<void> {
+    if (this.ended) return;
+    this.ended = true;
+    this.chunks = [];
+    this.buffered = 0;
+    await Promise.allSettled([...this.pending]);
+    const finishing: Promise<void>[] = [];
+    for (const handle of this.handles.values()) {
+      if (handle.kind === 'upload') {
+        const bytes = handle.upload.currentSize;
+        handle.upload.abandon();
+        finishing.push(this.ctx.journal.finish(handle.transferId, { status: 'aborted', bytes, error: reason }));
+      } else if (handle.kind === 'download') {
+        const done = handle.download.close();
+        finishing.push(
+          this.ctx.journal.finish(handle.transferId, {
+            status: done.complete ? 'completed' : 'aborted',
+            bytes: done.bytes,
+            startOffset: done.startOffset,
+            sha256: done.sha256,
+            error: done.complete ? null : reason,
+          }),
+        );
+      }
+    }
+    this.handles.clear();
+    const results = await Promise.allSettled(finishing);
+    for (const r of results) {
+      if (r.status === 'rejected') this.ctx.log.error({ err: r.reason }, 'could not record the end of a transfer');
+    }
+  }
+
+  /** Server-side close (shutdown): records open transfers, then closes the channel. */
+  async close(reason: string): Promise<void> {
+    await this.end(reason);
+    this.channel.end();
+  }
+
+  get openTransfers(): number {
+    let n = 0;
+    for (const h of this.handles.values()) if (h.kind !== 'dir') n++;
+    return n;
+  }
+}

@@ -1,0 +1,24 @@
+import type { TransferDirection, TransferStatus } from '../../db/schema.js';
+
+/** What a protocol needs from the transfer log: a row at the start, an update at the end. */
+export interface TransferJournal {
+  start(t: {
+    sessionId: string;
+    account: string;
+    protocol: string;
+    clientAddress: string;
+    path: string;
+    direction: TransferDirection;
+    startOffset: number;
+  }): Promise<number>;
+  finish(
+    id: number,
+    end: {
+      status: Exclude<TransferStatus, 'in-progress'>;
+      bytes: number;
+      startOffset?: number;
+      sha256?: string | null;
+      error?: string | null;
+    },
+  ): Promise<void>;
+}

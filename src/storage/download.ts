@@ -1,0 +1,65 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import type { ResolvedPath } from './home.js';
+
+/** A file open for reading; hashes what it serves when the client reads it in order from 0. */
+export class Download {
+  private hash: crypto.Hash | undefined = crypto.createHash('sha256');
+  private hashedUpTo = 0;
+  private served = 0;
+  private firstOffset: number | undefined;
+  private reachedEnd = false;
+
+  private constructor(
+    readonly target: ResolvedPath,
+    private fd: number,
+    readonly size: number,
+  ) {}
+
+  static open(target: ResolvedPath): Download {
+    const fd = fs.openSync(target.real, fs.constants.O_RDONLY);
+    const st = fs.fstatSync(fd);
+    if (st.isDirectory()) {
+      fs.closeSync(fd);
+      throw Object.assign(new Error('Is a directory'), { code: 'EISDIR' });
+    }
+    return new Download(target, fd, st.size);
+  }
+
+  /** Reads into `into` at `at`; returns the byte count, 0 at end of file. */
+  read(offset: number, into: Buffer, at: number, length: number): number {
+    const n = fs.readSync(this.fd, into, at, length, offset);
+    if (this.firstOffset === undefined) this.firstOffset = offset;
+    if (n === 0) {
+      this.reachedEnd = true;
+      return 0;
+    }
+    this.served += n;
+    if (this.hash) {
+      if (offset === this.hashedUpTo) {
+        this.hash.update(into.subarray(at, at + n));
+        this.hashedUpTo += n;
+      } else {
+        this.hash = undefined;
+      }
+    }
+    if (offset + n >= this.size) this.reachedEnd = true;
+    return n;
+  }
+
+  stats(): fs.Stats {
+    return fs.fstatSync(this.fd);
+  }
+
+  close(): { bytes: number; startOffset: number; complete: boolean; sha256: string | null } {
+    if (this.fd >= 0) fs.closeSync(this.fd);
+    this.fd = -1;
+    const whole = this.hash !== undefined && this.hashedUpTo === this.size;
+    return {
+      bytes: this.served,
+      startOffset: this.firstOffset ?? 0,
+      complete: this.reachedEnd,
+      sha256: whole ? this.hash!.digest('hex') : null,
+    };
+  }
+}

@@ -1,0 +1,104 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { StorageError } from './errors.js';
+
+const MAX_NAME_BYTES = 255;
+const MAX_PATH_BYTES = 4096;
+
+export interface ResolvedPath {
+  /** The path as the client sees it, normalised, always starting with '/'. */
+  virtual: string;
+  /** The real path on disk, inside the home. */
+  real: string;
+}
+
+/**
+ * One account's view of storage: a home directory the account sees as '/', like
+ * OpenSSH's ChrootDirectory. Every path a protocol handles goes through resolve(),
+ * which is the only place that decides whether a path stays inside the home.
+ */
+export class Home {
+  readonly root: string;
+
+  constructor(
+    root: string,
+    /** Directory where this account's partial uploads wait, outside the home. */
+    readonly partialDir: string,
+  ) {
+    fs.mkdirSync(root, { recursive: true });
+    fs.mkdirSync(partialDir, { recursive: true });
+    this.root = fs.realpathSync(root);
+  }
+
+  /** Normalises a client path ('..' stops at '/') and checks it stays inside the home. */
+  resolve(clientPath: string): ResolvedPath {
+    if (clientPath.includes('\0')) throw new StorageError('EINVAL', 'path contains a NUL byte');
+    if (Buffer.byteLength(clientPath) > MAX_PATH_BYTES) throw new StorageError('ENAMETOOLONG', 'path too long');
+    const virtual = path.posix.normalize('/' + clientPath).replace(/(.)\/+$/, '$1');
+    for (const name of virtual.split('/')) {
+      if (Buffer.byteLength(name) > MAX_NAME_BYTES) {
+        throw new StorageError('ENAMETOOLONG', `file name longer than ${MAX_NAME_BYTES} bytes`);
+      }
+    }
+    const real = virtual === '/' ? this.root : path.join(this.root, virtual);
+    this.assertInside(real);
+    return { virtual, real };
+  }
+
+  /**
+   * Refuses a path whose existing part leads outside the home through a symbolic
+   * link (the link itself may sit inside the home, on shared storage).
+   */
+  private assertInside(real: string): void {
+    let probe = real;
+    for (;;) {
+      try {
+        const target = fs.realpathSync.native(probe);
+        if (target !== this.root && !target.startsWith(this.root + path.sep)) {
+          throw new StorageError('EACCES', 'path leads outside the home directory');
+        }
+        return;
+      } catch (err) {
+        if (err instanceof StorageError) throw err;
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'ENOENT' && code !== 'ENOTDIR') throw err;
+        if (probe === this.root) return;
+        // A dangling symlink pointing out would make realpath fail: check the link itself.
+        try {
+          if (fs.lstatSync(probe).isSymbolicLink()) {
+            throw new StorageError('EACCES', 'path leads outside the home directory');
+          }
+        } catch (inner) {
+          if (inner instanceof StorageError) throw inner;
+        }
+        probe = path.dirname(probe);
+      }
+    }
+  }
+
+  /** Where the partial upload of a virtual path lives while it is in progress. */
+  partialPathOf(virtual: string): string {
+    const key = crypto.createHash('sha256').update(virtual).digest('hex').slice(0, 40);
+    return path.join(this.partialDir, `${key}.part`);
+  }
+
+  /** The partial upload of a path, if one is waiting to be resumed. */
+  partialStats(virtual: string): fs.Stats | undefined {
+    try {
+      return fs.statSync(this.partialPathOf(virtual));
+    } catch {
+      return undefined;
+    }
+  }
+
+  toVirtual(real: string): string {
+    const rel = path.relative(this.root, real);
+    return '/' + rel.split(path.sep).join('/');
+  }
+}
+
+/** Where an account's partial uploads wait: beside the homes, never inside one. */
+export function partialDirFor(storageDir: string, accountId: number): string {
+  return path.join(storageDir, '.partial', String(accountId));
+}

@@ -1,0 +1,189 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { StorageError } from './errors.js';
+import type { Home, ResolvedPath } from './home.js';
+
+const fsyncAsync = promisify(fs.fsync);
+
+export interface UploadOptions {
+  /** Start from empty (SSH_FXF_TRUNC); otherwise continue a partial upload or the existing file. */
+  truncate: boolean;
+  /** Writes go to the end of the file, whatever offset they name. */
+  append: boolean;
+  /** Fail if the file already exists (SSH_FXF_EXCL). */
+  exclusive: boolean;
+  /** Permissions for a new file. */
+  mode?: number;
+}
+
+export interface CompletedUpload {
+  bytes: number;
+  sha256: string;
+}
+
+async function hashFile(file: string, length?: number): Promise<crypto.Hash> {
+  const hash = crypto.createHash('sha256');
+  if (length === 0) return hash;
+  const stream = fs.createReadStream(file, { highWaterMark: 1024 * 1024, end: length === undefined ? undefined : length - 1 });
+  for await (const chunk of stream) hash.update(chunk as Buffer);
+  return hash;
+}
+
+/**
+ * An upload in progress. Data goes to a partial file outside the home; close()
+ * fsyncs it and renames it over the final name, so readers see the previous
+ * version or nothing until then. An upload that is never closed keeps its
+ * partial file, which a later open without TRUNC resumes.
+ */
+export class Upload {
+  private constructor(
+    readonly target: ResolvedPath,
+    private readonly partialPath: string,
+    private fd: number,
+    private readonly inode: number,
+    /** Size of the partial file when this upload opened it (the resume point). */
+    readonly startOffset: number,
+    private size: number,
+    private readonly append: boolean,
+    private hash: crypto.Hash | undefined,
+    private hashedUpTo: number,
+  ) {}
+
+  static async open(home: Home, target: ResolvedPath, options: UploadOptions): Promise<Upload> {
+    let finalStats: fs.Stats | undefined;
+    try {
+      finalStats = fs.statSync(target.real);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      const parent = path.dirname(target.real);
+      if (!fs.statSync(parent).isDirectory()) throw new StorageError('ENOTDIR', 'Not a directory');
+    }
+    if (finalStats?.isDirectory()) throw new StorageError('EISDIR', 'Is a directory');
+    if (options.exclusive && finalStats) throw new StorageError('EEXIST', 'File exists');
+
+    const partialPath = home.partialPathOf(target.virtual);
+    const mode = options.mode ?? finalStats?.mode ?? 0o644;
+    let fd: number;
+    if (options.truncate) {
+      // A fresh inode rather than truncating: another session still writing the old
+      // partial must not have its rename publish this upload's data.
+      try {
+        fs.unlinkSync(partialPath);
+      } catch {}
+      fd = fs.openSync(partialPath, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL, mode & 0o7777);
+    } else {
+      try {
+        fd = fs.openSync(partialPath, fs.constants.O_RDWR);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        if (finalStats) fs.copyFileSync(target.real, partialPath, fs.constants.COPYFILE_FICLONE);
+        fd = fs.openSync(partialPath, fs.constants.O_RDWR | fs.constants.O_CREAT, mode & 0o7777);
+      }
+    }
+    try {
+      const st = fs.fstatSync(fd);
+      const hash = await hashFile(partialPath, st.size);
+      return new Upload(target, partialPath, fd, st.ino, st.size, st.size, options.append, hash, st.size);
+    } catch (err) {
+      fs.closeSync(fd);
+      throw err;
+    }
+  }
+
+  get currentSize(): number {
+    return this.size;
+  }
+
+  /** Writes synchronously: a large buffer into the page cache is faster than a thread-pool round trip. */
+  write(offset: number, data: Buffer): void {
+    if (this.fd < 0) throw new StorageError('EINVAL', 'upload already closed');
+    const at = this.append ? this.size : offset;
+    let written = 0;
+    while (written < data.length) {
+      written += fs.writeSync(this.fd, data, written, data.length - written, at + written);
+    }
+    if (this.hash && at === this.hashedUpTo) {
+      this.hash.update(data);
+      this.hashedUpTo += data.length;
+    } else if (this.hash && at < this.hashedUpTo) {
+      // Rewrote bytes already hashed: the streaming hash no longer describes the file.
+      this.hash = undefined;
+    }
+    if (at + data.length > this.size) this.size = at + data.length;
+  }
+
+  stats(): fs.Stats {
+    return fs.fstatSync(this.fd);
+  }
+
+  truncate(length: number): void {
+    fs.ftruncateSync(this.fd, length);
+    if (length < this.hashedUpTo) this.hash = undefined;
+    this.size = length;
+  }
+
+  setTimes(atime: number, mtime: number): void {
+    fs.futimesSync(this.fd, atime, mtime);
+  }
+
+  setMode(mode: number): void {
+    fs.fchmodSync(this.fd, mode & 0o7777);
+  }
+
+  async sync(): Promise<void> {
+    await fsyncAsync(this.fd);
+  }
+
+  /** Makes the upload durable and visible under its final name. */
+  async commit(): Promise<CompletedUpload> {
+    const fd = this.fd;
+    this.fd = -1;
+    try {
+      await fsyncAsync(fd);
+      const st = fs.fstatSync(fd);
+      this.size = st.size;
+    } finally {
+      fs.closeSync(fd);
+    }
+    let current: fs.Stats;
+    try {
+      current = fs.statSync(this.partialPath);
+    } catch {
+      throw new StorageError('EBUSY', 'upload superseded by another upload of the same file');
+    }
+    if (current.ino !== this.inode) {
+      throw new StorageError('EBUSY', 'upload superseded by another upload of the same file');
+    }
+    fs.renameSync(this.partialPath, this.target.real);
+    await syncDirectory(path.dirname(this.target.real));
+    const sha256 =
+      this.hash && this.hashedUpTo === this.size
+        ? this.hash.digest('hex')
+        : (await hashFile(this.target.real)).digest('hex');
+    return { bytes: this.size, sha256 };
+  }
+
+  /** Closes without publishing: the partial file stays for a resume. */
+  abandon(): void {
+    if (this.fd < 0) return;
+    try {
+      fs.closeSync(this.fd);
+    } catch {}
+    this.fd = -1;
+  }
+
+  get bytesWritten(): number {
+    return this.size - this.startOffset;
+  }
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    await fsyncAsync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}

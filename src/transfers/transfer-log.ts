@@ -1,0 +1,119 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { Database, TransferDirection, TransferStatus, TransfersTable } from '../db/schema.js';
+
+export type TransferRecord = Selectable<TransfersTable>;
+
+export interface TransferStart {
+  nodeId: string;
+  /** The worker process on that node, so a crashed worker's rows can be found. */
+  workerPid: number;
+  sessionId: string;
+  account: string;
+  protocol: string;
+  clientAddress: string;
+  path: string;
+  direction: TransferDirection;
+  startOffset: number;
+}
+
+export interface TransferEnd {
+  status: Exclude<TransferStatus, 'in-progress'>;
+  bytes: number;
+  /** Set when the start offset is only known at the end (a download resumed with reget). */
+  startOffset?: number;
+  sha256?: string | null;
+  error?: string | null;
+}
+
+export interface TransferQuery {
+  account?: string;
+  status?: TransferStatus;
+  limit?: number;
+}
+
+/**
+ * The transfer log: one row per upload or download, written when it starts and
+ * when it ends (two statements per transfer, none per packet).
+ */
+export class TransferLog {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async start(t: TransferStart): Promise<number> {
+    const row = await this.db
+      .insertInto('transfers')
+      .values({
+        node_id: t.nodeId,
+        worker_pid: t.workerPid,
+        session_id: t.sessionId,
+        account: t.account,
+        protocol: t.protocol,
+        client_address: t.clientAddress,
+        path: t.path,
+        direction: t.direction,
+        start_offset: t.startOffset,
+        bytes: 0,
+        started_at: Date.now(),
+        status: 'in-progress',
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    return Number(row.id);
+  }
+
+  /** Ends a transfer; only an in-progress row changes, so an end is never recorded twice. */
+  async finish(id: number, end: TransferEnd): Promise<void> {
+    await this.db
+      .updateTable('transfers')
+      .set({
+        status: end.status,
+        bytes: end.bytes,
+        sha256: end.sha256 ?? null,
+        error: end.error ?? null,
+        ended_at: Date.now(),
+        ...(end.startOffset !== undefined ? { start_offset: end.startOffset } : {}),
+      })
+      .where('id', '=', id)
+      .where('status', '=', 'in-progress')
+      .execute();
+  }
+
+  async list(query: TransferQuery = {}): Promise<TransferRecord[]> {
+    let q = this.db.selectFrom('transfers').selectAll();
+    if (query.account) q = q.where('account', '=', query.account);
+    if (query.status) q = q.where('status', '=', query.status);
+    return q.orderBy('id', 'desc').limit(query.limit ?? 100).execute();
+  }
+
+  async get(id: number): Promise<TransferRecord | undefined> {
+    return this.db.selectFrom('transfers').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  /** Marks in-progress rows of one crashed worker process aborted. */
+  async abortRowsOfWorker(nodeId: string, workerPid: number, reason: string): Promise<number> {
+    const result = await this.db
+      .updateTable('transfers')
+      .set({ status: 'aborted', error: reason, ended_at: Date.now() })
+      .where('status', '=', 'in-progress')
+      .where('node_id', '=', nodeId)
+      .where('worker_pid', '=', workerPid)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  /**
+   * Marks in-progress rows of the given nodes aborted: their node died (or restarted)
+   * before it could record an end. Returns how many rows changed.
+   */
+  async abortRowsOfNodes(nodeIds: string[], reason: string): Promise<number> {
+    if (nodeIds.length === 0) return 0;
+    const result = await this.db
+      .updateTable('transfers')
+      .set({ status: 'aborted', error: reason, ended_at: Date.now() })
+      .where('status', '=', 'in-progress')
+      .where('node_id', 'in', nodeIds)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+}
+
+export const TRANSFER_STATUSES: TransferStatus[] = ['in-progress', 'completed', 'failed', 'aborted'];
