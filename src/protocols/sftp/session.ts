@@ -1,5 +1,5 @@
-import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import type { ServerChannel } from 'ssh2';
 import type { Download } from '../../storage/download.js';
 import type { Home, ResolvedPath } from '../../storage/home.js';
 import type { Upload } from '../../storage/upload.js';
@@ -44,7 +44,7 @@ export class SftpSession {
   private readonly pending = new Set<Promise<void>>();
 
   constructor(
-    private readonly channel: Duplex,
+    private readonly channel: ServerChannel,
     readonly ctx: SessionContext,
   ) {
     channel.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -54,12 +54,19 @@ export class SftpSession {
       if (!this.blocked) channel.resume();
     });
     channel.on('close', () => void this.end('connection closed before the file was closed'));
-    channel.on('end', () => void this.end('connection closed before the file was closed'));
+    // The client sent EOF: finish our side too, or OpenSSH waits for our close forever.
+    // scp reports failure unless the subsystem ends with exit status 0, as sftp-server does.
+    channel.on('end', () => {
+      void this.end('connection closed before the file was closed');
+      channel.exit(0);
+      channel.end();
+    });
     channel.on('error', (err: Error) => ctx.log.debug({ err }, 'sftp channel error'));
   }
 
   send(packet: Buffer): void {
     if (this.ended) return;
+    if (this.ctx.log.isLevelEnabled('trace')) this.ctx.log.trace({ reply: packet[4], id: packet.readUInt32BE(5), length: packet.length }, 'sftp reply');
     if (!this.channel.write(packet)) this.blocked = true;
   }
 
@@ -141,6 +148,7 @@ export class SftpSession {
     try {
       id = reader.uint32();
       if (!this.initialised) throw new MalformedPacket('request before SSH_FXP_INIT');
+      if (this.ctx.log.isLevelEnabled('trace')) this.ctx.log.trace({ type, id }, 'sftp request');
       const handler = handlers[type];
       if (!handler) {
         this.sendStatus(id, Status.OP_UNSUPPORTED, `unsupported request type ${type}`);

@@ -1,0 +1,39 @@
+/**
+ * The test command: starts one private PostgreSQL for the whole run (tests create
+ * their own databases in it), then runs every *.test.js with Node's test runner.
+ * Arguments narrow the run to test files whose path contains one of them.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startPostgres } from './harness/postgres.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+function testFiles(dir: string): string[] {
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? testFiles(path.join(dir, e.name)) : e.name.endsWith('.test.js') ? [path.join(dir, e.name)] : []))
+    .sort();
+}
+
+const filters = process.argv.slice(2);
+const files = testFiles(here).filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
+if (files.length === 0) {
+  console.error(`no test files match ${filters.join(' ')}`);
+  process.exit(1);
+}
+
+const postgres = await startPostgres();
+let code = 1;
+try {
+  const child = spawn(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...files], {
+    stdio: 'inherit',
+    env: { ...process.env, FERRY_TEST_POSTGRES_URL: postgres.adminUrl },
+  });
+  code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? 1)));
+} finally {
+  await postgres.stop();
+}
+process.exit(code);
