@@ -51,6 +51,9 @@ export class Upload {
     private hashedUpTo: number,
   ) {}
 
+  /** The first write error; once set, the upload can only be abandoned. */
+  private failure: Error | undefined;
+
   static async open(home: Home, target: ResolvedPath, options: UploadOptions): Promise<Upload> {
     let finalStats: fs.Stats | undefined;
     try {
@@ -99,10 +102,17 @@ export class Upload {
   /** Writes synchronously: a large buffer into the page cache is faster than a thread-pool round trip. */
   write(offset: number, data: Buffer): void {
     if (this.fd < 0) throw new StorageError('EINVAL', 'upload already closed');
+    if (this.failure) throw this.failure;
     const at = this.append ? this.size : offset;
     let written = 0;
-    while (written < data.length) {
-      written += fs.writeSync(this.fd, data, written, data.length - written, at + written);
+    try {
+      while (written < data.length) {
+        written += fs.writeSync(this.fd, data, written, data.length - written, at + written);
+      }
+    } catch (err) {
+      // A lost write (disk full, I/O error) means the file must never be published.
+      this.failure = err as Error;
+      throw err;
     }
     if (this.hash && at === this.hashedUpTo) {
       this.hash.update(data);
@@ -138,6 +148,10 @@ export class Upload {
 
   /** Makes the upload durable and visible under its final name. */
   async commit(): Promise<CompletedUpload> {
+    if (this.failure) {
+      this.abandon();
+      throw this.failure;
+    }
     const fd = this.fd;
     this.fd = -1;
     try {
