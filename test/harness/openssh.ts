@@ -62,12 +62,32 @@ export function sftpBatch(login: Login, commands: string[], extraArgs: string[] 
   return collect(child, timeoutMs);
 }
 
+/** A running OpenSSH client, killed together with the ssh process it started (as when its machine dies). */
+export interface SpawnedClient {
+  child: ChildProcess;
+  /** SIGKILLs sftp and its ssh child; resolves when sftp has exited. */
+  killHard(): Promise<void>;
+}
+
 /** Starts OpenSSH `sftp` without waiting for it, e.g. to kill it mid-transfer. */
-export function sftpSpawn(login: Login, commands: string[], extraArgs: string[] = []): ChildProcess {
+export function sftpSpawn(login: Login, commands: string[], extraArgs: string[] = []): SpawnedClient {
   const { args, env } = commonOptions(login);
-  const child = spawn('sftp', [...extraArgs, ...args, '-P', String(login.port), '-b', '-', `${login.user}@127.0.0.1`], { env, stdio: 'pipe' });
+  const child = spawn('sftp', [...extraArgs, ...args, '-P', String(login.port), '-b', '-', `${login.user}@127.0.0.1`], {
+    env,
+    stdio: ['pipe', 'ignore', 'ignore'],
+    detached: true,
+  });
   child.stdin!.end(commands.join('\n') + '\n');
-  return child;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    child,
+    async killHard() {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {}
+      await exited;
+    },
+  };
 }
 
 export function scp(login: Login, from: string, to: string): Promise<CliResult> {

@@ -100,10 +100,16 @@ export class SshService {
     }, this.deps.loginTimeoutMs);
 
     client.on('error', (err) => log.debug({ err: err.message }, 'ssh connection error'));
+    const ownSessions = new Set<SftpSession>();
     client.on('close', () => {
       clearTimeout(loginTimer);
       this.connections.delete(client);
       log.debug('connection closed');
+      // A paused channel never emits 'end' when the TCP connection dies: end its session here.
+      for (const sftp of ownSessions) {
+        this.sessions.delete(sftp);
+        void sftp.end('connection closed before the file was closed');
+      }
     });
     client.on('authentication', (ctx) => {
       this.authenticate(ctx, clientAddress, log)
@@ -141,7 +147,11 @@ export class SshService {
             uncork: () => socket.uncork(),
           });
           this.sessions.add(sftp);
-          channel.on('close', () => this.sessions.delete(sftp));
+          ownSessions.add(sftp);
+          channel.on('close', () => {
+            this.sessions.delete(sftp);
+            ownSessions.delete(sftp);
+          });
         });
         session.on('exec', (acceptExec, _reject, info) => {
           const channel = acceptExec();

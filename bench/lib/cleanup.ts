@@ -1,0 +1,73 @@
+/**
+ * Teardown that happens whatever way the benchmark ends: normal end, an error, a
+ * signal, or the overall time limit. Steps run once, last added first, each
+ * bounded in time; synchronous last-resort kills also run on process exit.
+ */
+
+interface Step {
+  name: string;
+  run: () => Promise<void> | void;
+  timeoutMs: number;
+}
+
+export class Cleanup {
+  private readonly steps: Step[] = [];
+  private readonly lastResort: Array<() => void> = [];
+  private running: Promise<void> | undefined;
+
+  /** An asynchronous teardown step, given at most timeoutMs. */
+  add(name: string, run: () => Promise<void> | void, timeoutMs = 20_000): void {
+    this.steps.push({ name, run, timeoutMs });
+  }
+
+  /** A synchronous action for process exit, e.g. SIGKILL of a server whose stop never ran. */
+  addLastResort(action: () => void): void {
+    this.lastResort.push(action);
+  }
+
+  runAll(): Promise<void> {
+    this.running ??= this.runSteps();
+    return this.running;
+  }
+
+  private async runSteps(): Promise<void> {
+    for (const step of [...this.steps].reverse()) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          console.error(`cleanup: "${step.name}" took longer than ${step.timeoutMs} ms; going on`);
+          resolve();
+        }, step.timeoutMs);
+      });
+      try {
+        await Promise.race([Promise.resolve().then(step.run), timeout]);
+      } catch (err) {
+        console.error(`cleanup: "${step.name}" failed: ${(err as Error).message}`);
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+  }
+
+  /**
+   * Signals and the time limit end the run through the same teardown; exit runs the
+   * last-resort actions in case the asynchronous teardown never got to run.
+   */
+  install(maxMinutes: number): void {
+    const abort = (why: string, code: number) => {
+      console.error(`\n${why}: cleaning up`);
+      void this.runAll().finally(() => process.exit(code));
+    };
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+      process.once(signal, () => abort(`received ${signal}`, 130));
+    }
+    setTimeout(() => abort(`time limit of ${maxMinutes} minutes reached`, 3), maxMinutes * 60_000).unref();
+    process.on('exit', () => {
+      for (const action of this.lastResort) {
+        try {
+          action();
+        } catch {}
+      }
+    });
+  }
+}

@@ -1,0 +1,48 @@
+/** The final summary: one row per scenario figure, OpenSSH against Ferry. */
+import type { MetricInfo, ScenarioResult } from './runner.js';
+
+function combine(metric: MetricInfo, values: number[] | undefined): number | undefined {
+  if (!values || values.length === 0) return undefined;
+  if (metric.combine === 'max') return Math.max(...values);
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function formatValue(value: number | undefined): string {
+  if (value === undefined) return 'FAILED';
+  return value >= 100 ? value.toFixed(0) : value.toFixed(value >= 10 ? 1 : 2);
+}
+
+/** Above 1 means Ferry did better: Ferry/OpenSSH for rates, OpenSSH/Ferry for times and memory. */
+function ratio(metric: MetricInfo, openssh: number | undefined, ferry: number | undefined): string {
+  if (openssh === undefined || ferry === undefined || openssh === 0 || ferry === 0) return '-';
+  return (metric.better === 'higher' ? ferry / openssh : openssh / ferry).toFixed(2) + 'x';
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => r[col]!.length)));
+  const line = (r: string[]) => r.map((cell, col) => (col < 3 ? cell.padEnd(widths[col]!) : cell.padStart(widths[col]!))).join('  ');
+  return [line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
+}
+
+export function summary(results: ScenarioResult[]): string {
+  const rows = [['scenario', 'figure', 'unit', 'OpenSSH', 'Ferry', 'Ferry vs OpenSSH', 'runs (O/F)']];
+  for (const result of results) {
+    for (const { metric, values } of result.figures.values()) {
+      const openssh = result.errors.has('OpenSSH') ? undefined : combine(metric, values.get('OpenSSH'));
+      const ferry = result.errors.has('Ferry') ? undefined : combine(metric, values.get('Ferry'));
+      const runs = `${values.get('OpenSSH')?.length ?? 0}/${values.get('Ferry')?.length ?? 0}`;
+      const unit = `${metric.unit}${metric.better === 'lower' ? ' (lower is better)' : ''}`;
+      rows.push([result.name, metric.label, unit, formatValue(openssh), formatValue(ferry), ratio(metric, openssh, ferry), runs]);
+    }
+    if (result.figures.size === 0) rows.push([result.name, 'no run completed', '', 'FAILED', 'FAILED', '-', '0/0']);
+  }
+  const notes = [
+    'Rates and times are medians of the runs, memory the highest peak. "Ferry vs OpenSSH" above 1 means Ferry did better',
+    '(Ferry/OpenSSH for rates, OpenSSH/Ferry for times and memory). MB = 10^6 bytes. Times include login.',
+    'VmRSS sums count shared pages once per process: sshd forks two processes per connection, Ferry has a fixed set.',
+  ];
+  const errors = results.flatMap((r) => [...r.errors].map(([server, message]) => `${r.name}, ${server} FAILED: ${message}`));
+  return [table(rows), '', ...notes, ...(errors.length ? ['', ...errors] : [])].join('\n');
+}

@@ -1,0 +1,45 @@
+/** A server under test as the scenarios see it, and OpenSSH sftp sessions against it. */
+import { performance } from 'node:perf_hooks';
+import { sftpBatch, type Login } from '../../test/harness/openssh.js';
+
+export interface Target {
+  name: 'OpenSSH' | 'Ferry';
+  login: Login;
+  /** Where a relative remote path lands on the server's disk. */
+  root: string;
+  /** The root of the server's process tree (memory sampling). */
+  pid: number;
+}
+
+/** The same client settings for both servers; the harness adds key login, batch mode and timeouts. */
+const CLIENT_ARGS = ['-o', 'Ciphers=aes128-gcm@openssh.com'];
+
+function tail(text: string, max = 600): string {
+  const t = text.trim();
+  return t.length > max ? '…' + t.slice(-max) : t;
+}
+
+/**
+ * Runs one sftp batch session per entry of `batches`, all at once, and returns the
+ * wall time from the first start to the last exit. Throws if any session fails.
+ */
+export async function timeSessions(target: Target, batches: string[][], timeoutMs: number): Promise<number> {
+  const start = performance.now();
+  const results = await Promise.all(batches.map((commands) => sftpBatch(target.login, commands, CLIENT_ARGS, timeoutMs)));
+  const ms = performance.now() - start;
+  const failed = results.filter((r) => r.code !== 0);
+  if (failed.length > 0) {
+    const first = failed[0]!;
+    const why = first.code === -1 ? `killed after the ${timeoutMs / 1000} s timeout` : `exit code ${first.code}`;
+    throw new Error(`${failed.length} of ${batches.length} sftp sessions failed; the first: ${why}: ${tail(first.stderr || first.stdout)}`);
+  }
+  return ms;
+}
+
+/** One short session, to fail early and clearly if logging in does not work. */
+export async function checkLogin(target: Target): Promise<void> {
+  const result = await sftpBatch(target.login, ['pwd'], CLIENT_ARGS, 30_000);
+  if (result.code !== 0) {
+    throw new Error(`cannot log in to ${target.name} on port ${target.login.port}: ${tail(result.stderr || result.stdout)}`);
+  }
+}

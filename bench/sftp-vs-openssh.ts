@@ -1,0 +1,103 @@
+/**
+ * Benchmark: Ferry against OpenSSH's own SFTP server (a private sshd), both driven
+ * by the same OpenSSH sftp client over loopback, with every file on /dev/shm.
+ * See USAGE in lib/options.ts; `npm run bench` builds and runs all scenarios.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { sshKeygen } from '../test/harness/openssh.js';
+import { Cleanup } from './lib/cleanup.js';
+import { startFerry } from './lib/ferry-server.js';
+import { startSshd } from './lib/openssh-server.js';
+import { formatSize, parseOptions, USAGE, UsageError, type Options } from './lib/options.js';
+import { signalTree } from './lib/process-tree.js';
+import { summary } from './lib/report.js';
+import { runScenario, type ScenarioResult } from './lib/runner.js';
+import { buildScenario } from './lib/scenarios.js';
+import { checkLogin, type Target } from './lib/target.js';
+
+const SHM = '/dev/shm';
+const ACCOUNT = 'bench';
+
+function header(options: Options, ferryWorkers: number): string {
+  const s = options.sizes;
+  const sshVersion = spawnSync('ssh', ['-V'], { encoding: 'utf8' }).stderr ?? '';
+  return [
+    `Ferry vs OpenSSH sftp-server: ${new Date().toISOString()}`,
+    `command: node ${path.relative(process.cwd(), process.argv[1]!)} ${process.argv.slice(2).join(' ')}`.trimEnd(),
+    `machine: ${os.availableParallelism()} cores, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}, Node ${process.version}, ${sshVersion.trim()}`,
+    `Ferry: ${ferryWorkers} workers; client: OpenSSH sftp -b, aes128-gcm@openssh.com; ${options.runs} runs per scenario and server`,
+    `sizes: ${formatSize(s.bigFile)} file; ${s.smallFiles} x ${formatSize(s.smallFileSize)}; ${s.parallelSessions} x ${formatSize(s.parallelFileSize)}; ${s.manySessions} x ${formatSize(s.manyFileSize)}${options.quick ? ' (--quick)' : ''}`,
+  ].join('\n');
+}
+
+/** Starts both servers, each stopped by the clean-up whatever happens next. */
+async function startServers(dir: string, cleanup: Cleanup): Promise<{ targets: Target[]; ferryWorkers: number }> {
+  const clientDir = path.join(dir, 'client');
+  fs.mkdirSync(clientDir);
+  const clientKey = sshKeygen(clientDir);
+
+  const sshdDir = path.join(dir, 'openssh');
+  fs.mkdirSync(sshdDir);
+  const sshd = await startSshd(sshdDir, clientKey + '.pub');
+  cleanup.add('stop sshd', sshd.stop);
+  cleanup.addLastResort(() => signalTree(sshd.pid, 'SIGKILL'));
+  console.error(`OpenSSH sshd (pid ${sshd.pid}) on 127.0.0.1:${sshd.port}, files in ${sshd.filesDir}`);
+
+  const ferry = await startFerry(path.join(dir, 'ferry'), ACCOUNT, clientKey + '.pub');
+  cleanup.add('stop ferry', ferry.stop);
+  cleanup.addLastResort(() => signalTree(ferry.pid, 'SIGKILL'));
+  console.error(`Ferry node (pid ${ferry.pid}, ${ferry.workers} workers) on 127.0.0.1:${ferry.port}, files in ${ferry.homeDir}`);
+
+  const login = { keyFile: clientKey, dir: clientDir };
+  const targets: Target[] = [
+    { name: 'OpenSSH', login: { ...login, port: sshd.port, user: os.userInfo().username }, root: sshd.filesDir, pid: sshd.pid },
+    { name: 'Ferry', login: { ...login, port: ferry.port, user: ACCOUNT }, root: ferry.homeDir, pid: ferry.pid },
+  ];
+  for (const target of targets) await checkLogin(target);
+  return { targets, ferryWorkers: ferry.workers };
+}
+
+async function main(options: Options): Promise<number> {
+  const cleanup = new Cleanup();
+  cleanup.install(options.maxMinutes);
+  const dir = fs.mkdtempSync(path.join(SHM, 'ferry-bench-'));
+  cleanup.add('remove the temporary directory', () => {
+    if (options.keep) console.error(`kept ${dir}`);
+    else fs.rmSync(dir, { recursive: true, force: true });
+  });
+  try {
+    const { targets, ferryWorkers } = await startServers(dir, cleanup);
+    console.log(header(options, ferryWorkers));
+    const results: ScenarioResult[] = [];
+    for (const name of options.scenarios) {
+      results.push(await runScenario(buildScenario(name, options.sizes), path.join(dir, 'sources'), targets, options.runs));
+    }
+    console.log('\n' + summary(results));
+    return results.some((r) => r.errors.size > 0) ? 1 : 0;
+  } finally {
+    await cleanup.runAll();
+  }
+}
+
+let options: Options | 'help';
+try {
+  options = parseOptions(process.argv.slice(2));
+} catch (err) {
+  if (!(err instanceof UsageError)) throw err;
+  console.error(`${err.message}\n\n${USAGE}`);
+  process.exit(2);
+}
+if (options === 'help') {
+  console.log(USAGE);
+  process.exit(0);
+}
+main(options).then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(`benchmark failed: ${(err as Error).stack ?? err}`);
+    process.exit(1);
+  },
+);
