@@ -18,6 +18,7 @@ export function fingerprintOf(blob: Buffer): string {
 
 /** Parses one line of an OpenSSH public key file (`ssh-ed25519 AAAA… comment`). */
 export function parsePublicKey(text: string): ParsedPublicKey {
+  if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text)) throw new Error('this is a private key; give the .pub file');
   const line = text.split(/\r?\n/).find((l) => l.trim() && !l.trim().startsWith('#'));
   if (!line) throw new Error('no public key found');
   const parsed = utils.parseKey(line.trim());
