@@ -6,7 +6,7 @@ import type { Connection, AuthContext, ServerChannel } from 'ssh2';
 import type { AccountRow } from '../../accounts/account-store.js';
 import type { LoginResult } from '../../accounts/authenticator.js';
 import type { Home } from '../../storage/home.js';
-import { runHashCommand } from './hash-command.js';
+import { runExecCommand } from './exec-command.js';
 import { SftpSession } from './session.js';
 import type { TransferJournal } from './transfer-journal.js';
 
@@ -163,7 +163,7 @@ export class SshService {
   }
 
   private async runCommand(channel: ServerChannel, command: string, home: Home): Promise<void> {
-    const result = await runHashCommand(command, home, () => readStdin(channel));
+    const result = await runExecCommand(command, home, () => readStdin(channel));
     if (result.stdout) channel.write(result.stdout);
     if (result.stderr) channel.stderr.write(result.stderr);
     channel.exit(result.exitCode);

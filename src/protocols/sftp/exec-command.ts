@@ -45,12 +45,17 @@ export function splitWords(line: string): string[] | undefined {
   return words;
 }
 
+/** rclone's shell probe; a POSIX shell expands ${ShellId} to nothing. */
+const SHELL_PROBE = 'echo ${ShellId}%ComSpec%';
+
 /**
  * The only commands an SSH exec may run: `sha256sum|sha1sum|md5sum [PATH]` on a
- * file inside the home (rclone uses them to verify content). Without a path the
- * command hashes its standard input, which is how rclone probes for support.
+ * file inside the home (rclone uses them to verify content), and rclone's shell
+ * probe. Without a path a hash command hashes its standard input, which is how
+ * rclone checks that the command exists. Nothing is ever handed to a shell.
  */
-export async function runHashCommand(line: string, home: Home, stdin: () => Promise<Buffer>): Promise<CommandResult> {
+export async function runExecCommand(line: string, home: Home, stdin: () => Promise<Buffer>): Promise<CommandResult> {
+  if (line.trim() === SHELL_PROBE) return { stdout: '%ComSpec%\n', stderr: '', exitCode: 0 };
   const words = splitWords(line.trim());
   const program = words?.[0];
   const algorithm = program ? ALGORITHMS[program] : undefined;
