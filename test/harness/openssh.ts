@@ -65,6 +65,8 @@ export function sftpBatch(login: Login, commands: string[], extraArgs: string[] 
 /** A running OpenSSH client, killed together with the ssh process it started (as when its machine dies). */
 export interface SpawnedClient {
   child: ChildProcess;
+  /** The exit code (null when killed by a signal). */
+  exited: Promise<number | null>;
   /** SIGKILLs sftp and its ssh child; resolves when sftp has exited. */
   killHard(): Promise<void>;
 }
@@ -78,9 +80,10 @@ export function sftpSpawn(login: Login, commands: string[], extraArgs: string[] 
     detached: true,
   });
   child.stdin!.end(commands.join('\n') + '\n');
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return {
     child,
+    exited,
     async killHard() {
       try {
         process.kill(-child.pid!, 'SIGKILL');
