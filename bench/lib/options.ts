@@ -1,6 +1,6 @@
 /** Command-line options of the benchmark: which scenarios, how big, how many runs. */
 
-export const SCENARIO_NAMES = ['upload', 'download', 'small', 'parallel', 'many'] as const;
+export const SCENARIO_NAMES = ['login', 'upload', 'download', 'small', 'parallel', 'many'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 export const MiB = 1024 * 1024;
@@ -52,9 +52,11 @@ export interface Options {
 export const USAGE = `usage: node dist/bench/sftp-vs-openssh.js [options] [scenario ...]
 
 Compares Ferry with OpenSSH's own SFTP server (a private sshd), both driven by
-OpenSSH's sftp client with aes128-gcm@openssh.com, everything on /dev/shm.
+OpenSSH's sftp client with aes128-gcm@openssh.com and curve25519-sha256 key
+exchange, everything on /dev/shm.
 
 scenarios (default: all, in this order):
+  login      a session that only runs pwd (login latency, ms)
   upload     one 1 GiB file uploaded (MB/s)
   download   one 1 GiB file downloaded to /dev/null (MB/s)
   small      2000 files of 4 KiB uploaded with put -r in one session (files/s)

@@ -148,8 +148,25 @@ function smallFiles(count: number, size: number): Scenario {
   };
 }
 
+/** A session that logs in and runs pwd: the fixed cost every other figure includes. */
+function login(): Scenario {
+  return {
+    name: 'login',
+    detailedMemory: false,
+    prepare: () => ({
+      sessions: [['pwd']],
+      timeoutMs: 30_000,
+      verify: () => {},
+      clear: () => {},
+      metrics: (ms) => [{ label: 'session with login and pwd', unit: 'ms', better: 'lower', combine: 'median', value: ms }],
+    }),
+  };
+}
+
 export function buildScenario(name: ScenarioName, sizes: Sizes): Scenario {
   switch (name) {
+    case 'login':
+      return login();
     case 'upload':
       return concurrentUploads('upload', 1, sizes.bigFile, (ms, bytes) => [throughput(`${formatSize(bytes)} upload`, bytes, ms)]);
     case 'download':
