@@ -2,20 +2,22 @@ import path from 'node:path';
 import type { AccountRow } from './accounts/account-store.js';
 import { Authenticator } from './accounts/authenticator.js';
 import { loadNodeId } from './cluster/node-identity.js';
+import type { SupervisorMessage, WorkerMessage } from './cluster/worker-pool.js';
 import type { Config } from './config/schema.js';
 import { openDatabase } from './db/connect.js';
 import { createLogger } from './observability/logger.js';
 import { loadHostKeys } from './protocols/sftp/host-keys.js';
 import { SshService } from './protocols/sftp/ssh-service.js';
 import { Home, partialDirFor } from './storage/home.js';
+import { retryWhileDatabaseDown } from './transfers/retry.js';
 import { TransferLog } from './transfers/transfer-log.js';
 
-export type WorkerMessage = { type: 'listening'; sftpPort: number } | { type: 'sessions'; count: number };
-export type SupervisorMessage = { type: 'shutdown' };
+const LOAD_REPORT_INTERVAL_MS = 500;
 
 /**
  * A worker process: serves SFTP sessions on the listening socket it shares with
- * the node's other workers. Everything it knows comes from the database.
+ * the node's other workers, when the supervisor says so. Everything it knows
+ * comes from the database.
  */
 export async function runWorker(config: Config): Promise<void> {
   const log = createLogger(config.log.level, { node: config.node.name, worker: process.pid });
@@ -27,6 +29,7 @@ export async function runWorker(config: Config): Promise<void> {
     windowMs: config.accounts.lockout_window,
     durationMs: config.accounts.lockout_duration,
   });
+  const send = (msg: WorkerMessage) => process.send?.(msg);
 
   const ssh = new SshService({
     hostKeys: await loadHostKeys(database.db),
@@ -34,34 +37,59 @@ export async function runWorker(config: Config): Promise<void> {
     loginTimeoutMs: config.sftp.login_timeout,
     journal: {
       start: (t) => transfers.start({ ...t, nodeId, workerPid: process.pid }),
-      finish: (id, end) => transfers.finish(id, end),
+      // The end of a transfer must reach the log even across a database restart.
+      finish: (id, end) => retryWhileDatabaseDown(() => transfers.finish(id, end), log),
     },
     authenticatePassword: (name, password, address) => authenticator.password(name, password, address),
     authenticateKey: (name, key) => authenticator.publicKey(name, key),
     homeOf: (account: AccountRow) =>
       new Home(path.join(config.storage.dir, account.home), partialDirFor(config.storage.dir, account.id)),
   });
-  const sftpPort = await ssh.listen(config.sftp.port, config.sftp.host);
-  process.send?.({ type: 'listening', sftpPort } satisfies WorkerMessage);
+
+  let lastLoad = '';
+  const loadTimer = setInterval(() => {
+    const load = { type: 'load' as const, sessions: ssh.sessionCount, transfers: ssh.openTransfers };
+    const key = `${load.sessions}/${load.transfers}`;
+    if (key !== lastLoad) {
+      lastLoad = key;
+      send(load);
+    }
+  }, LOAD_REPORT_INTERVAL_MS);
 
   let stopping = false;
-  const shutdown = async () => {
+  const shutdown = async (graceMs: number) => {
     if (stopping) return;
     stopping = true;
     ssh.stopAccepting();
-    const deadline = Date.now() + config.shutdown.grace;
+    const deadline = Date.now() + graceMs;
     while (ssh.openTransfers > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     if (ssh.openTransfers > 0) log.warn({ open: ssh.openTransfers }, 'grace period over; aborting open transfers');
     await ssh.closeAll('node shut down during the transfer');
+    clearInterval(loadTimer);
     await database.close();
     process.exit(0);
   };
+
   process.on('message', (msg: SupervisorMessage) => {
-    if (msg?.type === 'shutdown') void shutdown();
+    if (msg?.type === 'serve') {
+      if (stopping) return;
+      const change = msg.on ? ssh.listen(config.sftp.port, config.sftp.host) : Promise.resolve(ssh.stopAccepting());
+      change
+        .then(() => send({ type: 'serving', on: msg.on, sftpPort: ssh.port }))
+        .catch((err) => {
+          log.fatal({ err: err.message, port: config.sftp.port }, 'cannot listen for SFTP');
+          process.exit(1);
+        });
+    } else if (msg?.type === 'close-sessions') {
+      void ssh.closeAll(msg.reason);
+    } else if (msg?.type === 'shutdown') {
+      void shutdown(msg.graceMs);
+    }
   });
-  // A signal sent to the whole process group reaches workers directly too.
-  process.on('SIGTERM', () => void shutdown());
-  process.on('SIGINT', () => void shutdown());
+  // A signal sent to the whole process group reaches workers too: the supervisor decides.
+  process.on('SIGTERM', () => {});
+  process.on('SIGINT', () => {});
   // The supervisor died (SIGKILL): nobody heartbeats for this node any more.
   process.on('disconnect', () => process.exit(1));
+  send({ type: 'up' });
 }

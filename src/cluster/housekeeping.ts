@@ -1,23 +1,77 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Kysely } from 'kysely';
+import { sql, type Expression, type Kysely, type SqlBool } from 'kysely';
+import type { Logger } from 'pino';
+import { dbNow } from '../db/clock.js';
+import type { Dialect } from '../db/connect.js';
 import type { Database } from '../db/schema.js';
+import type { ClusterEvents } from './events.js';
+import { silentNodes } from './membership.js';
 
-export interface HousekeepingResult {
-  abortedTransfers: number;
-  removedPartials: number;
+export interface HousekeepingOptions {
+  deadAfterMs: number;
+  storageDir: string;
+  partialMaxAgeMs: number;
+}
+
+const PARTIAL_SWEEP_INTERVAL_MS = 60_000;
+
+/**
+ * The primary's housekeeping: declares silent nodes lost, marks their unfinished
+ * transfers aborted, and removes stale partial uploads. Every database write is
+ * fenced with the primary's lease token.
+ */
+export class Housekeeping {
+  private lastPartialSweep = 0;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: Dialect,
+    private readonly events: ClusterEvents,
+    private readonly options: HousekeepingOptions,
+    private readonly log: Logger,
+  ) {}
+
+  async run(fence: Expression<SqlBool>): Promise<void> {
+    for (const node of await silentNodes(this.db, this.dialect, this.options.deadAfterMs)) {
+      const marked = await this.db
+        .updateTable('nodes')
+        .set({ lost_at: dbNow(this.dialect), ready: 0 })
+        .where('id', '=', node.id)
+        .where('lost_at', 'is', null)
+        .where(fence)
+        .executeTakeFirst();
+      if (Number(marked.numUpdatedRows) === 1) {
+        this.log.warn({ lostNode: node.name, lostNodeId: node.id }, 'node lost');
+        await this.events.recordFenced({ kind: 'node-lost', nodeId: node.id, nodeName: node.name, detail: 'heartbeat stopped' }, fence);
+      }
+    }
+    const aborted = await abortTransfersOfSilentNodes(this.db, this.dialect, this.options.deadAfterMs, fence);
+    if (aborted > 0) this.log.warn({ transfers: aborted }, 'marked transfers of silent nodes aborted');
+    if (Date.now() - this.lastPartialSweep >= PARTIAL_SWEEP_INTERVAL_MS) {
+      this.lastPartialSweep = Date.now();
+      const removed = removeStalePartials(this.options.storageDir, this.options.partialMaxAgeMs);
+      if (removed > 0) this.log.info({ removed }, 'removed stale partial uploads');
+    }
+  }
 }
 
 /**
  * Marks in-progress transfers of nodes whose heartbeat stopped as aborted (their
- * process died before it could record an end): one statement, safe on any node.
+ * process died before it could record an end): one fenced statement.
  */
-export async function abortTransfersOfSilentNodes(db: Kysely<Database>, deadBefore: number): Promise<number> {
+export async function abortTransfersOfSilentNodes(
+  db: Kysely<Database>,
+  dialect: Dialect,
+  deadAfterMs: number,
+  fence: Expression<SqlBool>,
+): Promise<number> {
   const result = await db
     .updateTable('transfers')
     .set({ status: 'aborted', error: 'node stopped heartbeating during the transfer', ended_at: Date.now() })
     .where('status', '=', 'in-progress')
-    .where('node_id', 'in', db.selectFrom('nodes').select('id').where('heartbeat_at', '<', deadBefore))
+    .where('node_id', 'in', db.selectFrom('nodes').select('id').where('heartbeat_at', '<', sql<number>`${dbNow(dialect)} - ${deadAfterMs}`))
+    .where(fence)
     .executeTakeFirst();
   return Number(result.numUpdatedRows);
 }

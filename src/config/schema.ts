@@ -56,9 +56,17 @@ export const configSchema = z.object({
       login_timeout: duration('60s'),
     })
     .prefault({}),
-  admin: z.object({ port: port(8443) }).prefault({}),
+  admin: z.object({ port: port(8443), host: z.string().default('0.0.0.0') }).prefault({}),
   cluster: z
-    .object({ mode: z.enum(['active-active', 'active-passive']).default('active-active') })
+    .object({
+      mode: z.enum(['active-active', 'active-passive']).default('active-active'),
+      /** How long the primary's lease lasts without renewal: the failover time. */
+      lease_ttl: duration('5s'),
+      /** How often the primary runs its singleton services (housekeeping). */
+      singleton_interval: duration('5s'),
+      /** How long `ferry cluster drain` lets in-flight transfers finish by default. */
+      drain_timeout: duration('5m'),
+    })
     .prefault({}),
   accounts: z
     .object({

@@ -78,8 +78,49 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('transfers_account_started').on('transfers').columns(['account', 'started_at']).execute();
       },
     },
+    '0002_cluster': {
+      async up(db: Kysely<any>) {
+        for (const [column, type] of [
+          ['state', 'text'],
+          ['ready', 'integer'],
+          ['sessions', 'integer'],
+          ['sftp_address', 'text'],
+          ['admin_address', 'text'],
+          ['drain_deadline', 'bigint'],
+          ['lost_at', 'bigint'],
+          ['mode', 'text'],
+        ] as const) {
+          await db.schema
+            .alterTable('nodes')
+            .addColumn(column, type, (c) =>
+              column === 'state' ? c.notNull().defaultTo('active') : column === 'ready' || column === 'sessions' ? c.notNull().defaultTo(0) : c,
+            )
+            .execute();
+        }
+
+        await db.schema
+          .createTable('leases')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('holder', 'text')
+          .addColumn('token', 'bigint', (c) => c.notNull().defaultTo(0))
+          .addColumn('expires_at', 'bigint', (c) => c.notNull().defaultTo(0))
+          .addColumn('acquired_at', 'bigint')
+          .execute();
+        await db.insertInto('leases').values({ name: 'primary', holder: null, token: 0, expires_at: 0 }).execute();
+
+        await id(db.schema.createTable('cluster_events'))
+          .addColumn('at', 'bigint', (c: any) => c.notNull())
+          .addColumn('kind', 'text', (c: any) => c.notNull())
+          .addColumn('node_id', 'text')
+          .addColumn('node_name', 'text')
+          .addColumn('detail', 'text', (c: any) => c.notNull().defaultTo(''))
+          .execute();
+        await db.schema.createIndex('cluster_events_at').on('cluster_events').column('at').execute();
+      },
+    },
   };
 }
+
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {
   return { getMigrations: async () => migrations(dialect) };

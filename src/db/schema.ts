@@ -8,6 +8,50 @@ export interface NodesTable {
   started_at: number;
   heartbeat_at: number;
   stopped_at: number | null;
+  /** active, draining or drained; set by `ferry cluster drain`, read back at every heartbeat. */
+  state: NodeState;
+  /** Whether the node reported itself ready for client sessions at its last heartbeat. */
+  ready: number;
+  /** Open client sessions at its last heartbeat. */
+  sessions: number;
+  sftp_address: string | null;
+  admin_address: string | null;
+  drain_deadline: number | null;
+  /** When the primary declared the node lost (cleared when it heartbeats again). */
+  lost_at: number | null;
+  /** The node's configured cluster.mode. */
+  mode: string | null;
+}
+
+export type NodeState = 'active' | 'draining' | 'drained';
+
+export interface LeasesTable {
+  name: string;
+  holder: string | null;
+  /** The fencing token: increases with every acquisition, never reused. */
+  token: number;
+  expires_at: number;
+  acquired_at: number | null;
+}
+
+export type ClusterEventKind =
+  | 'node-joined'
+  | 'node-lost'
+  | 'node-stopped'
+  | 'primary-changed'
+  | 'node-draining'
+  | 'node-drained'
+  | 'node-removed'
+  | 'database-unreachable'
+  | 'database-recovered';
+
+export interface ClusterEventsTable {
+  id: Generated<number>;
+  at: number;
+  kind: ClusterEventKind;
+  node_id: string | null;
+  node_name: string | null;
+  detail: string;
 }
 
 export interface AccountsTable {
@@ -72,4 +116,6 @@ export interface Database {
   account_keys: AccountKeysTable;
   host_keys: HostKeysTable;
   transfers: TransfersTable;
+  leases: LeasesTable;
+  cluster_events: ClusterEventsTable;
 }

@@ -60,7 +60,10 @@ export class TransferLog {
     return Number(row.id);
   }
 
-  /** Ends a transfer; only an in-progress row changes, so an end is never recorded twice. */
+  /**
+   * Ends a transfer. Only the worker that ran it calls this, so its word wins over
+   * an 'aborted' a peer presumed while this node could not heartbeat.
+   */
   async finish(id: number, end: TransferEnd): Promise<void> {
     await this.db
       .updateTable('transfers')
@@ -73,7 +76,7 @@ export class TransferLog {
         ...(end.startOffset !== undefined ? { start_offset: end.startOffset } : {}),
       })
       .where('id', '=', id)
-      .where('status', '=', 'in-progress')
+      .where('status', 'in', ['in-progress', 'aborted'])
       .execute();
   }
 

@@ -48,6 +48,9 @@ export function runFerry(args: string[], env: FerryEnv, input?: string): Promise
 export interface RunningNode {
   process: ChildProcess;
   sftpPort: number;
+  adminPort: number;
+  /** GET /health/ready: the HTTP status code and body. */
+  ready(): Promise<{ code: number; body: any }>;
   /** Every JSON log line so far. */
   logs: Array<Record<string, any>>;
   /** Resolves with the first log line matching, within timeoutMs. */
@@ -59,12 +62,23 @@ export interface RunningNode {
 }
 
 /** Starts `ferry start` and waits until it logs "node ready". */
-export async function startNode(env: FerryEnv, options: { workers?: number; sftpPort?: number } = {}): Promise<RunningNode> {
+export async function startNode(
+  env: FerryEnv,
+  options: { workers?: number; sftpPort?: number; adminPort?: number; waitFor?: 'ready' | 'started' } = {},
+): Promise<RunningNode> {
   const sftpPort = options.sftpPort ?? (await freePort());
+  const adminPort = options.adminPort ?? (await freePort());
   const child = spawn(process.execPath, [FERRY_MAIN, 'start'], {
     env: ferryEnv({
       ...env,
-      extra: { FERRY_SFTP_PORT: String(sftpPort), FERRY_SFTP_HOST: '127.0.0.1', FERRY_NODE_WORKERS: String(options.workers ?? 1), ...env.extra },
+      extra: {
+        FERRY_SFTP_PORT: String(sftpPort),
+        FERRY_SFTP_HOST: '127.0.0.1',
+        FERRY_ADMIN_PORT: String(adminPort),
+        FERRY_ADMIN_HOST: '127.0.0.1',
+        FERRY_NODE_WORKERS: String(options.workers ?? 1),
+        ...env.extra,
+      },
     }),
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
@@ -117,6 +131,11 @@ export async function startNode(env: FerryEnv, options: { workers?: number; sftp
   return {
     process: child,
     sftpPort,
+    adminPort,
+    async ready() {
+      const res = await fetch(`http://127.0.0.1:${adminPort}/health/ready`);
+      return { code: res.status, body: await res.json() };
+    },
     logs,
     waitForLog,
     exited,

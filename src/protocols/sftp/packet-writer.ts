@@ -56,8 +56,10 @@ const DEFAULT_MESSAGES: Record<number, string> = {
   [Status.OP_UNSUPPORTED]: 'Operation unsupported',
 };
 
+const DEFAULT_TEXT = new Map(Object.entries(DEFAULT_MESSAGES).map(([code, text]) => [Number(code), Buffer.from(text)]));
+
 export function statusReply(id: number, code: Status, message?: string): Buffer {
-  const text = Buffer.from(message ?? DEFAULT_MESSAGES[code] ?? 'Failure');
+  const text = message !== undefined ? Buffer.from(message) : (DEFAULT_TEXT.get(code) ?? Buffer.from('Failure'));
   return new Builder(1 + 4 + 4 + 4 + text.length + 4)
     .uint8(Packet.STATUS)
     .uint32(id)

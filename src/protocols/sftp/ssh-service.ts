@@ -42,35 +42,43 @@ const ALGORITHMS = {
 /** The SSH listener: logins against the account store, the SFTP subsystem, and hash commands. */
 export class SshService {
   private readonly server: ssh2.Server;
-  private readonly listener: net.Server;
+  private listener: net.Server | undefined;
   private readonly sessions = new Set<SftpSession>();
   private readonly connections = new Set<Connection>();
 
   constructor(private readonly deps: SshServiceDeps) {
     this.server = new Server({ hostKeys: deps.hostKeys, algorithms: ALGORITHMS as any, ident: 'Ferry' });
     this.server.on('connection', (client, info) => this.onConnection(client, info.ip));
-    this.listener = net.createServer((socket) => {
+  }
+
+  /** Starts accepting connections (again, after stopAccepting). */
+  async listen(port: number, host: string): Promise<number> {
+    if (this.listener) return this.port;
+    const listener = net.createServer((socket) => {
       socket.setNoDelay(true);
       socket.on('error', () => {});
       this.server.injectSocket(socket);
     });
-  }
-
-  async listen(port: number, host: string): Promise<number> {
     await new Promise<void>((resolve, reject) => {
-      this.listener.once('error', reject);
-      this.listener.listen(port, host, () => {
-        this.listener.off('error', reject);
+      listener.once('error', reject);
+      listener.listen(port, host, () => {
+        listener.off('error', reject);
         resolve();
       });
     });
-    return (this.listener.address() as net.AddressInfo).port;
+    this.listener = listener;
+    return this.port;
+  }
+
+  get port(): number {
+    return (this.listener?.address() as net.AddressInfo | null)?.port ?? 0;
   }
 
   /** Stops accepting new connections; established sessions go on. */
   stopAccepting(): void {
     // close()'s callback waits for every connection to end, so it is not awaited.
-    this.listener.close();
+    this.listener?.close();
+    this.listener = undefined;
   }
 
   get openTransfers(): number {

@@ -1,0 +1,224 @@
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import type { NodeState } from '../db/schema.js';
+import type { ClusterEvents } from './events.js';
+import type { PrimaryLease } from './lease.js';
+import type { Membership } from './membership.js';
+
+export type ClusterMode = 'active-active' | 'active-passive';
+
+export interface NodeStatus {
+  mode: ClusterMode;
+  role: 'primary' | 'standby';
+  ready: boolean;
+  /** Why the node is not ready, for /health/ready and logs. */
+  reason: string;
+  state: NodeState;
+  databaseReachable: boolean;
+  token: number | null;
+}
+
+export interface SingletonService {
+  name: string;
+  /** One round of work; every database write in it must carry `fence`. */
+  run(fence: ReturnType<PrimaryLease['fence']>): Promise<void>;
+}
+
+export interface CoordinatorOptions {
+  mode: ClusterMode;
+  heartbeatIntervalMs: number;
+  leaseTtlMs: number;
+  singletonIntervalMs: number;
+}
+
+/**
+ * The supervisor's view of the cluster, one tick per heartbeat: heartbeat, take or
+ * keep the lease, run singleton services while primary, and decide readiness by
+ * mode. It emits 'status' whenever role, readiness or state change.
+ */
+export class Coordinator extends EventEmitter {
+  private token: number | null = null;
+  private lastRenewOk = 0;
+  private databaseReachable = true;
+  private databaseDownSince = 0;
+  private state: NodeState = 'active';
+  private timer: NodeJS.Timeout | undefined;
+  private singletonTimer: NodeJS.Timeout | undefined;
+  private singletonRunning: Promise<void> | undefined;
+  private stopped = false;
+  private ticking: Promise<void> | undefined;
+  private last: NodeStatus | undefined;
+  /** Reported by the workers: open client sessions. */
+  sessions = 0;
+  /** Set by `ferry cluster drain`: when in-flight transfers are cut off. */
+  drainDeadline: number | null = null;
+
+  constructor(
+    private readonly membership: Membership,
+    private readonly lease: PrimaryLease,
+    private readonly events: ClusterEvents,
+    private readonly singletons: SingletonService[],
+    private readonly options: CoordinatorOptions,
+    private readonly log: Logger,
+  ) {
+    super();
+  }
+
+  get status(): NodeStatus {
+    const primary = this.token !== null;
+    let reason = '';
+    if (!this.databaseReachable) reason = 'database unreachable';
+    else if (this.state !== 'active') reason = `node is ${this.state}`;
+    else if (this.options.mode === 'active-passive' && !primary) reason = 'standby in active-passive mode';
+    return {
+      mode: this.options.mode,
+      role: primary ? 'primary' : 'standby',
+      ready: reason === '',
+      reason: reason || 'ready',
+      state: this.state,
+      databaseReachable: this.databaseReachable,
+      token: this.token,
+    };
+  }
+
+  async start(): Promise<void> {
+    await this.membership.register();
+    await this.events.record({ kind: 'node-joined', nodeId: this.membership.nodeId, nodeName: this.membership.identity.name, detail: `mode ${this.options.mode}` });
+    await this.tick();
+    this.timer = setInterval(() => void this.tick(), this.options.heartbeatIntervalMs);
+  }
+
+  private tick(): Promise<void> {
+    if (this.ticking || this.stopped) return this.ticking ?? Promise.resolve();
+    this.ticking = this.tickOnce().finally(() => (this.ticking = undefined));
+    return this.ticking;
+  }
+
+  private async tickOnce(): Promise<void> {
+    try {
+      const answer = await this.membership.heartbeat({ ready: this.status.ready, sessions: this.sessions });
+      if (answer.reRegistered) this.log.warn('node row was missing (removed while running); registered again');
+      this.state = answer.state;
+      this.drainDeadline = answer.drainDeadline;
+      await this.databaseIsBack();
+      await this.leadership();
+    } catch (err) {
+      this.databaseIsDown(err as Error);
+    }
+    this.publish();
+  }
+
+  private async leadership(): Promise<void> {
+    if (this.token !== null) {
+      const kept = this.state === 'active' && (await this.lease.renew(this.token));
+      if (kept) {
+        this.lastRenewOk = Date.now();
+        return;
+      }
+      if (this.state !== 'active') await this.lease.release(this.token).catch(() => {});
+      this.stepDown(this.state === 'active' ? 'lease lost' : `node is ${this.state}`);
+      return;
+    }
+    if (this.state !== 'active') return;
+    const acquired = await this.lease.tryAcquire();
+    if (!acquired) return;
+    this.token = acquired.token;
+    this.lastRenewOk = Date.now();
+    this.log.warn({ token: acquired.token, previous: acquired.previousHolder }, 'became primary');
+    await this.events.recordFenced(
+      {
+        kind: 'primary-changed',
+        nodeId: this.membership.nodeId,
+        nodeName: this.membership.identity.name,
+        detail: `token ${acquired.token}${acquired.previousHolder ? `, after ${acquired.previousHolder}` : ''}`,
+      },
+      this.lease.fence(acquired.token),
+    );
+    this.startSingletons(acquired.token);
+  }
+
+  private stepDown(why: string): void {
+    if (this.token === null) return;
+    this.log.warn({ token: this.token, why }, 'stepped down as primary');
+    this.token = null;
+    this.stopSingletons();
+  }
+
+  private startSingletons(token: number): void {
+    const fence = this.lease.fence(token);
+    const round = () => {
+      if (this.singletonRunning || this.token !== token) return;
+      this.singletonRunning = (async () => {
+        for (const service of this.singletons) {
+          if (this.token !== token) return;
+          try {
+            await service.run(fence);
+          } catch (err) {
+            this.log.error({ err: (err as Error).message, service: service.name }, 'singleton service failed');
+          }
+        }
+      })().finally(() => (this.singletonRunning = undefined));
+    };
+    round();
+    this.singletonTimer = setInterval(round, this.options.singletonIntervalMs);
+  }
+
+  private stopSingletons(): void {
+    clearInterval(this.singletonTimer);
+    this.singletonTimer = undefined;
+  }
+
+  private databaseIsDown(err: Error): void {
+    if (this.databaseReachable) {
+      this.databaseReachable = false;
+      this.databaseDownSince = Date.now();
+      this.log.error({ err: err.message }, 'database unreachable');
+    }
+    // Without renewals the lease runs out on the database clock: stop acting as primary before it does.
+    if (this.token !== null && Date.now() - this.lastRenewOk > this.options.leaseTtlMs / 2) this.stepDown('database unreachable');
+  }
+
+  private async databaseIsBack(): Promise<void> {
+    if (this.databaseReachable) return;
+    this.databaseReachable = true;
+    const downMs = Date.now() - this.databaseDownSince;
+    this.log.warn({ downMs }, 'database recovered');
+    const node = { nodeId: this.membership.nodeId, nodeName: this.membership.identity.name };
+    await this.events.record({ ...node, kind: 'database-unreachable', at: this.databaseDownSince, detail: '' });
+    await this.events.record({ ...node, kind: 'database-recovered', detail: `after ${Math.round(downMs / 1000)} s` });
+  }
+
+  private publish(): void {
+    const now = this.status;
+    const before = this.last;
+    this.last = now;
+    if (!before || before.ready !== now.ready || before.role !== now.role || before.state !== now.state) {
+      this.log.info({ role: now.role, ready: now.ready, reason: now.reason, state: now.state }, 'node status');
+      this.emit('status', now);
+    }
+  }
+
+  /** Sets this node's state (drained) in the database and locally. */
+  async setState(state: NodeState): Promise<void> {
+    await this.membership.setState(state);
+    this.state = state;
+    this.publish();
+  }
+
+  /** Stops ticking and gives the lease up so a standby takes over at once. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.ticking;
+    this.stopSingletons();
+    await this.singletonRunning;
+    if (this.token !== null) {
+      await this.lease.release(this.token).catch(() => {});
+      this.token = null;
+    }
+    await this.membership.markStopped().catch(() => {});
+    await this.events
+      .record({ kind: 'node-stopped', nodeId: this.membership.nodeId, nodeName: this.membership.identity.name })
+      .catch(() => {});
+  }
+}

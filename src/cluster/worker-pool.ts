@@ -1,0 +1,146 @@
+import cluster, { type Worker } from 'node:cluster';
+import os from 'node:os';
+import type { Logger } from 'pino';
+
+/** Messages from a worker to the supervisor. */
+export type WorkerMessage =
+  | { type: 'up' }
+  | { type: 'serving'; on: boolean; sftpPort: number }
+  | { type: 'load'; sessions: number; transfers: number };
+
+/** Messages from the supervisor to its workers. */
+export type SupervisorMessage =
+  | { type: 'serve'; on: boolean }
+  | { type: 'close-sessions'; reason: string }
+  | { type: 'shutdown'; graceMs: number };
+
+interface WorkerState {
+  worker: Worker;
+  pid: number;
+  sessions: number;
+  transfers: number;
+}
+
+/**
+ * The node's worker processes (one per core by default), which share the
+ * listening sockets through node:cluster. A worker that dies is replaced, and
+ * its unfinished transfers are reported through onCrash.
+ */
+export class WorkerPool {
+  readonly size: number;
+  private readonly workers = new Map<number, WorkerState>();
+  private serving = false;
+  private stopping = false;
+  private sftpPort = 0;
+  private waiters: Array<() => void> = [];
+  private serveAck: Promise<void> = Promise.resolve();
+
+  constructor(
+    configured: number,
+    private readonly log: Logger,
+    private readonly hooks: { onLoad(sessions: number): void; onCrash(pid: number): Promise<void> },
+  ) {
+    this.size = configured || os.availableParallelism();
+  }
+
+  /** Forks the workers and resolves when all are up (not yet serving). */
+  async start(): Promise<void> {
+    await Promise.all(Array.from({ length: this.size }, () => this.fork()));
+  }
+
+  private fork(): Promise<void> {
+    return new Promise((resolve) => {
+      const worker = cluster.fork();
+      const pid = worker.process.pid!;
+      const state: WorkerState = { worker, pid, sessions: 0, transfers: 0 };
+      this.workers.set(pid, state);
+      worker.on('message', (msg: WorkerMessage) => {
+        if (msg.type === 'up') {
+          if (this.serving) this.send(state, { type: 'serve', on: true });
+          resolve();
+        } else if (msg.type === 'serving') {
+          if (msg.on) this.sftpPort = msg.sftpPort;
+          this.notify();
+        } else if (msg.type === 'load') {
+          state.sessions = msg.sessions;
+          state.transfers = msg.transfers;
+          this.hooks.onLoad(this.sessions);
+        }
+      });
+      worker.on('exit', (code, signal) => {
+        this.workers.delete(pid);
+        this.notify();
+        if (this.stopping) return;
+        this.log.error({ pid, code, signal }, 'worker died; starting a new one');
+        void this.hooks.onCrash(pid);
+        setTimeout(() => !this.stopping && void this.fork(), 1000);
+      });
+    });
+  }
+
+  private send(state: WorkerState, msg: SupervisorMessage): void {
+    try {
+      state.worker.send(msg);
+    } catch {}
+  }
+
+  private notify(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w();
+  }
+
+  get sessions(): number {
+    let n = 0;
+    for (const s of this.workers.values()) n += s.sessions;
+    return n;
+  }
+
+  get openTransfers(): number {
+    let n = 0;
+    for (const s of this.workers.values()) n += s.transfers;
+    return n;
+  }
+
+  /** The SFTP port the workers listen on (known once they serve). */
+  get port(): number {
+    return this.sftpPort;
+  }
+
+  /** Starts or stops accepting client sessions on every worker; established sessions go on. */
+  serve(on: boolean): Promise<void> {
+    if (on === this.serving) return this.serveAck;
+    this.serving = on;
+    this.log.info({ serving: on }, on ? 'accepting client sessions' : 'not accepting client sessions');
+    const acknowledged = new Promise<void>((resolve) => {
+      let pending = this.workers.size;
+      if (pending === 0) return resolve();
+      const onAck = () => {
+        if (--pending <= 0) resolve();
+        else this.waiters.push(onAck);
+      };
+      this.waiters.push(onAck);
+    });
+    for (const s of this.workers.values()) this.send(s, { type: 'serve', on });
+    this.serveAck = acknowledged;
+    return acknowledged;
+  }
+
+  /** Ends every session on every worker, recording open transfers aborted with `reason`. */
+  async closeSessions(reason: string): Promise<void> {
+    for (const s of this.workers.values()) this.send(s, { type: 'close-sessions', reason });
+    const deadline = Date.now() + 10_000;
+    while (this.sessions > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  }
+
+  /** Asks every worker to finish its transfers within graceMs and exit; kills stragglers. */
+  async stop(graceMs: number): Promise<void> {
+    this.stopping = true;
+    const states = [...this.workers.values()];
+    const exited = states.map((s) => new Promise<void>((resolve) => (s.worker.isDead() ? resolve() : s.worker.once('exit', () => resolve()))));
+    for (const s of states) this.send(s, { type: 'shutdown', graceMs });
+    const killer = setTimeout(() => states.forEach((s) => s.worker.process.kill('SIGKILL')), graceMs + 10_000);
+    await Promise.all(exited);
+    clearTimeout(killer);
+  }
+}
