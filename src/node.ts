@@ -76,7 +76,7 @@ async function runSupervisor(config: Config): Promise<void> {
     membership,
     lease,
     events,
-    [{ name: 'housekeeping', run: (fence) => housekeeping.run(fence) }],
+    [{ name: 'housekeeping', run: (leadership) => housekeeping.run(leadership) }],
     {
       mode: config.cluster.mode,
       heartbeatIntervalMs: config.node.heartbeat_interval,

@@ -4,6 +4,7 @@ import { AccountError } from '../accounts/account-store.js';
 import { ConfigError } from '../config/load.js';
 import { VERSION } from '../version.js';
 import { registerAccount } from './commands/account.js';
+import { registerCluster } from './commands/cluster.js';
 import { registerStart } from './commands/start.js';
 import { registerTransfers } from './commands/transfers.js';
 import { CliError } from './context.js';
@@ -17,6 +18,7 @@ const program = new Command('ferry')
 registerStart(program);
 registerAccount(program);
 registerTransfers(program);
+registerCluster(program);
 
 try {
   await program.parseAsync(process.argv);

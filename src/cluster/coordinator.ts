@@ -18,10 +18,17 @@ export interface NodeStatus {
   token: number | null;
 }
 
+/** What a singleton service holds while it runs: the lease token and its fence. */
+export interface Leadership {
+  token: number;
+  /** Add to the WHERE clause of every write: the database refuses it once the token is stale. */
+  fence: ReturnType<PrimaryLease['fence']>;
+}
+
 export interface SingletonService {
   name: string;
-  /** One round of work; every database write in it must carry `fence`. */
-  run(fence: ReturnType<PrimaryLease['fence']>): Promise<void>;
+  /** One round of work, run only on the primary; every database write in it must carry the fence. */
+  run(leadership: Leadership): Promise<void>;
 }
 
 export interface CoordinatorOptions {
@@ -96,7 +103,7 @@ export class Coordinator extends EventEmitter {
 
   private async tickOnce(): Promise<void> {
     try {
-      const answer = await this.membership.heartbeat({ ready: this.status.ready, sessions: this.sessions });
+      const answer = await this.membership.heartbeat({ ready: this.status.ready, sessions: this.sessions }, this.state);
       if (answer.reRegistered) this.log.warn('node row was missing (removed while running); registered again');
       this.state = answer.state;
       this.drainDeadline = answer.drainDeadline;
@@ -145,14 +152,14 @@ export class Coordinator extends EventEmitter {
   }
 
   private startSingletons(token: number): void {
-    const fence = this.lease.fence(token);
+    const leadership: Leadership = { token, fence: this.lease.fence(token) };
     const round = () => {
       if (this.singletonRunning || this.token !== token) return;
       this.singletonRunning = (async () => {
         for (const service of this.singletons) {
           if (this.token !== token) return;
           try {
-            await service.run(fence);
+            await service.run(leadership);
           } catch (err) {
             this.log.error({ err: (err as Error).message, service: service.name }, 'singleton service failed');
           }

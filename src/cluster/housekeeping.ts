@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { sql, type Expression, type Kysely, type SqlBool } from 'kysely';
+import type { Leadership } from './coordinator.js';
 import type { Logger } from 'pino';
 import { dbNow } from '../db/clock.js';
 import type { Dialect } from '../db/connect.js';
@@ -32,7 +33,7 @@ export class Housekeeping {
     private readonly log: Logger,
   ) {}
 
-  async run(fence: Expression<SqlBool>): Promise<void> {
+  async run({ fence, token }: Leadership): Promise<void> {
     for (const node of await silentNodes(this.db, this.dialect, this.options.deadAfterMs)) {
       const marked = await this.db
         .updateTable('nodes')
@@ -43,7 +44,10 @@ export class Housekeeping {
         .executeTakeFirst();
       if (Number(marked.numUpdatedRows) === 1) {
         this.log.warn({ lostNode: node.name, lostNodeId: node.id }, 'node lost');
-        await this.events.recordFenced({ kind: 'node-lost', nodeId: node.id, nodeName: node.name, detail: 'heartbeat stopped' }, fence);
+        await this.events.recordFenced(
+          { kind: 'node-lost', nodeId: node.id, nodeName: node.name, detail: `heartbeat stopped; declared by primary token ${token}` },
+          fence,
+        );
       }
     }
     const aborted = await abortTransfersOfSilentNodes(this.db, this.dialect, this.options.deadAfterMs, fence);

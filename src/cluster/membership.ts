@@ -62,7 +62,12 @@ export class Membership {
       .execute();
   }
 
-  async heartbeat(report: HeartbeatReport): Promise<HeartbeatAnswer> {
+  /**
+   * One statement: records liveness and readiness, reads back the state an operator
+   * may have set. A missing row means the node was removed: a drained node stays
+   * out (its process should be stopped); a serving one registers again.
+   */
+  async heartbeat(report: HeartbeatReport, currentState: NodeState): Promise<HeartbeatAnswer> {
     const row = await this.db
       .updateTable('nodes')
       .set({ heartbeat_at: dbNow(this.dialect), ready: report.ready ? 1 : 0, sessions: report.sessions, lost_at: null })
@@ -70,6 +75,7 @@ export class Membership {
       .returning(['state', 'drain_deadline'])
       .executeTakeFirst();
     if (row) return { state: row.state, drainDeadline: row.drain_deadline, reRegistered: false };
+    if (currentState === 'drained') return { state: 'drained', drainDeadline: null, reRegistered: false };
     await this.register();
     return { state: 'active', drainDeadline: null, reRegistered: true };
   }
