@@ -62,7 +62,7 @@ async function runSupervisor(config: Config): Promise<void> {
   const health = await startHealthServer({
     host: config.admin.host,
     port: config.admin.port,
-    status: () => ({ ...coordinator!.status, nodeId, name: config.node.name }),
+    status: () => (coordinator ? { ...coordinator.status, nodeId, name: config.node.name } : undefined),
   });
   const membership = new Membership(database.db, database.dialect, {
     nodeId,

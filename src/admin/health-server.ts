@@ -9,12 +9,17 @@ import type { NodeStatus } from '../cluster/coordinator.js';
 export async function startHealthServer(options: {
   host: string;
   port: number;
-  status: () => NodeStatus & { nodeId: string; name: string };
+  /** Undefined while the node is still starting. */
+  status: () => (NodeStatus & { nodeId: string; name: string }) | undefined;
 }): Promise<{ server: FastifyInstance; port: number }> {
   const server = Fastify({ logger: false });
   server.get('/health/live', async () => ({ live: true }));
   server.get('/health/ready', async (_request, reply) => {
     const s = options.status();
+    if (!s) {
+      reply.code(503);
+      return { ready: false, reason: 'starting' };
+    }
     reply.code(s.ready ? 200 : 503);
     return { ready: s.ready, reason: s.reason, role: s.role, mode: s.mode, state: s.state, node: s.name, nodeId: s.nodeId };
   });
