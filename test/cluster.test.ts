@@ -10,6 +10,7 @@ import { freshDatabaseUrl, tempDir } from './harness/databases.js';
 import { runFerry, startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
 import { sha256File, writeRandomFile } from './harness/files.js';
 import { sftpBatch, sftpSpawn, sshKeygen, type Login } from './harness/openssh.js';
+import { waitFor } from './harness/wait.js';
 
 const FAST = {
   FERRY_CLUSTER_LEASE_TTL: '2s',
@@ -19,15 +20,6 @@ const FAST = {
 };
 const LEASE_TTL_MS = 2000;
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 20_000, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
 
 async function status(env: FerryEnv): Promise<any> {
   const r = await runFerry(['cluster', 'status', '--json', '--events', '50'], env);

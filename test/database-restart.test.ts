@@ -7,14 +7,8 @@ import { runFerry, startNode, type FerryEnv, type RunningNode } from './harness/
 import { sha256File, writeRandomFile } from './harness/files.js';
 import { sftpBatch, sftpSpawn, sshKeygen } from './harness/openssh.js';
 import { createDatabase, startPostgres, type PostgresServer } from './harness/postgres.js';
+import { waitFor } from './harness/wait.js';
 
-async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('PostgreSQL restarted under load', () => {
   let pg: PostgresServer;

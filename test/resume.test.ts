@@ -7,20 +7,12 @@ import { execFileSync } from 'node:child_process';
 import { FERRY_MAIN, ferryEnv, runFerry, startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
 import { sha256File, writeRandomFile } from './harness/files.js';
 import { sftpBatch, sftpSpawn, sshKeygen, type Login } from './harness/openssh.js';
+import { waitFor } from './harness/wait.js';
 
 const SIZE = 24 * 1024 * 1024;
 /** sftp -l is in Kbit/s: 64,000 Kbit/s ≈ 8 MB/s, so a 24 MiB transfer takes ~3 s. */
 const SLOW = ['-l', '64000'];
 
-async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 function partialFiles(storage: string): string[] {
   const root = path.join(storage, '.partial');

@@ -6,18 +6,10 @@ import { DATABASE_KINDS, freshDatabaseUrl, tempDir } from './harness/databases.j
 import { runFerry, startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
 import { sha256File, writeRandomFile } from './harness/files.js';
 import { sftpBatch, sftpSpawn, sshKeygen, type Login } from './harness/openssh.js';
+import { waitFor } from './harness/wait.js';
 
 const SIZE = 32 * 1024 * 1024;
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function transfers(env: FerryEnv): Promise<any[]> {
   const result = await runFerry(['transfers', 'list', '--json'], env);
