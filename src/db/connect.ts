@@ -19,6 +19,27 @@ export interface DatabaseHandle {
 // int8 (bigint) columns hold epoch milliseconds and byte counts: all safe integers.
 pg.types.setTypeParser(20, (value: string) => Number(value));
 
+/**
+ * Kysely prepares every query anew; the hot path (logins, transfer-log rows) repeats
+ * a handful of statements, so keep the prepared ones (bounded, oldest dropped first).
+ */
+function withStatementCache(sqlite: SQLite.Database, limit = 200): SQLite.Database {
+  const cache = new Map<string, SQLite.Statement>();
+  const prepare = sqlite.prepare.bind(sqlite);
+  return Object.assign(Object.create(sqlite), {
+    prepare(source: string) {
+      let statement = cache.get(source);
+      if (!statement) {
+        statement = prepare(source);
+        if (cache.size >= limit) cache.delete(cache.keys().next().value!);
+        cache.set(source, statement);
+      }
+      return statement;
+    },
+    close: () => sqlite.close(),
+  }) as SQLite.Database;
+}
+
 export function maskUrl(url: string): string {
   return url.replace(/^(postgres(?:ql)?:\/\/[^:/@]+:)[^@]*@/, '$1***@');
 }
@@ -33,7 +54,7 @@ export function openDatabase(url: string, options: { poolSize?: number } = {}): 
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('busy_timeout = 10000');
     sqlite.pragma('foreign_keys = ON');
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
     return { db, dialect: 'sqlite', displayUrl: url, close: () => db.destroy() };
   }
   if (/^postgres(ql)?:\/\//.test(url)) {

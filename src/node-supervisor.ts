@@ -1,0 +1,137 @@
+import fs from 'node:fs';
+import { startHealthServer } from './admin/health-server.js';
+import { Coordinator, type NodeStatus } from './cluster/coordinator.js';
+import { ClusterEvents } from './cluster/events.js';
+import { Housekeeping } from './cluster/housekeeping.js';
+import { PrimaryLease } from './cluster/lease.js';
+import { Membership } from './cluster/membership.js';
+import { loadNodeId } from './cluster/node-identity.js';
+import { WorkerPool } from './cluster/worker-pool.js';
+import type { Config } from './config/schema.js';
+import { migrate, openDatabase } from './db/connect.js';
+import { createLogger } from './observability/logger.js';
+import { hasNativeSshCrypto } from './observability/native-crypto.js';
+import { loadHostKeys } from './protocols/sftp/host-keys.js';
+import { TransferLog } from './transfers/transfer-log.js';
+import { VERSION } from './version.js';
+
+/** Whether the node's workers should accept client sessions now. */
+function shouldServe(status: NodeStatus): boolean {
+  return status.state === 'active' && (status.mode === 'active-active' || status.role === 'primary');
+}
+
+/**
+ * The supervisor holds the node's identity: it migrates the database, registers
+ * and heartbeats the node, takes part in leader election, runs the singleton
+ * services while primary, serves the health endpoints, and keeps one worker per
+ * core serving sessions on the shared listening sockets.
+ */
+export async function runSupervisor(config: Config): Promise<void> {
+  const log = createLogger(config.log.level, { node: config.node.name });
+  if (!hasNativeSshCrypto()) {
+    log.warn("ssh2's native crypto binding (sshcrypto.node) is missing: SFTP will run at about half speed");
+  }
+  fs.mkdirSync(config.data.dir, { recursive: true });
+  fs.mkdirSync(config.storage.dir, { recursive: true });
+  const database = openDatabase(config.database.url, { poolSize: 4 });
+  await migrate(database);
+  const nodeId = loadNodeId(config.data.dir);
+  const transfers = new TransferLog(database.db);
+  const orphaned = await transfers.abortRowsOfNodes([nodeId], 'node restarted during the transfer');
+  if (orphaned > 0) log.warn({ transfers: orphaned }, 'marked transfers of the previous run aborted');
+  await loadHostKeys(database.db);
+
+  const events = new ClusterEvents(database.db);
+  const lease = new PrimaryLease(database.db, database.dialect, nodeId, config.cluster.lease_ttl);
+  const housekeeping = new Housekeeping(
+    database.db,
+    database.dialect,
+    events,
+    { deadAfterMs: config.node.dead_after, storageDir: config.storage.dir, partialMaxAgeMs: config.storage.partial_max_age },
+    log,
+  );
+  let coordinator: Coordinator | undefined;
+  const health = await startHealthServer({
+    host: config.admin.host,
+    port: config.admin.port,
+    status: () => (coordinator ? { ...coordinator.status, nodeId, name: config.node.name } : undefined),
+  });
+  const membership = new Membership(database.db, database.dialect, {
+    nodeId,
+    name: config.node.name,
+    version: VERSION,
+    mode: config.cluster.mode,
+    sftpAddress: `${config.sftp.host}:${config.sftp.port}`,
+    adminAddress: `${config.admin.host}:${health.port}`,
+  });
+  coordinator = new Coordinator(
+    membership,
+    lease,
+    events,
+    [{ name: 'housekeeping', run: (leadership) => housekeeping.run(leadership) }],
+    {
+      mode: config.cluster.mode,
+      heartbeatIntervalMs: config.node.heartbeat_interval,
+      leaseTtlMs: config.cluster.lease_ttl,
+      singletonIntervalMs: config.cluster.singleton_interval,
+    },
+    log,
+  );
+
+  const workers = new WorkerPool(config.node.workers, log, {
+    onLoad: (sessions) => (coordinator!.sessions = sessions),
+    onCrash: (pid) =>
+      transfers
+        .abortRowsOfWorker(nodeId, pid, 'worker process died during the transfer')
+        .then(() => undefined)
+        .catch((err) => log.error({ err: err.message }, 'could not mark the dead worker transfers aborted')),
+  });
+  await workers.start();
+
+  let draining: Promise<void> | undefined;
+  const drain = async (deadline: number) => {
+    log.warn({ deadline: new Date(deadline).toISOString() }, 'draining: no new sessions, finishing transfers');
+    while (workers.openTransfers > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    await workers.closeSessions('node drained during the transfer');
+    await coordinator!.setState('drained');
+    await events.record({ kind: 'node-drained', nodeId, nodeName: config.node.name });
+    log.warn('drained');
+  };
+  coordinator.on('status', (status: NodeStatus) => {
+    void workers.serve(shouldServe(status));
+    if (status.state === 'draining' && !draining) draining = drain(coordinator!.drainDeadline ?? Date.now());
+    if (status.state === 'active') draining = undefined;
+  });
+  await coordinator.start();
+  await workers.serve(shouldServe(coordinator.status));
+  log.info(
+    {
+      nodeId,
+      sftpPort: workers.port || config.sftp.port,
+      adminPort: health.port,
+      workers: workers.size,
+      mode: config.cluster.mode,
+      role: coordinator.status.role,
+      database: database.displayUrl,
+      storage: config.storage.dir,
+      version: VERSION,
+    },
+    'node ready',
+  );
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal, graceMs: config.shutdown.grace }, 'shutting down: no new sessions, finishing transfers');
+    await workers.stop(config.shutdown.grace);
+    await coordinator!.stop();
+    await transfers.abortRowsOfNodes([nodeId], 'node shut down during the transfer').catch(() => 0);
+    await health.server.close();
+    await database.close();
+    log.info('node stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
