@@ -12,7 +12,7 @@ import { Cleanup } from './lib/cleanup.js';
 import { startFerry } from './lib/ferry-server.js';
 import { startSshd } from './lib/openssh-server.js';
 import { formatSize, parseOptions, USAGE, UsageError, type Options } from './lib/options.js';
-import { signalTree } from './lib/process-tree.js';
+import { killDescendants } from './lib/process-tree.js';
 import { summary } from './lib/report.js';
 import { runScenario, type ScenarioResult } from './lib/runner.js';
 import { buildScenario } from './lib/scenarios.js';
@@ -28,13 +28,21 @@ function header(options: Options, ferryWorkers: number): string {
     `Ferry vs OpenSSH sftp-server: ${new Date().toISOString()}`,
     `command: node ${path.relative(process.cwd(), process.argv[1]!)} ${process.argv.slice(2).join(' ')}`.trimEnd(),
     `machine: ${os.availableParallelism()} cores, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}, Node ${process.version}, ${sshVersion.trim()}`,
-    `Ferry: ${ferryWorkers} workers; client: OpenSSH sftp -b, aes128-gcm@openssh.com; ${options.runs} runs per scenario and server`,
+    `Ferry: ${ferryWorkers} workers (one per core); OpenSSH: sshd with internal-sftp`,
+    `client: OpenSSH sftp -b, aes128-gcm@openssh.com, curve25519-sha256; ${options.runs} runs per scenario and server, alternating`,
     `sizes: ${formatSize(s.bigFile)} file; ${s.smallFiles} x ${formatSize(s.smallFileSize)}; ${s.parallelSessions} x ${formatSize(s.parallelFileSize)}; ${s.manySessions} x ${formatSize(s.manyFileSize)}${options.quick ? ' (--quick)' : ''}`,
   ].join('\n');
 }
 
+interface Servers {
+  targets: Target[];
+  ferryWorkers: number;
+  /** What each server logged: looked at after the runs. */
+  logs: { ferry: string; sshd: string };
+}
+
 /** Starts both servers, each stopped by the clean-up whatever happens next. */
-async function startServers(dir: string, cleanup: Cleanup): Promise<{ targets: Target[]; ferryWorkers: number }> {
+async function startServers(dir: string, cleanup: Cleanup): Promise<Servers> {
   const clientDir = path.join(dir, 'client');
   fs.mkdirSync(clientDir);
   const clientKey = sshKeygen(clientDir);
@@ -43,12 +51,10 @@ async function startServers(dir: string, cleanup: Cleanup): Promise<{ targets: T
   fs.mkdirSync(sshdDir);
   const sshd = await startSshd(sshdDir, clientKey + '.pub');
   cleanup.add('stop sshd', sshd.stop);
-  cleanup.addLastResort(() => signalTree(sshd.pid, 'SIGKILL'));
   console.error(`OpenSSH sshd (pid ${sshd.pid}) on 127.0.0.1:${sshd.port}, files in ${sshd.filesDir}`);
 
   const ferry = await startFerry(path.join(dir, 'ferry'), ACCOUNT, clientKey + '.pub');
   cleanup.add('stop ferry', ferry.stop);
-  cleanup.addLastResort(() => signalTree(ferry.pid, 'SIGKILL'));
   console.error(`Ferry node (pid ${ferry.pid}, ${ferry.workers} workers) on 127.0.0.1:${ferry.port}, files in ${ferry.homeDir}`);
 
   const login = { keyFile: clientKey, dir: clientDir };
@@ -57,25 +63,53 @@ async function startServers(dir: string, cleanup: Cleanup): Promise<{ targets: T
     { name: 'Ferry', login: { ...login, port: ferry.port, user: ACCOUNT }, root: ferry.homeDir, pid: ferry.pid },
   ];
   for (const target of targets) await checkLogin(target);
-  return { targets, ferryWorkers: ferry.workers };
+  return { targets, ferryWorkers: ferry.workers, logs: { ferry: ferry.logFile, sshd: sshd.logFile } };
+}
+
+/**
+ * Problems the servers reported during the runs: Ferry's log lines at warn level
+ * or above (pino levels: 40 warn, 50 error, 60 fatal), and whatever sshd printed
+ * at LogLevel ERROR.
+ */
+function serverComplaints(logs: Servers['logs'], max = 10): string[] {
+  const ferry = fs
+    .readFileSync(logs.ferry, 'utf8')
+    .split('\n')
+    .filter((line) => {
+      try {
+        return JSON.parse(line).level >= 40;
+      } catch {
+        return line.trim() !== '';
+      }
+    });
+  const sshd = fs.readFileSync(logs.sshd, 'utf8').split('\n').filter((line) => line.trim() !== '');
+  const report = (name: string, lines: string[]) =>
+    lines.length === 0 ? [] : [`${name} logged ${lines.length} warnings or errors; the first ones:`, ...lines.slice(0, max).map((l) => '  ' + l.slice(0, 300))];
+  return [...report('Ferry', ferry), ...report('sshd', sshd)];
 }
 
 async function main(options: Options): Promise<number> {
   const cleanup = new Cleanup();
   cleanup.install(options.maxMinutes);
+  // Whatever is still running when the run is aborted or exits: only processes this one started.
+  cleanup.addLastResort(killDescendants);
   const dir = fs.mkdtempSync(path.join(SHM, 'ferry-bench-'));
   cleanup.add('remove the temporary directory', () => {
     if (options.keep) console.error(`kept ${dir}`);
     else fs.rmSync(dir, { recursive: true, force: true });
   });
   try {
-    const { targets, ferryWorkers } = await startServers(dir, cleanup);
+    const { targets, ferryWorkers, logs } = await startServers(dir, cleanup);
     console.log(header(options, ferryWorkers));
     const results: ScenarioResult[] = [];
     for (const name of options.scenarios) {
-      results.push(await runScenario(buildScenario(name, options.sizes), path.join(dir, 'sources'), targets, options.runs));
+      if (cleanup.signal.aborted) break;
+      const scenario = buildScenario(name, options.sizes);
+      results.push(await runScenario(scenario, path.join(dir, 'sources'), targets, options.runs, cleanup.signal));
     }
     console.log('\n' + summary(results));
+    const complaints = serverComplaints(logs);
+    if (complaints.length > 0) console.log('\n' + complaints.join('\n'));
     return results.some((r) => r.errors.size > 0) ? 1 : 0;
   } finally {
     await cleanup.runAll();

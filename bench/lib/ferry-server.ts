@@ -1,8 +1,8 @@
 /** A Ferry node with one worker per core, data and storage in the given directory, and one account. */
 import fs from 'node:fs';
 import path from 'node:path';
-import { runFerry, startNode, type FerryEnv } from '../../test/harness/ferry.js';
-import { processesWithEnv, terminateTree } from './process-tree.js';
+import { FERRY_MAIN, runFerry, startNode, type FerryEnv, type RunningNode } from '../../test/harness/ferry.js';
+import { childrenRunning, terminateTree } from './process-tree.js';
 
 export interface FerryServer {
   /** The supervisor; its workers are its children. */
@@ -29,12 +29,12 @@ export async function startFerry(dir: string, account: string, clientPublicKey: 
   const added = await runFerry(['account', 'add', account, '--key', clientPublicKey], env);
   if (added.code !== 0) throw new Error(`ferry account add ${account} failed (${added.code}): ${added.stderr || added.stdout}`);
 
-  let node;
+  let node: RunningNode;
   try {
     node = await startNode(env, { workers: 0 });
   } catch (err) {
-    // startNode gives no handle when it times out: find the node by its data directory, unique to this run.
-    for (const pid of processesWithEnv('FERRY_DATA_DIR', dataDir)) await terminateTree(pid, 2_000);
+    // startNode gives no handle when it times out; the node is our child (one node per run).
+    for (const pid of childrenRunning(FERRY_MAIN)) await terminateTree(pid, 2_000);
     throw err;
   }
   const ready = await node.waitForLog((l) => l.msg === 'node ready');

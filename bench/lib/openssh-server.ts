@@ -64,7 +64,10 @@ async function waitForListener(port: number, exited: Promise<string>, timeoutMs:
   while (Date.now() < deadline) {
     if (gone !== undefined) throw new Error(`sshd exited before listening: ${gone}`);
     const up = await new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, '127.0.0.1', () => (socket.destroy(), resolve(true)));
+      // Waits for the banner and answers with one, or sshd logs the probe as a failed key exchange.
+      const socket = net.connect(port, '127.0.0.1');
+      socket.setTimeout(2_000, () => (socket.destroy(), resolve(false)));
+      socket.once('data', () => socket.end('SSH-2.0-ferry-bench-probe\r\n', () => (socket.destroy(), resolve(true))));
       socket.on('error', () => resolve(false));
     });
     if (up) return;

@@ -40,8 +40,9 @@ export function summary(results: ScenarioResult[]): string {
   }
   const notes = [
     'Rates and times are medians of the runs, memory the highest peak. "Ferry vs OpenSSH" above 1 means Ferry did better',
-    '(Ferry/OpenSSH for rates, OpenSSH/Ferry for times and memory). MB = 10^6 bytes. Times include login.',
-    'VmRSS sums count shared pages once per process: sshd forks two processes per connection, Ferry has a fixed set.',
+    '(Ferry/OpenSSH for rates, OpenSSH/Ferry for times and memory). MB = 10^6 bytes. Times include logins unless marked otherwise.',
+    'VmRSS sums count shared pages once per process that maps them, which overstates sshd (two forked processes per',
+    'connection); PSS splits them. Memory is sampled every 100 ms, less often for large trees (sshd under many sessions).',
   ];
   const errors = results.flatMap((r) => [...r.errors].map(([server, message]) => `${r.name}, ${server} FAILED: ${message}`));
   return [table(rows), '', ...notes, ...(errors.length ? ['', ...errors] : [])].join('\n');

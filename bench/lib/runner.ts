@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { MemorySampler } from './process-tree.js';
+import { StartGate } from './start-gate.js';
 import type { Metric, Scenario, Workload } from './scenarios.js';
 import { timeSessions, type Target } from './target.js';
 
@@ -15,10 +16,10 @@ export interface ScenarioResult {
   errors: Map<string, string>;
 }
 
-function memoryMetrics(peak: { rssMiB: number; anonMiB: number }, detailed: boolean): Metric[] {
+function memoryMetrics(peak: { rssMiB: number; pssMiB: number }, detailed: boolean): Metric[] {
   const rss: Metric = { label: 'peak RSS, sum over server processes (VmRSS)', unit: 'MiB', better: 'lower', combine: 'max', value: peak.rssMiB };
-  const anon: Metric = { label: 'peak private memory, sum (RssAnon)', unit: 'MiB', better: 'lower', combine: 'max', value: peak.anonMiB };
-  return detailed ? [rss, anon] : [rss];
+  const pss: Metric = { label: 'peak PSS, sum over server processes (Pss)', unit: 'MiB', better: 'lower', combine: 'max', value: peak.pssMiB };
+  return detailed ? [rss, pss] : [rss];
 }
 
 function record(result: ScenarioResult, target: Target, metrics: Metric[]): void {
@@ -30,47 +31,56 @@ function record(result: ScenarioResult, target: Target, metrics: Metric[]): void
   }
 }
 
-function describe(metrics: Metric[]): string {
+function formatRun(metrics: Metric[]): string {
   return metrics.map((m) => `${m.value.toFixed(m.value < 100 ? 1 : 0)} ${m.unit}`).join(', ');
 }
 
 /** One timed run: the sessions with the server's memory sampled, then the check and the clean-up. */
-async function timedRun(scenario: Scenario, work: Workload, target: Target): Promise<Metric[]> {
+async function timedRun(scenario: Scenario, work: Workload, target: Target, gate: StartGate | undefined): Promise<Metric[]> {
   const sampler = new MemorySampler(target.pid);
   try {
-    const ms = await timeSessions(target, work.sessions, work.timeoutMs);
+    const timing = await timeSessions(target, work.sessions, work.timeoutMs, gate);
     const peak = sampler.stop();
     work.verify(target);
-    return [...work.metrics(ms), ...memoryMetrics(peak, scenario.detailedMemory)];
+    return [...work.metrics(timing), ...memoryMetrics(peak, scenario.detailedMemory)];
   } finally {
     sampler.stop();
     work.clear(target);
   }
 }
 
-export async function runScenario(scenario: Scenario, dir: string, targets: Target[], runs: number): Promise<ScenarioResult> {
+export async function runScenario(
+  scenario: Scenario,
+  dir: string,
+  targets: Target[],
+  runs: number,
+  signal: AbortSignal,
+): Promise<ScenarioResult> {
   const result: ScenarioResult = { name: scenario.name, figures: new Map(), errors: new Map() };
   const sourceDir = path.join(dir, scenario.name);
   fs.mkdirSync(sourceDir, { recursive: true });
   const fail = (target: Target, err: unknown) => {
+    if (signal.aborted) return; // Sessions cut short by the abort itself.
     const message = (err as Error).message ?? String(err);
     result.errors.set(target.name, message);
     console.error(`[${scenario.name}] ${target.name} FAILED: ${message}`);
   };
   try {
-    console.error(`[${scenario.name}] writing source files`);
-    const work = scenario.prepare(sourceDir);
+    console.error(`[${scenario.name}] preparing`);
+    const work = await scenario.prepare(sourceDir);
+    const gate = work.gated ? new StartGate(path.join(sourceDir, 'gate')) : undefined;
     for (const target of targets) {
       if (work.setUp) await work.setUp(target).catch((err) => fail(target, err));
     }
-    for (let run = 0; run < runs; run++) {
+    for (let run = 0; run < runs && !signal.aborted; run++) {
       // Alternate who goes first, so a slow drift of the machine hits both alike.
       const order = run % 2 === 0 ? targets : [...targets].reverse();
       for (const target of order.filter((t) => !result.errors.has(t.name))) {
+        if (signal.aborted) break;
         try {
-          const metrics = await timedRun(scenario, work, target);
+          const metrics = await timedRun(scenario, work, target, gate);
           record(result, target, metrics);
-          console.error(`[${scenario.name}] run ${run + 1}/${runs} ${target.name.padEnd(7)} ${describe(metrics)}`);
+          console.error(`[${scenario.name}] run ${run + 1}/${runs} ${target.name.padEnd(7)} ${formatRun(metrics)}`);
         } catch (err) {
           fail(target, err);
         }

@@ -1,6 +1,7 @@
 /** A server under test as the scenarios see it, and OpenSSH sftp sessions against it. */
 import { performance } from 'node:perf_hooks';
 import { sftpBatch, type Login } from '../../test/harness/openssh.js';
+import type { StartGate } from './start-gate.js';
 
 export interface Target {
   name: 'OpenSSH' | 'Ferry';
@@ -23,21 +24,48 @@ function tail(text: string, max = 600): string {
   return t.length > max ? '…' + t.slice(-max) : t;
 }
 
+export interface Timing {
+  /** From the first client's start to the last one's exit. */
+  totalMs: number;
+  /** From the opening of the start gate (all sessions logged in) to the last exit; totalMs without a gate. */
+  transferMs: number;
+}
+
 /**
- * Runs one sftp batch session per entry of `batches`, all at once, and returns the
- * wall time from the first start to the last exit. Throws if any session fails.
+ * Runs one sftp batch session per entry of `batches`, all at once, and times them.
+ * With a gate, the sessions log in, wait at it, and go on together once all are
+ * ready. Throws if any session fails.
  */
-export async function timeSessions(target: Target, batches: string[][], timeoutMs: number): Promise<number> {
+export async function timeSessions(target: Target, batches: string[][], timeoutMs: number, gate?: StartGate): Promise<Timing> {
+  await gate?.close();
   const start = performance.now();
-  const results = await Promise.all(batches.map((commands) => sftpBatch(target.login, commands, CLIENT_ARGS, timeoutMs)));
-  const ms = performance.now() - start;
+  let ended = 0;
+  const sessions = batches.map((commands, i) =>
+    sftpBatch(target.login, gate ? [...gate.commands(i), ...commands] : commands, CLIENT_ARGS, timeoutMs).finally(() => ended++),
+  );
+  let released = start;
+  if (gate) {
+    let ready = 0;
+    try {
+      // A session that ends before the gate opens has failed: stop waiting for it.
+      ready = await gate.waitReady(batches.length, () => ended === 0, timeoutMs);
+    } finally {
+      released = performance.now();
+      gate.open();
+    }
+    if (ready < batches.length && ended === 0) {
+      console.error(`warning: only ${ready} of ${batches.length} sessions were ready after ${timeoutMs / 1000} s; started anyway`);
+    }
+  }
+  const results = await Promise.all(sessions);
+  const end = performance.now();
   const failed = results.filter((r) => r.code !== 0);
   if (failed.length > 0) {
     const first = failed[0]!;
     const why = first.code === -1 ? `killed after the ${timeoutMs / 1000} s timeout` : `exit code ${first.code}`;
     throw new Error(`${failed.length} of ${batches.length} sftp sessions failed; the first: ${why}: ${tail(first.stderr || first.stdout)}`);
   }
-  return ms;
+  return { totalMs: end - start, transferMs: end - released };
 }
 
 /** One short session, to fail early and clearly if logging in does not work. */
