@@ -50,6 +50,7 @@ export class Coordinator extends EventEmitter {
   private databaseDownSince = 0;
   private state: NodeState = 'active';
   private timer: NodeJS.Timeout | undefined;
+  private expiryTimer: NodeJS.Timeout | undefined;
   private singletonTimer: NodeJS.Timeout | undefined;
   private singletonRunning: Promise<void> | undefined;
   private stopped = false;
@@ -128,7 +129,14 @@ export class Coordinator extends EventEmitter {
     }
     if (this.state !== 'active') return;
     const acquired = await this.lease.tryAcquire();
-    if (!acquired) return;
+    if ('expiresInMs' in acquired) {
+      // Try again the moment the holder's lease runs out, not at the next heartbeat.
+      if (acquired.expiresInMs < this.options.heartbeatIntervalMs) {
+        clearTimeout(this.expiryTimer);
+        this.expiryTimer = setTimeout(() => void this.tick(), acquired.expiresInMs + 5);
+      }
+      return;
+    }
     this.token = acquired.token;
     this.lastRenewOk = Date.now();
     this.log.warn({ token: acquired.token, previous: acquired.previousHolder }, 'became primary');
@@ -216,6 +224,7 @@ export class Coordinator extends EventEmitter {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    clearTimeout(this.expiryTimer);
     await this.ticking;
     this.stopSingletons();
     await this.singletonRunning;

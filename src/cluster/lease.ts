@@ -19,10 +19,18 @@ export class PrimaryLease {
     private readonly ttlMs: number,
   ) {}
 
-  /** Takes the lease if it is free or expired; returns the new token, or undefined. */
-  async tryAcquire(): Promise<{ token: number; previousHolder: string | null } | undefined> {
+  /**
+   * Takes the lease if it is free or expired: returns the new token, or, when
+   * someone else holds it, how long until it expires (so a standby can try again
+   * right then instead of at its next heartbeat).
+   */
+  async tryAcquire(): Promise<{ token: number; previousHolder: string | null } | { expiresInMs: number }> {
     const now = dbNow(this.dialect);
-    const before = await this.db.selectFrom('leases').select(['holder', 'token']).where('name', '=', NAME).executeTakeFirst();
+    const before = await this.db
+      .selectFrom('leases')
+      .select(['holder', 'token', sql<number>`expires_at - ${now}`.as('remaining')])
+      .where('name', '=', NAME)
+      .executeTakeFirst();
     const row = await this.db
       .updateTable('leases')
       .set({
@@ -35,7 +43,7 @@ export class PrimaryLease {
       .where((eb) => eb.or([eb('holder', 'is', null), eb('expires_at', '<=', now)]))
       .returning('token')
       .executeTakeFirst();
-    if (!row) return undefined;
+    if (!row) return { expiresInMs: Math.max(0, Number(before?.remaining ?? 0)) };
     return { token: Number(row.token), previousHolder: before?.holder === this.nodeId ? null : (before?.holder ?? null) };
   }
 

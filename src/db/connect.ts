@@ -1,7 +1,8 @@
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import SQLite from 'better-sqlite3';
-import pg from 'pg';
+import type SQLite from 'better-sqlite3';
+import type pg from 'pg';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
 import type { Database } from './schema.js';
 import { migrationProvider } from './migrations.js';
@@ -16,8 +17,19 @@ export interface DatabaseHandle {
   close(): Promise<void>;
 }
 
-// int8 (bigint) columns hold epoch milliseconds and byte counts: all safe integers.
-pg.types.setTypeParser(20, (value: string) => Number(value));
+// Only the driver a node uses is loaded: each costs several MiB in every process.
+const require = createRequire(import.meta.url);
+
+function loadSqlite(): typeof SQLite {
+  return require('better-sqlite3') as typeof SQLite;
+}
+
+function loadPg(): typeof pg {
+  const driver = require('pg') as typeof pg;
+  // int8 (bigint) columns hold epoch milliseconds and byte counts: all safe integers.
+  driver.types.setTypeParser(20, (value: string) => Number(value));
+  return driver;
+}
 
 /**
  * Kysely prepares every query anew; the hot path (logins, transfer-log rows) repeats
@@ -49,7 +61,7 @@ export function openDatabase(url: string, options: { poolSize?: number } = {}): 
     const file = url.slice('sqlite:'.length);
     if (!file) throw new Error('database.url "sqlite:" needs a file path, e.g. sqlite:./data/ferry.db');
     if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-    const sqlite = new SQLite(file);
+    const sqlite = new (loadSqlite())(file);
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('busy_timeout = 10000');
@@ -58,7 +70,7 @@ export function openDatabase(url: string, options: { poolSize?: number } = {}): 
     return { db, dialect: 'sqlite', displayUrl: url, close: () => db.destroy() };
   }
   if (/^postgres(ql)?:\/\//.test(url)) {
-    const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10, connectionTimeoutMillis: 10_000 });
+    const pool = new (loadPg().Pool)({ connectionString: url, max: options.poolSize ?? 10, connectionTimeoutMillis: 10_000 });
     // A dropped idle connection must not crash the node; the pool replaces it.
     pool.on('error', () => {});
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
