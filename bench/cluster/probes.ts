@@ -1,0 +1,77 @@
+import ssh2 from 'ssh2';
+import { sleep } from './teardown.js';
+
+/** GET /health/ready on loopback: the status code, or 0 when nothing answers (within timeoutMs). */
+export async function readyCode(adminPort: number, timeoutMs = 1000): Promise<{ code: number; body: any }> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${adminPort}/health/ready`, { signal: AbortSignal.timeout(timeoutMs) });
+    return { code: res.status, body: await res.json().catch(() => undefined) };
+  } catch {
+    return { code: 0, body: undefined };
+  }
+}
+
+/**
+ * One SFTP login with the ssh2 client: TCP connect, key authentication, the sftp
+ * subsystem, then realpath('.') (what `pwd` asks). Resolves true on success, false
+ * on any failure (refused, reset, auth, timeout).
+ */
+export function sftpLoginOnce(port: number, user: string, privateKey: Buffer, timeoutMs = 5000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const client = new ssh2.Client();
+    let settled = false;
+    const done = (ok: boolean) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      client.removeAllListeners();
+      client.on('error', () => {});
+      client.end();
+      client.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    client.on('error', () => done(false));
+    client.on('close', () => done(false));
+    client.on('ready', () => {
+      client.sftp((err, sftp) => {
+        if (err) return done(false);
+        sftp.realpath('.', (err2, abs) => done(!err2 && typeof abs === 'string' && abs.length > 0));
+      });
+    });
+    client.connect({ host: '127.0.0.1', port, username: user, privateKey, readyTimeout: timeoutMs, keepaliveInterval: 0 });
+  });
+}
+
+/**
+ * Calls probe every `everyMs` (start to start, never overlapping) until it returns
+ * true, `stop()` says so, or the deadline passes. Returns the performance.now() of the
+ * moment the successful probe completed, or undefined.
+ */
+export async function pollUntil(
+  probe: () => Promise<boolean>,
+  everyMs: number,
+  deadline: number,
+  stop: () => boolean,
+  signal?: AbortSignal,
+): Promise<number | undefined> {
+  for (let attempt = 0; attempt < 1_000_000; attempt++) {
+    if (stop() || signal?.aborted || performance.now() > deadline) return undefined;
+    const started = performance.now();
+    if (await probe()) return performance.now();
+    const wait = everyMs - (performance.now() - started);
+    if (wait > 0) await sleep(wait, signal).catch(() => {});
+  }
+  return undefined;
+}
+
+export function median(values: number[]): number {
+  if (values.length === 0) return NaN;
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+export function max(values: number[]): number {
+  return values.length === 0 ? NaN : Math.max(...values);
+}
