@@ -54,7 +54,13 @@ export async function runSupervisor(config: Config): Promise<void> {
   const health = await startHealthServer({
     host: config.admin.host,
     port: config.admin.port,
-    status: () => (coordinator ? { ...coordinator.status, nodeId, name: config.node.name } : undefined),
+    status: () => {
+      if (!coordinator) return undefined;
+      const status = { ...coordinator.status, nodeId, name: config.node.name };
+      // Ready means clients can connect: wait until a worker confirms it listens.
+      if (status.ready && !workers.accepting) return { ...status, ready: false, reason: 'workers not accepting yet' };
+      return status;
+    },
   });
   const membership = new Membership(database.db, database.dialect, {
     nodeId,

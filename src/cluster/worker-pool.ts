@@ -19,6 +19,8 @@ interface WorkerState {
   pid: number;
   sessions: number;
   transfers: number;
+  /** The worker confirmed it accepts connections. */
+  listening: boolean;
 }
 
 /**
@@ -52,13 +54,14 @@ export class WorkerPool {
     return new Promise((resolve) => {
       const worker = cluster.fork();
       const pid = worker.process.pid!;
-      const state: WorkerState = { worker, pid, sessions: 0, transfers: 0 };
+      const state: WorkerState = { worker, pid, sessions: 0, transfers: 0, listening: false };
       this.workers.set(pid, state);
       worker.on('message', (msg: WorkerMessage) => {
         if (msg.type === 'up') {
           if (this.serving) this.send(state, { type: 'serve', on: true });
           resolve();
         } else if (msg.type === 'serving') {
+          state.listening = msg.on;
           if (msg.on) this.sftpPort = msg.sftpPort;
           this.notify();
         } else if (msg.type === 'load') {
@@ -100,6 +103,12 @@ export class WorkerPool {
     let n = 0;
     for (const s of this.workers.values()) n += s.transfers;
     return n;
+  }
+
+  /** Whether at least one worker confirmed it accepts connections: only then is the node ready. */
+  get accepting(): boolean {
+    for (const s of this.workers.values()) if (s.listening) return true;
+    return false;
   }
 
   /** The SFTP port the workers listen on (known once they serve). */
