@@ -101,13 +101,26 @@ export class Upload {
 
   /** Writes synchronously: a large buffer into the page cache is faster than a thread-pool round trip. */
   write(offset: number, data: Buffer): void {
+    this.writev(offset, [data]);
+  }
+
+  /**
+   * Writes `parts` back to back at `offset` in one system call where possible: a
+   * request that arrived in several channel reads is written without joining it.
+   */
+  writev(offset: number, parts: Buffer[]): void {
     if (this.fd < 0) throw new StorageError('EINVAL', 'upload already closed');
     if (this.failure) throw this.failure;
     const at = this.append ? this.size : offset;
-    let written = 0;
+    let total = 0;
+    for (const part of parts) total += part.length;
     try {
-      while (written < data.length) {
-        written += fs.writeSync(this.fd, data, written, data.length - written, at + written);
+      let pending = parts;
+      let written = 0;
+      while (written < total) {
+        const n = fs.writevSync(this.fd, pending, at + written);
+        written += n;
+        if (written < total) pending = remainderOf(parts, written);
       }
     } catch (err) {
       // A lost write (disk full, I/O error) means the file must never be published.
@@ -115,13 +128,13 @@ export class Upload {
       throw err;
     }
     if (this.hash && at === this.hashedUpTo) {
-      this.hash.update(data);
-      this.hashedUpTo += data.length;
+      for (const part of parts) this.hash.update(part);
+      this.hashedUpTo += total;
     } else if (this.hash && at < this.hashedUpTo) {
       // Rewrote bytes already hashed: the streaming hash no longer describes the file.
       this.hash = undefined;
     }
-    if (at + data.length > this.size) this.size = at + data.length;
+    if (at + total > this.size) this.size = at + total;
   }
 
   stats(): fs.Stats {
@@ -191,6 +204,20 @@ export class Upload {
   get bytesWritten(): number {
     return this.size - this.startOffset;
   }
+}
+
+/** The bytes of `parts` after the first `skip`, as views. */
+function remainderOf(parts: Buffer[], skip: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (const part of parts) {
+    if (skip >= part.length) {
+      skip -= part.length;
+      continue;
+    }
+    out.push(skip > 0 ? part.subarray(skip) : part);
+    skip = 0;
+  }
+  return out;
 }
 
 async function syncDirectory(dir: string): Promise<void> {

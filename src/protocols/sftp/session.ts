@@ -5,6 +5,7 @@ import type { Home, ResolvedPath } from '../../storage/home.js';
 import type { Upload } from '../../storage/upload.js';
 import { MAX_OPEN_HANDLES, MAX_PACKET_LENGTH, Packet, Status } from './constants.js';
 import { toStatus } from './errors.js';
+import { writeParts } from './handlers/files.js';
 import { handlers } from './handlers/index.js';
 import { MalformedPacket, PacketReader } from './packet-reader.js';
 import { statusReply } from './packet-writer.js';
@@ -113,6 +114,7 @@ export class SftpSession {
           return;
         }
         if (this.buffered < 4 + length) break;
+        if (this.chunks[0]!.length < 4 + length && this.initialised && this.writeInPlace(length)) continue;
         const first = this.chunks[0]!.length >= 4 + length ? this.chunks[0]! : this.merge();
         this.consume(first, 4 + length);
         this.dispatch(first, 4, 4 + length);
@@ -121,6 +123,45 @@ export class SftpSession {
     } finally {
       this.ctx.uncork();
     }
+  }
+
+  /**
+   * A WRITE split across channel reads (the usual case for large writes) goes to
+   * the file from the reads themselves, without joining them into one buffer.
+   * Returns false, consuming nothing, when the request is not such a WRITE.
+   */
+  private writeInPlace(length: number): boolean {
+    const first = this.chunks[0]!;
+    if (first.length < 9 + 4 || first[4] !== Packet.WRITE) return false;
+    const handleLength = first.readUInt32BE(9);
+    const header = 13 + handleLength + 8 + 4;
+    if (handleLength > 256 || first.length < header) return false;
+    const dataLength = first.readUInt32BE(header - 4);
+    if (header + dataLength !== 4 + length) return false;
+    const id = first.readUInt32BE(5);
+    const handle = first.subarray(13, 13 + handleLength);
+    const offset = new PacketReader(first, 13 + handleLength, header - 4).uint64();
+    const parts: Buffer[] = [first.subarray(header)];
+    let remaining = dataLength - parts[0]!.length;
+    let i = 1;
+    while (remaining > 0) {
+      const chunk = this.chunks[i++]!;
+      const part = chunk.length <= remaining ? chunk : chunk.subarray(0, remaining);
+      parts.push(part);
+      remaining -= part.length;
+    }
+    // Take the packet off the input before handling it, as dispatch does.
+    const lastChunk = this.chunks[i - 1]!;
+    const usedOfLast = parts[parts.length - 1]!.length;
+    this.chunks.splice(0, i, ...(usedOfLast < lastChunk.length ? [lastChunk.subarray(usedOfLast)] : []));
+    this.buffered -= 4 + length;
+    if (this.ctx.log.isLevelEnabled('trace')) this.ctx.log.trace({ type: Packet.WRITE, id, parts: parts.length }, 'sftp request');
+    try {
+      writeParts(this, id, handle, offset, parts);
+    } catch (err) {
+      this.fail(id, err);
+    }
+    return true;
   }
 
   private merge(): Buffer {

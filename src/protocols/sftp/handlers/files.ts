@@ -75,13 +75,18 @@ export const read: Handler = (session, id, r) => {
 };
 
 export const write: Handler = (session, id, r) => {
-  const handle = requireHandle(session, r.bytes());
+  const handle = r.bytes();
   const offset = r.uint64();
-  const data = r.bytes();
-  if (handle.kind !== 'upload' || handle.busy) throw new SftpError(Status.FAILURE, 'handle is not open for writing');
-  handle.upload.write(offset, data);
-  session.sendStatus(id, Status.OK);
+  writeParts(session, id, handle, offset, [r.bytes()]);
 };
+
+/** SSH_FXP_WRITE whose data is given as parts (the session's path for requests split across reads). */
+export function writeParts(session: SftpSession, id: number, rawHandle: Buffer, offset: number, parts: Buffer[]): void {
+  const handle = requireHandle(session, rawHandle);
+  if (handle.kind !== 'upload' || handle.busy) throw new SftpError(Status.FAILURE, 'handle is not open for writing');
+  handle.upload.writev(offset, parts);
+  session.sendStatus(id, Status.OK);
+}
 
 export const close: Handler = async (session, id, r) => {
   const raw = r.bytes();
