@@ -56,6 +56,7 @@ export class SshService {
     if (this.listener) return this.port;
     const listener = net.createServer((socket) => {
       socket.setNoDelay(true);
+      coalesceWrites(socket);
       socket.on('error', () => {});
       this.server.injectSocket(socket);
     });
@@ -206,6 +207,28 @@ export class SshService {
     }
     return 'reject';
   }
+}
+
+/**
+ * ssh2 writes every SSH packet (32 KiB at most) to the socket on its own; with
+ * TCP_NODELAY each is a system call and a segment. Corking on the first write of
+ * a tick and uncorking at its end sends what one tick produced in one writev.
+ */
+function coalesceWrites(socket: net.Socket): void {
+  const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
+  let corked = false;
+  const flush = () => {
+    corked = false;
+    socket.uncork();
+  };
+  socket.write = ((...args: unknown[]) => {
+    if (!corked) {
+      corked = true;
+      socket.cork();
+      process.nextTick(flush);
+    }
+    return write(...args);
+  }) as typeof socket.write;
 }
 
 function readStdin(channel: ServerChannel): Promise<Buffer> {
