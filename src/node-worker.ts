@@ -39,6 +39,7 @@ export async function runWorker(config: Config): Promise<void> {
       start: (t) => transfers.start({ ...t, nodeId, workerPid: process.pid }),
       // The end of a transfer must reach the log even across a database restart.
       finish: (id, end) => retryWhileDatabaseDown(() => transfers.finish(id, end), log),
+      knownSha256: (account, path, stamp) => transfers.knownSha256(account, path, stamp),
     },
     authenticatePassword: (name, password, address) => authenticator.password(name, password, address),
     authenticateKey: (name, key) => authenticator.publicKey(name, key),

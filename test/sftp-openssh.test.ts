@@ -58,6 +58,20 @@ for (const kind of DATABASE_KINDS) {
       }
     });
 
+    it('logs the true SHA-256 of a download after the file changed in place, even at the same size', async () => {
+      const remote = path.join(env.dataDir, 'files', 'alice', 'data.bin');
+      const bytes = fs.readFileSync(remote);
+      bytes[12345] ^= 0xff;
+      fs.writeFileSync(remote, bytes);
+      const back = path.join(dir, 'changed.bin');
+      const result = await sftpBatch(keyLogin, [`get data.bin ${back}`]);
+      assert.equal(result.code, 0, result.stderr);
+      const rows = JSON.parse((await runFerry(['transfers', 'list', '--account', 'alice', '--json'], env)).stdout) as any[];
+      const latest = rows.find((r) => r.direction === 'download' && r.path === '/data.bin');
+      assert.equal(latest.sha256, sha256File(back));
+      assert.equal(latest.sha256, sha256File(remote));
+    });
+
     it('logs in with a password and is refused with a wrong one', async () => {
       const ok = await sftpBatch(passwordLogin, ['pwd']);
       assert.equal(ok.code, 0, ok.stderr);

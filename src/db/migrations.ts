@@ -118,6 +118,14 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('cluster_events_at').on('cluster_events').column('at').execute();
       },
     },
+    '0003_file_stamps': {
+      async up(db: Kysely<any>) {
+        // Identifies the exact file version an upload produced, so a download of
+        // that same version can log its SHA-256 without hashing every byte again.
+        await db.schema.alterTable('transfers').addColumn('file_stamp', 'text').execute();
+        await db.schema.createIndex('transfers_account_path').on('transfers').columns(['account', 'path']).execute();
+      },
+    },
   };
 }
 

@@ -108,6 +108,8 @@ export interface TransfersTable {
   sha256: string | null;
   status: TransferStatus;
   error: string | null;
+  /** inode-size-ctime of the file a completed upload produced (see storage/file-stamp.ts). */
+  file_stamp: string | null;
 }
 
 export interface Database {

@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import { stampOfFd } from './file-stamp.js';
 import type { ResolvedPath } from './home.js';
 
 /** A file open for reading; hashes what it serves when the client reads it in order from 0. */
@@ -9,12 +10,21 @@ export class Download {
   private served = 0;
   private firstOffset: number | undefined;
   private reachedEnd = false;
+  private known: string | undefined;
 
   private constructor(
     readonly target: ResolvedPath,
     private fd: number,
     readonly size: number,
+    /** The stamp when opened; a hash is only remembered for a file that did not change meanwhile. */
+    readonly stamp: string,
   ) {}
+
+  /** This version's SHA-256 is already known: serve without hashing, and report it when the file was read to the end. */
+  useKnownHash(sha256: string): void {
+    this.known = sha256;
+    this.hash = undefined;
+  }
 
   static open(target: ResolvedPath): Download {
     const fd = fs.openSync(target.real, fs.constants.O_RDONLY);
@@ -23,7 +33,7 @@ export class Download {
       fs.closeSync(fd);
       throw Object.assign(new Error('Is a directory'), { code: 'EISDIR' });
     }
-    return new Download(target, fd, st.size);
+    return new Download(target, fd, st.size, stampOfFd(fd));
   }
 
   /** Reads into `into` at `at`; returns the byte count, 0 at end of file. */
@@ -51,15 +61,23 @@ export class Download {
     return fs.fstatSync(this.fd);
   }
 
-  close(): { bytes: number; startOffset: number; complete: boolean; sha256: string | null } {
+  /**
+   * Closes the file. `stamp` is set when the SHA-256 was computed over this whole,
+   * unchanged version, so the next download of it can reuse the hash.
+   */
+  close(): { bytes: number; startOffset: number; complete: boolean; sha256: string | null; stamp?: string } {
+    const whole = this.hash !== undefined && this.hashedUpTo === this.size;
+    const unchanged = this.fd >= 0 && whole && stampOfFd(this.fd) === this.stamp;
     if (this.fd >= 0) fs.closeSync(this.fd);
     this.fd = -1;
-    const whole = this.hash !== undefined && this.hashedUpTo === this.size;
+    const sha256 = this.known !== undefined ? (this.reachedEnd ? this.known : null) : whole ? this.hash!.digest('hex') : null;
     return {
       bytes: this.served,
       startOffset: this.firstOffset ?? 0,
       complete: this.reachedEnd,
-      sha256: whole ? this.hash!.digest('hex') : null,
+      sha256,
+      stamp: unchanged ? this.stamp : undefined,
     };
   }
+
 }

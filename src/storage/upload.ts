@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { StorageError } from './errors.js';
+import { fileStamp } from './file-stamp.js';
 import type { Home, ResolvedPath } from './home.js';
 
 const fsyncAsync = promisify(fs.fsync);
@@ -21,6 +22,8 @@ export interface UploadOptions {
 export interface CompletedUpload {
   bytes: number;
   sha256: string;
+  /** The published file's stamp (storage/file-stamp.ts). */
+  stamp: string;
 }
 
 async function hashFile(file: string, length?: number): Promise<crypto.Hash> {
@@ -185,11 +188,12 @@ export class Upload {
     }
     fs.renameSync(this.partialPath, this.target.real);
     await syncDirectory(path.dirname(this.target.real));
+    const stamp = fileStamp(fs.statSync(this.target.real, { bigint: true }));
     const sha256 =
       this.hash && this.hashedUpTo === this.size
         ? this.hash.digest('hex')
         : (await hashFile(this.target.real)).digest('hex');
-    return { bytes: this.size, sha256 };
+    return { bytes: this.size, sha256, stamp };
   }
 
   /** Closes without publishing: the partial file stays for a resume. */

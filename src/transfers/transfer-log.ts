@@ -23,6 +23,7 @@ export interface TransferEnd {
   startOffset?: number;
   sha256?: string | null;
   error?: string | null;
+  fileStamp?: string;
 }
 
 export interface TransferQuery {
@@ -74,10 +75,25 @@ export class TransferLog {
         error: end.error ?? null,
         ended_at: Date.now(),
         ...(end.startOffset !== undefined ? { start_offset: end.startOffset } : {}),
+        ...(end.fileStamp !== undefined ? { file_stamp: end.fileStamp } : {}),
       })
       .where('id', '=', id)
       .where('status', 'in', ['in-progress', 'aborted'])
       .execute();
+  }
+
+  async knownSha256(account: string, path: string, fileStamp: string): Promise<string | undefined> {
+    const row = await this.db
+      .selectFrom('transfers')
+      .select('sha256')
+      .where('account', '=', account)
+      .where('path', '=', path)
+      .where('file_stamp', '=', fileStamp)
+      .where('status', '=', 'completed')
+      .orderBy('id', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row?.sha256 ?? undefined;
   }
 
   async list(query: TransferQuery = {}): Promise<TransferRecord[]> {

@@ -19,6 +19,10 @@ export interface TransferJournal {
       startOffset?: number;
       sha256?: string | null;
       error?: string | null;
+      /** The stamp of the file version whose whole SHA-256 this transfer recorded. */
+      fileStamp?: string;
     },
   ): Promise<void>;
+  /** The SHA-256 a completed upload recorded for exactly this file version, if any. */
+  knownSha256(account: string, path: string, fileStamp: string): Promise<string | undefined>;
 }

@@ -55,6 +55,8 @@ export const open: Handler = async (session, id, r) => {
   const download = Download.open(target);
   let transferId: number;
   try {
+    const known = await session.ctx.journal.knownSha256(session.ctx.accountName, target.virtual, download.stamp);
+    if (known) download.useKnownHash(known);
     transferId = await session.ctx.journal.start(journalEntry(session, target.virtual, 'download', 0));
   } catch (err) {
     download.close();
@@ -104,6 +106,7 @@ export const close: Handler = async (session, id, r) => {
       bytes: done.bytes,
       startOffset: done.startOffset,
       sha256: done.sha256,
+      fileStamp: done.complete ? done.stamp : undefined,
       error: done.complete ? null : `client closed the file after ${done.bytes} bytes`,
     });
     session.sendStatus(id, Status.OK);
@@ -113,7 +116,7 @@ export const close: Handler = async (session, id, r) => {
   const { upload, transferId } = handle;
   try {
     const done = await upload.commit();
-    await journal.finish(transferId, { status: 'completed', bytes: done.bytes, sha256: done.sha256 });
+    await journal.finish(transferId, { status: 'completed', bytes: done.bytes, sha256: done.sha256, fileStamp: done.stamp });
     log.info({ path: upload.target.virtual, transferId, bytes: done.bytes, sha256: done.sha256 }, 'upload completed');
     session.sendStatus(id, Status.OK);
   } catch (err) {
