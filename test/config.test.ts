@@ -39,6 +39,7 @@ describe('configuration', () => {
     const dir = tempDir();
     assert.throws(() => loadConfig({ env: { FERRY_SFTP_PORT: 'seventy' } }), (e: Error) => e instanceof ConfigError && /sftp\.port \(FERRY_SFTP_PORT\)/.test(e.message));
     assert.throws(() => loadConfig({ env: { FERRY_CLUSTER_MODE: 'both' } }), /cluster\.mode/);
+    assert.throws(() => loadConfig({ env: { FERRY_SFTP_PORT: '8443' } }), /sftp\.port and admin\.port are both 8443/);
     assert.throws(() => loadConfig({ env: { FERRY_STORAGE_PARTIAL_MAX_AGE: 'soon' } }), /invalid duration "soon"/);
     const typo = path.join(dir, 'typo.yaml');
     fs.writeFileSync(typo, 'sftp:\n  prot: 22\n');

@@ -86,6 +86,9 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv } =
     throw new ConfigError(`unknown setting${unknown.length > 1 ? 's' : ''} in ${options.file}: ${unknown.join(', ')}`);
   }
   const parsed = result.data;
+  if (parsed.sftp.port !== 0 && parsed.sftp.port === parsed.admin.port) {
+    throw new ConfigError(`sftp.port and admin.port are both ${parsed.sftp.port}: give each its own port`);
+  }
   const dataDir = path.resolve(parsed.data.dir);
   return {
     ...parsed,
