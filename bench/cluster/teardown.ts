@@ -1,3 +1,5 @@
+import { runStepsInReverse, type Step } from '../lib/cleanup.js';
+
 /**
  * Teardown for the cluster benchmarks: steps run once, last added first, each
  * bounded in time, whatever way the run ends (normal end, an error, SIGINT/SIGTERM,
@@ -5,7 +7,7 @@
  * groups) also run on process exit, so nothing is left behind.
  */
 export class Teardown {
-  private readonly steps: Array<{ name: string; run: () => Promise<unknown> | unknown; timeoutMs: number }> = [];
+  private readonly steps: Step[] = [];
   private readonly lastResort = new Map<number, () => void>();
   private nextId = 0;
   private running: Promise<void> | undefined;
@@ -70,22 +72,7 @@ export class Teardown {
   runAll(): Promise<void> {
     this.running ??= (async () => {
       clearTimeout(this.limitTimer);
-      for (const step of [...this.steps].reverse()) {
-        let timer: NodeJS.Timeout | undefined;
-        const timeout = new Promise<void>((resolve) => {
-          timer = setTimeout(() => {
-            console.error(`cleanup: "${step.name}" took longer than ${step.timeoutMs} ms; going on`);
-            resolve();
-          }, step.timeoutMs);
-        });
-        try {
-          await Promise.race([Promise.resolve().then(step.run), timeout]);
-        } catch (err) {
-          console.error(`cleanup: "${step.name}" failed: ${(err as Error).message}`);
-        } finally {
-          clearTimeout(timer);
-        }
-      }
+      await runStepsInReverse(this.steps);
       this.runLastResort();
     })();
     return this.running;

@@ -5,10 +5,30 @@
  * run is aborted, and again on process exit.
  */
 
-interface Step {
+export interface Step {
   name: string;
-  run: () => Promise<void> | void;
+  run: () => Promise<unknown> | unknown;
   timeoutMs: number;
+}
+
+/** Runs teardown steps last added first, each given at most its timeout; a failing step does not stop the rest. */
+export async function runStepsInReverse(steps: readonly Step[]): Promise<void> {
+  for (const step of [...steps].reverse()) {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        console.error(`cleanup: "${step.name}" took longer than ${step.timeoutMs} ms; going on`);
+        resolve();
+      }, step.timeoutMs);
+    });
+    try {
+      await Promise.race([Promise.resolve().then(step.run), timeout]);
+    } catch (err) {
+      console.error(`cleanup: "${step.name}" failed: ${(err as Error).message}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 }
 
 export class Cleanup {
@@ -33,27 +53,8 @@ export class Cleanup {
   }
 
   runAll(): Promise<void> {
-    this.running ??= this.runSteps();
+    this.running ??= runStepsInReverse(this.steps);
     return this.running;
-  }
-
-  private async runSteps(): Promise<void> {
-    for (const step of [...this.steps].reverse()) {
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<void>((resolve) => {
-        timer = setTimeout(() => {
-          console.error(`cleanup: "${step.name}" took longer than ${step.timeoutMs} ms; going on`);
-          resolve();
-        }, step.timeoutMs);
-      });
-      try {
-        await Promise.race([Promise.resolve().then(step.run), timeout]);
-      } catch (err) {
-        console.error(`cleanup: "${step.name}" failed: ${(err as Error).message}`);
-      } finally {
-        clearTimeout(timer);
-      }
-    }
   }
 
   /**

@@ -66,7 +66,7 @@ export class ClusterAdmin {
   }
 
   private nodeView(n: Selectable<NodesTable>, primaryId: string | null, now: number): NodeView {
-    const alive = n.stopped_at === null && now - n.heartbeat_at < this.deadAfterMs;
+    const alive = this.isAlive(n, now);
     return {
       id: n.id,
       name: n.name,
@@ -84,6 +84,11 @@ export class ClusterAdmin {
       stoppedAt: n.stopped_at,
       lostAt: n.lost_at,
     };
+  }
+
+  /** Heartbeating within node.dead_after on the database clock, and not stopped. */
+  private isAlive(n: Selectable<NodesTable>, now: number): boolean {
+    return n.stopped_at === null && now - n.heartbeat_at < this.deadAfterMs;
   }
 
   async find(nameOrId: string): Promise<Selectable<NodesTable>> {
@@ -120,8 +125,7 @@ export class ClusterAdmin {
   async remove(nameOrId: string): Promise<Selectable<NodesTable>> {
     const node = await this.find(nameOrId);
     const now = Number((await currentLease(this.db, this.dialect))?.now ?? Date.now());
-    const alive = node.stopped_at === null && now - node.heartbeat_at < this.deadAfterMs;
-    if (alive && node.state !== 'drained') {
+    if (this.isAlive(node, now) && node.state !== 'drained') {
       throw new ClusterAdminError(`node "${node.name}" is ${node.state} and heartbeating: drain it first (ferry cluster drain ${node.name})`);
     }
     await this.db.deleteFrom('nodes').where('id', '=', node.id).execute();

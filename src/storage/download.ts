@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { stampOfFd } from './file-stamp.js';
+import { fileStamp, stampOfFd } from './file-stamp.js';
 import type { ResolvedPath } from './home.js';
 
 /** A file open for reading; hashes what it serves when the client reads it in order from 0. */
@@ -28,12 +28,12 @@ export class Download {
 
   static open(target: ResolvedPath): Download {
     const fd = fs.openSync(target.real, fs.constants.O_RDONLY);
-    const st = fs.fstatSync(fd);
+    const st = fs.fstatSync(fd, { bigint: true });
     if (st.isDirectory()) {
       fs.closeSync(fd);
       throw Object.assign(new Error('Is a directory'), { code: 'EISDIR' });
     }
-    return new Download(target, fd, st.size, stampOfFd(fd));
+    return new Download(target, fd, Number(st.size), fileStamp(st));
   }
 
   /** Reads into `into` at `at`; returns the byte count, 0 at end of file. */

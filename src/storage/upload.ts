@@ -15,6 +15,8 @@ export interface UploadOptions {
   append: boolean;
   /** Fail if the file already exists (SSH_FXF_EXCL). */
   exclusive: boolean;
+  /** Create the file if neither it nor a partial upload of it exists (SSH_FXF_CREAT). */
+  create: boolean;
   /** Permissions for a new file. */
   mode?: number;
 }
@@ -72,18 +74,23 @@ export class Upload {
     const partialPath = home.partialPathOf(target.virtual);
     const mode = options.mode ?? finalStats?.mode ?? 0o644;
     let fd: number;
+    const missing = () => new StorageError('ENOENT', 'No such file');
     if (options.truncate) {
       // A fresh inode rather than truncating: another session still writing the old
       // partial must not have its rename publish this upload's data.
+      let hadPartial = false;
       try {
         fs.unlinkSync(partialPath);
+        hadPartial = true;
       } catch {}
+      if (!options.create && !finalStats && !hadPartial) throw missing();
       fd = fs.openSync(partialPath, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL, mode & 0o7777);
     } else {
       try {
         fd = fs.openSync(partialPath, fs.constants.O_RDWR);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        if (!options.create && !finalStats) throw missing();
         if (finalStats) fs.copyFileSync(target.real, partialPath, fs.constants.COPYFILE_FICLONE);
         fd = fs.openSync(partialPath, fs.constants.O_RDWR | fs.constants.O_CREAT, mode & 0o7777);
       }

@@ -33,12 +33,11 @@ export const open: Handler = async (session, id, r) => {
   const attrs = r.attrs();
   const target = session.ctx.home.resolve(clientPath);
   if (flags & (OpenFlag.WRITE | OpenFlag.APPEND)) {
-    const exists = fs.existsSync(target.real) || session.ctx.home.partialStats(target.virtual) !== undefined;
-    if (!(flags & OpenFlag.CREAT) && !exists) throw new SftpError(Status.NO_SUCH_FILE, 'No such file');
     const upload = await Upload.open(session.ctx.home, target, {
       truncate: (flags & OpenFlag.TRUNC) !== 0,
       append: (flags & OpenFlag.APPEND) !== 0,
       exclusive: (flags & OpenFlag.CREAT) !== 0 && (flags & OpenFlag.EXCL) !== 0,
+      create: (flags & OpenFlag.CREAT) !== 0,
       mode: attrs.permissions,
     });
     let transferId: number;
