@@ -12,6 +12,9 @@ import { migrate, openDatabase } from './db/connect.js';
 import { createLogger } from './observability/logger.js';
 import { hasNativeSshCrypto } from './observability/native-crypto.js';
 import { loadHostKeys } from './protocols/sftp/host-keys.js';
+import { QueueRunner } from './queue/queue-runner.js';
+import { WorkQueue } from './queue/work-queue.js';
+import { DeliverHandler } from './routing/deliver-handler.js';
 import { TransferLog } from './transfers/transfer-log.js';
 import { VERSION } from './version.js';
 
@@ -33,7 +36,7 @@ export async function runSupervisor(config: Config): Promise<void> {
   }
   fs.mkdirSync(config.data.dir, { recursive: true });
   fs.mkdirSync(config.storage.dir, { recursive: true });
-  const database = openDatabase(config.database.url, { poolSize: 4 });
+  const database = openDatabase(config.database.url, { poolSize: 4 + config.queue.concurrency });
   await migrate(database);
   const nodeId = loadNodeId(config.data.dir);
   const transfers = new TransferLog(database.db);
@@ -84,7 +87,22 @@ export async function runSupervisor(config: Config): Promise<void> {
     log,
   );
 
+  const runner = new QueueRunner(
+    new WorkQueue(database.db, database.dialect, nodeId, config.queue.lease_ttl),
+    [new DeliverHandler(database.db, config.storage.dir, nodeId, log)],
+    {
+      concurrency: config.queue.concurrency,
+      pollIntervalMs: config.queue.poll_interval,
+      leaseTtlMs: config.queue.lease_ttl,
+      maxAttempts: config.queue.max_attempts,
+      retryDelayMs: config.queue.retry_delay,
+      retryMaxDelayMs: config.queue.retry_max_delay,
+    },
+    log,
+  );
+
   const workers = new WorkerPool(config.node.workers, log, {
+    onQueued: () => runner.poll(),
     onLoad: (sessions) => (coordinator!.sessions = sessions),
     onCrash: (pid) =>
       transfers
@@ -105,11 +123,13 @@ export async function runSupervisor(config: Config): Promise<void> {
   };
   coordinator.on('status', (status: NodeStatus) => {
     void workers.serve(shouldServe(status));
+    runner.setActive(shouldServe(status));
     if (status.state === 'draining' && !draining) draining = drain(coordinator!.drainDeadline ?? Date.now());
     if (status.state === 'active') draining = undefined;
   });
   await coordinator.start();
   await workers.serve(shouldServe(coordinator.status));
+  runner.setActive(shouldServe(coordinator.status));
   log.info(
     {
       nodeId,
@@ -130,7 +150,7 @@ export async function runSupervisor(config: Config): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal, graceMs: config.shutdown.grace }, 'shutting down: no new sessions, finishing transfers');
-    await workers.stop(config.shutdown.grace);
+    await Promise.all([workers.stop(config.shutdown.grace), runner.stop(config.shutdown.grace)]);
     await coordinator!.stop();
     await transfers.abortRowsOfNodes([nodeId], 'node shut down during the transfer').catch(() => 0);
     await health.server.close();

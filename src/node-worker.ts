@@ -8,9 +8,10 @@ import { openDatabase } from './db/connect.js';
 import { createLogger } from './observability/logger.js';
 import { loadHostKeys } from './protocols/sftp/host-keys.js';
 import { SshService } from './protocols/sftp/ssh-service.js';
-import { Home, partialDirFor } from './storage/home.js';
+import { accountHome } from './storage/home.js';
 import { retryWhileDatabaseDown } from './transfers/retry.js';
-import { TransferLog } from './transfers/transfer-log.js';
+import { TransferLog, type AfterFinish, type TransferEnd } from './transfers/transfer-log.js';
+import { enqueueDeliveries } from './routing/enqueue.js';
 
 const LOAD_REPORT_INTERVAL_MS = 500;
 
@@ -30,6 +31,16 @@ export async function runWorker(config: Config): Promise<void> {
     durationMs: config.accounts.lockout_duration,
   });
   const send = (msg: WorkerMessage) => process.send?.(msg);
+  // A completed upload and the deliveries its routes ask for commit together.
+  const routeUpload = (end: TransferEnd): AfterFinish => async (trx, row) => {
+    if (row.direction !== 'upload') return;
+    const queued = await enqueueDeliveries(
+      trx,
+      { event: 'upload', account: row.account, path: row.path, size: row.start_offset + end.bytes, sha256: end.sha256 ?? null },
+      config.queue.max_attempts,
+    );
+    if (queued > 0) setImmediate(() => send({ type: 'queued' }));
+  };
 
   const ssh = new SshService({
     hostKeys: await loadHostKeys(database.db),
@@ -38,13 +49,13 @@ export async function runWorker(config: Config): Promise<void> {
     journal: {
       start: (t) => transfers.start({ ...t, nodeId, workerPid: process.pid }),
       // The end of a transfer must reach the log even across a database restart.
-      finish: (id, end) => retryWhileDatabaseDown(() => transfers.finish(id, end), log),
+      finish: (id, end) =>
+        retryWhileDatabaseDown(() => transfers.finish(id, end, end.status === 'completed' ? routeUpload(end) : undefined), log),
       knownSha256: (account, path, stamp) => transfers.knownSha256(account, path, stamp),
     },
     authenticatePassword: (name, password, address) => authenticator.password(name, password, address),
     authenticateKey: (name, key) => authenticator.publicKey(name, key),
-    homeOf: (account: AccountRow) =>
-      new Home(path.join(config.storage.dir, account.home), partialDirFor(config.storage.dir, account.id)),
+    homeOf: (account: AccountRow) => accountHome(config.storage.dir, account),
   });
 
   let lastLoad = '';

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { FERRY_MAIN, runFerry, startNode, type FerryEnv, type RunningNode } from '../../test/harness/ferry.js';
-import { childrenRunning, terminateTree } from './process-tree.js';
+import { childrenRunning, terminateTree } from '../../test/harness/process-tree.js';
 
 export interface FerryServer {
   /** The supervisor; its workers are its children. */

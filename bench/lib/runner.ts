@@ -1,7 +1,7 @@
 /** Runs one scenario against every server: timed runs interleaved, each checked, with memory sampled. */
 import fs from 'node:fs';
 import path from 'node:path';
-import { MemorySampler } from './process-tree.js';
+import { MemorySampler } from '../../test/harness/process-tree.js';
 import { StartGate } from './start-gate.js';
 import type { Metric, Scenario, Workload } from './scenarios.js';
 import { timeSessions, type Target } from './target.js';

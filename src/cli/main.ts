@@ -5,6 +5,8 @@ import { ConfigError } from '../config/load.js';
 import { VERSION } from '../version.js';
 import { registerAccount } from './commands/account.js';
 import { registerCluster } from './commands/cluster.js';
+import { registerPartner } from './commands/partner.js';
+import { registerRoute } from './commands/route.js';
 import { registerStart } from './commands/start.js';
 import { registerTransfers } from './commands/transfers.js';
 import { CliError } from './context.js';
@@ -19,6 +21,8 @@ registerStart(program);
 registerAccount(program);
 registerTransfers(program);
 registerCluster(program);
+registerPartner(program);
+registerRoute(program);
 
 try {
   await program.parseAsync(process.argv);

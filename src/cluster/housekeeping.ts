@@ -74,6 +74,8 @@ export async function abortTransfersOfSilentNodes(
     .updateTable('transfers')
     .set({ status: 'aborted', error: 'node stopped heartbeating during the transfer', ended_at: Date.now() })
     .where('status', '=', 'in-progress')
+    // A delivery belongs to its queue job: another node takes it over when the job's lease runs out.
+    .where('direction', '!=', 'delivery')
     .where('node_id', 'in', db.selectFrom('nodes').select('id').where('heartbeat_at', '<', sql<number>`${dbNow(dialect)} - ${deadAfterMs}`))
     .where(fence)
     .executeTakeFirst();

@@ -6,7 +6,9 @@ import type { Logger } from 'pino';
 export type WorkerMessage =
   | { type: 'up' }
   | { type: 'serving'; on: boolean; sftpPort: number }
-  | { type: 'load'; sessions: number; transfers: number };
+  | { type: 'load'; sessions: number; transfers: number }
+  /** The worker queued routing work: the supervisor claims it now rather than at its next poll. */
+  | { type: 'queued' };
 
 /** Messages from the supervisor to its workers. */
 export type SupervisorMessage =
@@ -40,7 +42,7 @@ export class WorkerPool {
   constructor(
     configured: number,
     private readonly log: Logger,
-    private readonly hooks: { onLoad(sessions: number): void; onCrash(pid: number): Promise<void> },
+    private readonly hooks: { onLoad(sessions: number): void; onCrash(pid: number): Promise<void>; onQueued(): void },
   ) {
     this.size = configured || os.availableParallelism();
   }
@@ -68,6 +70,8 @@ export class WorkerPool {
           state.sessions = msg.sessions;
           state.transfers = msg.transfers;
           this.hooks.onLoad(this.sessions);
+        } else if (msg.type === 'queued') {
+          this.hooks.onQueued();
         }
       });
       worker.on('exit', (code, signal) => {

@@ -68,6 +68,27 @@ export const configSchema = z.object({
       drain_timeout: duration('5m'),
     })
     .prefault({}),
+  queue: z
+    .object({
+      /** Jobs (deliveries) this node works on at once. */
+      concurrency: z.coerce.number().int().min(1).max(256).default(4),
+      /** How long a claimed job stays this node's without a lease heartbeat: the takeover time after a crash. */
+      lease_ttl: duration('30s'),
+      /** Attempts before a job is marked failed. */
+      max_attempts: z.coerce.number().int().min(1).max(1000).default(5),
+      /** Delay before the second attempt; it doubles with every further attempt. */
+      retry_delay: duration('10s'),
+      retry_max_delay: duration('1h'),
+      /** How often an idle node looks for work. */
+      poll_interval: duration('1s'),
+    })
+    .prefault({}),
+  monitor: z
+    .object({
+      /** How often the primary scans the monitored folders. */
+      interval: duration('2s'),
+    })
+    .prefault({}),
   accounts: z
     .object({
       /** Failed password logins within lockout_window that lock an account. */

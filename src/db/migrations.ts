@@ -126,6 +126,102 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('transfers_account_path').on('transfers').columns(['account', 'path']).execute();
       },
     },
+    '0004_routing': {
+      async up(db: Kysely<any>) {
+        const text = (c: any) => c.notNull();
+        await id(db.schema.createTable('partners'))
+          .addColumn('name', 'text', (c: any) => c.notNull().unique())
+          .addColumn('protocol', 'text', text)
+          .addColumn('url', 'text', text)
+          // Connection settings as JSON, secrets included: the database is the cluster's only shared store.
+          .addColumn('settings', 'text', text)
+          .addColumn('created_at', 'bigint', text)
+          .addColumn('updated_at', 'bigint', text)
+          .execute();
+
+        await id(db.schema.createTable('routes'))
+          .addColumn('name', 'text', (c: any) => c.notNull().unique())
+          .addColumn('account', 'text', text)
+          .addColumn('path_glob', 'text', text)
+          .addColumn('on_event', 'text', text)
+          .addColumn('action', 'text', text)
+          .addColumn('rename', 'text')
+          .addColumn('after_delivery', 'text')
+          .addColumn('enabled', 'integer', (c: any) => c.notNull().defaultTo(1))
+          .addColumn('created_at', 'bigint', text)
+          .execute();
+        await db.schema.createIndex('routes_account_event').on('routes').columns(['account', 'on_event']).execute();
+
+        await id(db.schema.createTable('jobs'))
+          .addColumn('kind', 'text', text)
+          // Set for work that must exist once only (a schedule slot, a file version found by a monitor).
+          .addColumn('dedupe_key', 'text', (c: any) => c.unique())
+          .addColumn('payload', 'text', text)
+          .addColumn('status', 'text', text)
+          .addColumn('attempts', 'integer', (c: any) => c.notNull().defaultTo(0))
+          .addColumn('max_attempts', 'integer', text)
+          .addColumn('run_after', 'bigint', text)
+          .addColumn('lease_owner', 'text')
+          .addColumn('lease_token', 'bigint', (c: any) => c.notNull().defaultTo(0))
+          .addColumn('lease_expires_at', 'bigint')
+          .addColumn('checkpoint', 'text')
+          .addColumn('last_error', 'text')
+          .addColumn('transfer_id', 'bigint')
+          .addColumn('created_at', 'bigint', text)
+          .addColumn('updated_at', 'bigint', text)
+          .execute();
+        await db.schema.createIndex('jobs_status_run_after').on('jobs').columns(['status', 'run_after']).execute();
+
+        await id(db.schema.createTable('job_attempts'))
+          .addColumn('job_id', 'bigint', text)
+          .addColumn('attempt', 'integer', text)
+          .addColumn('node_id', 'text', text)
+          .addColumn('started_at', 'bigint', text)
+          .addColumn('ended_at', 'bigint')
+          .addColumn('status', 'text', text)
+          .addColumn('bytes', 'bigint', (c: any) => c.notNull().defaultTo(0))
+          .addColumn('error', 'text')
+          .execute();
+        await db.schema.createIndex('job_attempts_job').on('job_attempts').column('job_id').execute();
+
+        await db.schema.alterTable('transfers').addColumn('job_id', 'bigint').execute();
+        await db.schema.alterTable('transfers').addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+        await db.schema.alterTable('transfers').addColumn('destination', 'text').execute();
+
+        await id(db.schema.createTable('schedules'))
+          .addColumn('name', 'text', (c: any) => c.notNull().unique())
+          .addColumn('cron', 'text', text)
+          .addColumn('timezone', 'text')
+          .addColumn('action', 'text', text)
+          .addColumn('rename', 'text')
+          .addColumn('after_delivery', 'text')
+          .addColumn('catch_up', 'text', text)
+          // The last slot enqueued; written by the primary under its fencing token.
+          .addColumn('last_slot', 'bigint')
+          .addColumn('enabled', 'integer', (c: any) => c.notNull().defaultTo(1))
+          .addColumn('created_at', 'bigint', text)
+          .execute();
+
+        await id(db.schema.createTable('monitors'))
+          .addColumn('name', 'text', (c: any) => c.notNull().unique())
+          .addColumn('account', 'text', text)
+          .addColumn('dir', 'text', text)
+          .addColumn('path_glob', 'text', text)
+          .addColumn('stable_ms', 'bigint', text)
+          .addColumn('enabled', 'integer', (c: any) => c.notNull().defaultTo(1))
+          .addColumn('created_at', 'bigint', text)
+          .execute();
+
+        await db.schema
+          .createTable('monitor_files')
+          .addColumn('monitor_id', 'bigint', text)
+          .addColumn('path', 'text', text)
+          .addColumn('stamp', 'text', text)
+          .addColumn('seen_at', 'bigint', text)
+          .addPrimaryKeyConstraint('monitor_files_pk', ['monitor_id', 'path'])
+          .execute();
+      },
+    },
   };
 }
 

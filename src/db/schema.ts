@@ -87,8 +87,9 @@ export interface HostKeysTable {
   created_at: number;
 }
 
-export type TransferStatus = 'in-progress' | 'completed' | 'failed' | 'aborted';
-export type TransferDirection = 'upload' | 'download';
+/** 'queued' is a delivery waiting for its first or next attempt. */
+export type TransferStatus = 'queued' | 'in-progress' | 'completed' | 'failed' | 'aborted';
+export type TransferDirection = 'upload' | 'download' | 'delivery';
 
 export interface TransfersTable {
   id: Generated<number>;
@@ -110,6 +111,113 @@ export interface TransfersTable {
   error: string | null;
   /** inode-size-ctime of the file a completed upload produced (see storage/file-stamp.ts). */
   file_stamp: string | null;
+  /** A delivery's work item. */
+  job_id: number | null;
+  /** A delivery's attempts so far. */
+  attempts: Generated<number>;
+  /** Where a delivery goes: partner:NAME[/DIR/FILE] or account:NAME/PATH. */
+  destination: string | null;
+}
+
+export interface PartnersTable {
+  id: Generated<number>;
+  name: string;
+  protocol: 'sftp' | 'https';
+  /** The URL without credentials, for display. */
+  url: string;
+  /** JSON of PartnerSettings (routing/partners.ts). */
+  settings: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export type RouteEvent = 'upload' | 'monitor';
+export type AfterDelivery = 'delete' | 'archive';
+
+export interface RoutesTable {
+  id: Generated<number>;
+  name: string;
+  account: string;
+  path_glob: string;
+  on_event: RouteEvent;
+  /** JSON of RouteAction (routing/routes.ts). */
+  action: string;
+  rename: string | null;
+  after_delivery: AfterDelivery | null;
+  enabled: number;
+  created_at: number;
+}
+
+export type JobStatus = 'queued' | 'running' | 'completed' | 'failed';
+
+export interface JobsTable {
+  id: Generated<number>;
+  kind: string;
+  dedupe_key: string | null;
+  payload: string;
+  status: JobStatus;
+  attempts: number;
+  max_attempts: number;
+  run_after: number;
+  lease_owner: string | null;
+  /** Grows with every claim: a worker whose lease was taken over cannot write any more. */
+  lease_token: number;
+  lease_expires_at: number | null;
+  /** JSON a handler saves to resume from (e.g. the delivery phase). */
+  checkpoint: string | null;
+  last_error: string | null;
+  transfer_id: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface JobAttemptsTable {
+  id: Generated<number>;
+  job_id: number;
+  attempt: number;
+  node_id: string;
+  started_at: number;
+  ended_at: number | null;
+  status: 'running' | 'completed' | 'failed' | 'lost';
+  bytes: number;
+  error: string | null;
+}
+
+export type CatchUp = 'latest' | 'all' | 'none';
+
+export interface SchedulesTable {
+  id: Generated<number>;
+  name: string;
+  cron: string;
+  timezone: string | null;
+  /** JSON of ScheduleAction (scheduler/schedules.ts). */
+  action: string;
+  rename: string | null;
+  after_delivery: AfterDelivery | null;
+  catch_up: CatchUp;
+  last_slot: number | null;
+  enabled: number;
+  created_at: number;
+}
+
+export interface MonitorsTable {
+  id: Generated<number>;
+  name: string;
+  account: string;
+  /** Directory inside the account's home. */
+  dir: string;
+  path_glob: string;
+  stable_ms: number;
+  enabled: number;
+  created_at: number;
+}
+
+export interface MonitorFilesTable {
+  monitor_id: number;
+  path: string;
+  /** The version last picked up (size-mtime-inode). */
+  stamp: string;
+  seen_at: number;
 }
 
 export interface Database {
@@ -120,4 +228,11 @@ export interface Database {
   transfers: TransfersTable;
   leases: LeasesTable;
   cluster_events: ClusterEventsTable;
+  partners: PartnersTable;
+  routes: RoutesTable;
+  jobs: JobsTable;
+  job_attempts: JobAttemptsTable;
+  schedules: SchedulesTable;
+  monitors: MonitorsTable;
+  monitor_files: MonitorFilesTable;
 }

@@ -98,6 +98,11 @@ export class Home {
   }
 }
 
+/** The home of an account whose home directory is `home` (relative to the storage directory). */
+export function accountHome(storageDir: string, account: { id: number; home: string }): Home {
+  return new Home(path.join(storageDir, account.home), partialDirFor(storageDir, account.id));
+}
+
 /** Where an account's partial uploads wait: beside the homes, never inside one. */
 export function partialDirFor(storageDir: string, accountId: number): string {
   return path.join(storageDir, '.partial', String(accountId));

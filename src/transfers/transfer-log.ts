@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely';
+import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { Database, TransferDirection, TransferStatus, TransfersTable } from '../db/schema.js';
 
 export type TransferRecord = Selectable<TransfersTable>;
@@ -25,6 +25,12 @@ export interface TransferEnd {
   error?: string | null;
   fileStamp?: string;
 }
+
+/** Work done in the transaction that ends a transfer, given the row it ended. */
+export type AfterFinish = (
+  trx: Transaction<Database>,
+  row: Pick<TransferRecord, 'account' | 'path' | 'direction' | 'start_offset'>,
+) => Promise<void>;
 
 export interface TransferQuery {
   account?: string;
@@ -65,8 +71,20 @@ export class TransferLog {
    * Ends a transfer. Only the worker that ran it calls this, so its word wins over
    * an 'aborted' a peer presumed while this node could not heartbeat.
    */
-  async finish(id: number, end: TransferEnd): Promise<void> {
-    await this.db
+  async finish(id: number, end: TransferEnd, then?: AfterFinish): Promise<void> {
+    if (!then) {
+      await this.finishStatement(this.db, id, end).execute();
+      return;
+    }
+    // What the end of the transfer causes commits with it, or not at all.
+    await this.db.transaction().execute(async (trx) => {
+      const row = await this.finishStatement(trx, id, end).returning(['account', 'path', 'direction', 'start_offset']).executeTakeFirst();
+      if (row) await then(trx, { ...row, start_offset: Number(row.start_offset) });
+    });
+  }
+
+  private finishStatement(db: Kysely<Database>, id: number, end: TransferEnd) {
+    return db
       .updateTable('transfers')
       .set({
         status: end.status,
@@ -78,8 +96,7 @@ export class TransferLog {
         ...(end.fileStamp !== undefined ? { file_stamp: end.fileStamp } : {}),
       })
       .where('id', '=', id)
-      .where('status', 'in', ['in-progress', 'aborted'])
-      .execute();
+      .where('status', 'in', ['in-progress', 'aborted']);
   }
 
   async knownSha256(account: string, path: string, fileStamp: string): Promise<string | undefined> {
@@ -113,6 +130,7 @@ export class TransferLog {
       .updateTable('transfers')
       .set({ status: 'aborted', error: reason, ended_at: Date.now() })
       .where('status', '=', 'in-progress')
+      .where('direction', '!=', 'delivery')
       .where('node_id', '=', nodeId)
       .where('worker_pid', '=', workerPid)
       .executeTakeFirst();
@@ -129,10 +147,11 @@ export class TransferLog {
       .updateTable('transfers')
       .set({ status: 'aborted', error: reason, ended_at: Date.now() })
       .where('status', '=', 'in-progress')
+      .where('direction', '!=', 'delivery')
       .where('node_id', 'in', nodeIds)
       .executeTakeFirst();
     return Number(result.numUpdatedRows);
   }
 }
 
-export const TRANSFER_STATUSES: TransferStatus[] = ['in-progress', 'completed', 'failed', 'aborted'];
+export const TRANSFER_STATUSES: TransferStatus[] = ['queued', 'in-progress', 'completed', 'failed', 'aborted'];

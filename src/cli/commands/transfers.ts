@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import type { TransferStatus } from '../../db/schema.js';
 import { TRANSFER_STATUSES, TransferLog, type TransferRecord } from '../../transfers/transfer-log.js';
+import { deliveryHistory, resubmitDelivery, ResubmitError } from '../../routing/resubmit.js';
+import { printRecord } from './print-record.js';
 import { CliError, isoTime, printJson, printTable, withDatabase, type GlobalOptions } from '../context.js';
 
 /** The stable JSON shape of a transfer (documented in docs/cli.md). */
@@ -21,7 +23,14 @@ export function transferJson(t: TransferRecord) {
     ended: isoTime(t.ended_at),
     sha256: t.sha256,
     error: t.error,
+    attempts: t.attempts,
+    destination: t.destination,
   };
+}
+
+/** One attempt of a delivery, as `transfers show` lists it. */
+function attemptJson(a: Awaited<ReturnType<typeof deliveryHistory>>[number]) {
+  return { attempt: a.attempt, node: a.node_id, status: a.status, bytes: Number(a.bytes), started: isoTime(a.started_at), ended: isoTime(a.ended_at), error: a.error };
 }
 
 export function registerTransfers(program: Command): void {
@@ -48,15 +57,17 @@ export function registerTransfers(program: Command): void {
         });
         if (options.json) return printJson(rows.map(transferJson));
         printTable(
-          ['ID', 'STATUS', 'DIRECTION', 'ACCOUNT', 'BYTES', 'STARTED', 'PATH', 'ERROR'],
+          ['ID', 'STATUS', 'DIRECTION', 'ACCOUNT', 'BYTES', 'ATTEMPTS', 'STARTED', 'PATH', 'DESTINATION', 'ERROR'],
           rows.map((t) => [
             String(t.id),
             t.status,
             t.direction,
             t.account,
             String(t.bytes),
+            t.direction === 'delivery' ? String(t.attempts) : '',
             isoTime(t.started_at)!,
             t.path,
+            t.destination ?? '',
             t.error ?? '',
           ]),
         );
@@ -65,7 +76,7 @@ export function registerTransfers(program: Command): void {
 
   transfers
     .command('show <id>')
-    .description('show one transfer')
+    .description('show one transfer; for a delivery, every attempt')
     .option('--json', 'machine-readable output')
     .option('--config <file>', 'YAML configuration file')
     .action(async (id: string, options: GlobalOptions & { json?: boolean }) => {
@@ -73,14 +84,35 @@ export function registerTransfers(program: Command): void {
       await withDatabase(options, async ({ db }) => {
         const row = await new TransferLog(db).get(Number(id));
         if (!row) throw new CliError(`no transfer with id ${id}`);
-        const t = transferJson(row);
+        const history = row.job_id === null ? undefined : (await deliveryHistory(db, Number(row.job_id))).map(attemptJson);
+        const t = { ...transferJson(row), ...(history ? { history } : {}) };
         if (options.json) return printJson(t);
-        const width = Math.max(...Object.keys(t).map((k) => k.length)) + 2;
-        process.stdout.write(
-          Object.entries(t)
-            .map(([k, v]) => `${(k + ':').padEnd(width)}${v ?? '-'}`)
-            .join('\n') + '\n',
-        );
+        const { history: _, ...fields } = t as typeof t & { history?: unknown };
+        printRecord(fields);
+        if (history && history.length > 0) {
+          process.stdout.write('\n');
+          printTable(
+            ['ATTEMPT', 'NODE', 'STATUS', 'BYTES', 'STARTED', 'ENDED', 'ERROR'],
+            history.map((a) => [String(a.attempt), a.node, a.status, String(a.bytes), a.started ?? '', a.ended ?? '', a.error ?? '']),
+          );
+        }
+      });
+    });
+
+  transfers
+    .command('resubmit <id>')
+    .description('queue a failed delivery again, with fresh attempts')
+    .option('--config <file>', 'YAML configuration file')
+    .action(async (id: string, options: GlobalOptions) => {
+      if (!/^\d+$/.test(id)) throw new CliError(`invalid transfer id "${id}"`);
+      await withDatabase(options, async ({ db }) => {
+        try {
+          await resubmitDelivery(db, Number(id));
+        } catch (err) {
+          if (err instanceof ResubmitError) throw new CliError(err.message);
+          throw err;
+        }
+        process.stdout.write(`transfer ${id} queued again\n`);
       });
     });
 }

@@ -6,8 +6,8 @@ import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { sshKeygen } from '../../test/harness/openssh.js';
-import { freePort } from '../../test/harness/ports.js';
+import { sshKeygen } from './openssh.js';
+import { freePort } from './ports.js';
 import { terminateTree } from './process-tree.js';
 
 const SSHD = '/usr/sbin/sshd';

@@ -1,0 +1,165 @@
+import fs from 'node:fs';
+import type { Command } from 'commander';
+import ssh2 from 'ssh2';
+import { fingerprintOf } from '../../accounts/public-key.js';
+import {
+  PartnerStore,
+  parseHeader,
+  parseHttpsUrl,
+  parseSftpUrl,
+  partnerSettings,
+  type PartnerRow,
+  type PartnerSettings,
+} from '../../routing/partners.js';
+import { CliError, isoTime, passwordFromStdin, printJson, printTable, withDatabase, type GlobalOptions } from '../context.js';
+import { printRecord } from './print-record.js';
+
+function readFile(file: string, what: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new CliError(`cannot read ${what} ${file}: ${(err as Error).message}`);
+  }
+}
+
+/** A partner's login key: an unencrypted OpenSSH or PEM private key. */
+function readPrivateKey(file: string): string {
+  const text = readFile(file, 'key file');
+  const parsed = ssh2.utils.parseKey(text);
+  if (parsed instanceof Error) throw new CliError(`${file}: not a usable private key (${parsed.message}; encrypted keys are not supported)`);
+  const key = Array.isArray(parsed) ? parsed[0] : parsed;
+  if (!key?.isPrivateKey()) throw new CliError(`${file}: this is a public key; give the private key Ferry logs in with`);
+  return text;
+}
+
+/** The partner's host key from a .pub file or a known_hosts line: the wire-format blob, base64. */
+function readHostKey(file: string): string {
+  const text = readFile(file, 'host key file');
+  for (const line of text.split(/\r?\n/)) {
+    const fields = line.trim().split(/\s+/);
+    if (!fields[0] || fields[0].startsWith('#')) continue;
+    const at = fields.findIndex((f) => /^(ssh-|ecdsa-|sk-)/.test(f));
+    if (at < 0 || !fields[at + 1]) continue;
+    const parsed = ssh2.utils.parseKey(`${fields[at]} ${fields[at + 1]}`);
+    if (parsed instanceof Error) throw new CliError(`${file}: not an SSH public key (${parsed.message})`);
+    const key = Array.isArray(parsed) ? parsed[0] : parsed;
+    if (key) return key.getPublicSSH().toString('base64');
+  }
+  throw new CliError(`${file}: no SSH host key found (give a .pub file or a known_hosts line)`);
+}
+
+/** The stable JSON shape of a partner (documented in docs/cli.md); secrets never appear. */
+export function partnerJson(row: PartnerRow) {
+  const s = partnerSettings(row);
+  return {
+    name: row.name,
+    protocol: row.protocol,
+    url: row.url,
+    ...(s.protocol === 'sftp'
+      ? {
+          auth: s.privateKey ? 'key' : s.password ? 'password' : 'none',
+          hostKey: s.hostKey ? fingerprintOf(Buffer.from(s.hostKey, 'base64')) : null,
+        }
+      : { method: s.method, headers: Object.keys(s.headers), ca: s.ca !== undefined }),
+    created: isoTime(row.created_at),
+    updated: isoTime(row.updated_at),
+  };
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+interface AddOptions extends GlobalOptions {
+  url: string;
+  key?: string;
+  passwordStdin?: boolean;
+  hostKey?: string;
+  header: string[];
+  ca?: string;
+  method: string;
+}
+
+function settingsFrom(options: AddOptions, password: string | undefined): PartnerSettings {
+  if (options.url.startsWith('sftp:')) {
+    if (options.header.length > 0 || options.ca) throw new CliError('--header and --ca are for https:// partners');
+    if (options.key && password) throw new CliError('give either --key or --password-stdin, not both');
+    if (!options.key && !password) throw new CliError('an sftp:// partner needs --key FILE or --password-stdin');
+    return {
+      protocol: 'sftp',
+      ...parseSftpUrl(options.url),
+      ...(password ? { password } : {}),
+      ...(options.key ? { privateKey: readPrivateKey(options.key) } : {}),
+      ...(options.hostKey ? { hostKey: readHostKey(options.hostKey) } : {}),
+    };
+  }
+  if (options.key || password || options.hostKey) throw new CliError('--key, --password-stdin and --host-key are for sftp:// partners');
+  const method = options.method.toUpperCase();
+  if (method !== 'PUT' && method !== 'POST') throw new CliError(`--method must be put or post (got "${options.method}")`);
+  return {
+    protocol: 'https',
+    url: parseHttpsUrl(options.url),
+    method,
+    headers: Object.fromEntries(options.header.map(parseHeader)),
+    ...(options.ca ? { ca: readFile(options.ca, 'CA file') } : {}),
+  };
+}
+
+export function registerPartner(program: Command): void {
+  const partner = program.command('partner').description('partners that routes deliver files to');
+
+  partner
+    .command('add <name>')
+    .description('add a partner: sftp://USER@HOST:PORT/DIR or https://HOST[:PORT]/PATH')
+    .requiredOption('--url <url>', 'where files go')
+    .option('--key <file>', 'sftp: private key to log in with')
+    .option('--password-stdin', 'sftp: read the password from standard input')
+    .option('--host-key <file>', "sftp: the partner's host key (.pub or known_hosts line); pinned at first contact if omitted")
+    .option('--header <header>', "https: 'Name: value' sent with every request (repeatable)", collect, [])
+    .option('--ca <file>', 'https: extra CA certificate (PEM) to trust; TLS is always verified')
+    .option('--method <method>', 'https: put (to URL/NAME) or post (multipart to URL)', 'put')
+    .option('--config <file>', 'YAML configuration file')
+    .action(async (name: string, options: AddOptions) => {
+      const password = options.passwordStdin ? await passwordFromStdin() : undefined;
+      const settings = settingsFrom(options, password);
+      await withDatabase(options, async ({ db }) => {
+        const row = await new PartnerStore(db).add(name, settings);
+        process.stdout.write(`partner ${row.name} added (${row.url})\n`);
+      });
+    });
+
+  partner
+    .command('list')
+    .description('list partners')
+    .option('--json', 'machine-readable output')
+    .option('--config <file>', 'YAML configuration file')
+    .action(async (options: GlobalOptions & { json?: boolean }) => {
+      await withDatabase(options, async ({ db }) => {
+        const rows = await new PartnerStore(db).list();
+        if (options.json) return printJson(rows.map(partnerJson));
+        printTable(['NAME', 'PROTOCOL', 'URL'], rows.map((r) => [r.name, r.protocol, r.url]));
+      });
+    });
+
+  partner
+    .command('show <name>')
+    .description('show one partner (never its secrets)')
+    .option('--json', 'machine-readable output')
+    .option('--config <file>', 'YAML configuration file')
+    .action(async (name: string, options: GlobalOptions & { json?: boolean }) => {
+      await withDatabase(options, async ({ db }) => {
+        const json = partnerJson(await new PartnerStore(db).get(name));
+        if (options.json) return printJson(json);
+        printRecord(json);
+      });
+    });
+
+  partner
+    .command('remove <name>')
+    .description('remove a partner no route or schedule uses')
+    .option('--config <file>', 'YAML configuration file')
+    .action(async (name: string, options: GlobalOptions) => {
+      await withDatabase(options, async ({ db }) => {
+        await new PartnerStore(db).remove(name);
+        process.stdout.write(`partner ${name} removed\n`);
+      });
+    });
+}

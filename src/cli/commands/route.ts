@@ -1,0 +1,114 @@
+import type { Command } from 'commander';
+import type { AfterDelivery, RouteEvent } from '../../db/schema.js';
+import { RouteStore, routeSteps, type DeliveryStep, type RouteRow } from '../../routing/routes.js';
+import { CliError, isoTime, printJson, printTable, withDatabase, type GlobalOptions } from '../context.js';
+import { printRecord } from './print-record.js';
+
+/** The stable JSON shape of a route (documented in docs/cli.md). */
+export function routeJson(row: RouteRow) {
+  return {
+    name: row.name,
+    account: row.account,
+    path: row.path_glob,
+    on: row.on_event,
+    steps: routeSteps(row),
+    rename: row.rename,
+    then: row.after_delivery,
+    enabled: row.enabled === 1,
+    created: isoTime(row.created_at),
+  };
+}
+
+/** ACCOUNT[/DIR] of --copy-to. */
+export function parseCopyTarget(text: string): DeliveryStep {
+  const at = text.indexOf('/');
+  const account = at < 0 ? text : text.slice(0, at);
+  const dir = at < 0 ? '/' : text.slice(at) || '/';
+  if (!account) throw new CliError(`--copy-to needs ACCOUNT[/DIR] (got "${text}")`);
+  return { type: 'copy', account, dir };
+}
+
+export function parseAfter(value: string | undefined): AfterDelivery | null {
+  if (value === undefined) return null;
+  if (value !== 'delete' && value !== 'archive') throw new CliError(`--then must be delete or archive (got "${value}")`);
+  return value;
+}
+
+export function stepsText(steps: DeliveryStep[]): string {
+  return steps.map((s) => (s.type === 'push' ? `push ${s.partner}` : `copy ${s.account}${s.dir === '/' ? '' : s.dir}`)).join(', ');
+}
+
+export function registerRoute(program: Command): void {
+  const route = program.command('route').description('routes: what happens to files that arrive');
+  // --push and --copy-to run in the order given on the command line.
+  const steps: DeliveryStep[] = [];
+
+  route
+    .command('add <name>')
+    .description('add a route: when a file arrives in ACCOUNT matching GLOB, deliver it')
+    .requiredOption('--account <name>', 'the account whose files this route takes')
+    .option('--path <glob>', "which files: a glob on the path inside the home (without '/': on the file name)", '**')
+    .option('--push <partner>', 'push to a partner (repeatable, in order)', (p: string) => void steps.push({ type: 'push', partner: p }))
+    .option('--copy-to <account[/dir]>', "copy into another account's folder (repeatable, in order)", (t: string) => void steps.push(parseCopyTarget(t)))
+    .option('--rename <pattern>', 'destination name: {name} {base} {ext} {date} {time} {id}')
+    .option('--then <action>', 'after every delivery succeeded: delete or archive the source')
+    .option('--on <event>', 'upload (a client finished an upload) or monitor (a folder monitor found the file)', 'upload')
+    .option('--config <file>', 'YAML configuration file')
+    .action(async (name: string, options: GlobalOptions & { account: string; path: string; rename?: string; then?: string; on: string }) => {
+      if (options.on !== 'upload' && options.on !== 'monitor') throw new CliError(`--on must be upload or monitor (got "${options.on}")`);
+      const after = parseAfter(options.then);
+      await withDatabase(options, async ({ db }) => {
+        const row = await new RouteStore(db).add({
+          name,
+          account: options.account,
+          pathGlob: options.path,
+          onEvent: options.on as RouteEvent,
+          steps,
+          rename: options.rename ?? null,
+          after,
+        });
+        process.stdout.write(`route ${row.name} added: ${row.account} ${row.path_glob} -> ${stepsText(steps)}\n`);
+      });
+    });
+
+  route
+    .command('list')
+    .description('list routes')
+    .option('--json', 'machine-readable output')
+    .option('--config <file>', 'YAML configuration file')
+    .action(async (options: GlobalOptions & { json?: boolean }) => {
+      await withDatabase(options, async ({ db }) => {
+        const rows = await new RouteStore(db).list();
+        if (options.json) return printJson(rows.map(routeJson));
+        printTable(
+          ['NAME', 'ACCOUNT', 'ON', 'PATH', 'STEPS', 'THEN'],
+          rows.map((r) => [r.name, r.account, r.on_event, r.path_glob, stepsText(routeSteps(r)), r.after_delivery ?? '']),
+        );
+      });
+    });
+
+  route
+    .command('show <name>')
+    .description('show one route')
+    .option('--json', 'machine-readable output')
+    .option('--config <file>', 'YAML configuration file')
+    .action(async (name: string, options: GlobalOptions & { json?: boolean }) => {
+      await withDatabase(options, async ({ db }) => {
+        const row = await new RouteStore(db).find(name);
+        if (!row) throw new CliError(`no route named "${name}"`);
+        if (options.json) return printJson(routeJson(row));
+        printRecord(routeJson(row));
+      });
+    });
+
+  route
+    .command('remove <name>')
+    .description('remove a route (work already queued still runs)')
+    .option('--config <file>', 'YAML configuration file')
+    .action(async (name: string, options: GlobalOptions) => {
+      await withDatabase(options, async ({ db }) => {
+        await new RouteStore(db).remove(name);
+        process.stdout.write(`route ${name} removed\n`);
+      });
+    });
+}

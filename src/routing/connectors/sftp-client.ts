@@ -1,0 +1,157 @@
+import ssh2, { type ClientChannel, type SFTPWrapper, type Stats } from 'ssh2';
+import { fingerprintOf } from '../../accounts/public-key.js';
+import { PermanentJobError } from '../../queue/queue-runner.js';
+import type { SftpPartner } from '../partners.js';
+
+const { Client } = ssh2;
+const CONNECT_TIMEOUT_MS = 20_000;
+const NO_SUCH_FILE = 2;
+
+/** An SFTP connection to a partner, with promise-returning calls. */
+export class PartnerSftp {
+  private constructor(
+    private readonly client: InstanceType<typeof Client>,
+    readonly sftp: SFTPWrapper,
+  ) {}
+
+  /**
+   * Connects and logs in. The host key must equal the pinned one; when none is
+   * pinned yet, the key seen now is handed to `pin` (trust on first use).
+   */
+  static async connect(partner: SftpPartner, pin: (hostKey: string) => Promise<void>, signal: AbortSignal): Promise<PartnerSftp> {
+    const client = new Client();
+    let seenKey: string | undefined;
+    let mismatch: string | undefined;
+    const ready = new Promise<void>((resolve, reject) => {
+      client.once('ready', resolve);
+      client.once('error', reject);
+      client.once('close', () => reject(new Error('connection closed during login')));
+    });
+    const onAbort = () => client.destroy();
+    signal.addEventListener('abort', onAbort, { once: true });
+    client.connect({
+      host: partner.host,
+      port: partner.port,
+      username: partner.username,
+      password: partner.password,
+      privateKey: partner.privateKey,
+      readyTimeout: CONNECT_TIMEOUT_MS,
+      keepaliveInterval: 10_000,
+      hostVerifier: (key: Buffer) => {
+        seenKey = key.toString('base64');
+        if (partner.hostKey && partner.hostKey !== seenKey) {
+          mismatch = `host key of ${partner.host}:${partner.port} changed: pinned ${fingerprintOf(Buffer.from(partner.hostKey, 'base64'))}, offered ${fingerprintOf(key)}`;
+          return false;
+        }
+        return true;
+      },
+    });
+    try {
+      await ready;
+    } catch (err) {
+      client.destroy();
+      if (mismatch) throw new PermanentJobError(mismatch);
+      throw new Error(`cannot connect to ${partner.host}:${partner.port}: ${(err as Error).message}`);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+    if (!partner.hostKey && seenKey) await pin(seenKey);
+    const sftp = await new Promise<SFTPWrapper>((resolve, reject) => client.sftp((err, s) => (err ? reject(err) : resolve(s))));
+    signal.addEventListener('abort', () => client.destroy(), { once: true });
+    return new PartnerSftp(client, sftp);
+  }
+
+  close(): void {
+    this.client.end();
+  }
+
+  destroy(): void {
+    this.client.destroy();
+  }
+
+  async stat(path: string): Promise<Stats | undefined> {
+    return new Promise((resolve, reject) =>
+      this.sftp.stat(path, (err, stats) => {
+        if (err && (err as any).code === NO_SUCH_FILE) resolve(undefined);
+        else if (err) reject(err);
+        else resolve(stats);
+      }),
+    );
+  }
+
+  open(path: string, flags: string | number): Promise<Buffer> {
+    return new Promise((resolve, reject) => this.sftp.open(path, flags as any, (err, handle) => (err ? reject(err) : resolve(handle))));
+  }
+
+  write(handle: Buffer, data: Buffer, position: number): Promise<void> {
+    return new Promise((resolve, reject) => this.sftp.write(handle, data, 0, data.length, position, (err) => (err ? reject(err) : resolve())));
+  }
+
+  read(handle: Buffer, buffer: Buffer, position: number): Promise<number> {
+    return new Promise((resolve, reject) =>
+      this.sftp.read(handle, buffer, 0, buffer.length, position, (err, bytesRead) => (err ? reject(err) : resolve(bytesRead))),
+    );
+  }
+
+  /** fsync@openssh.com where the server offers it; otherwise the server's close must do. */
+  fsync(handle: Buffer): Promise<void> {
+    return new Promise((resolve) => {
+      try {
+        this.sftp.ext_openssh_fsync(handle, () => resolve());
+      } catch {
+        resolve();
+      }
+    });
+  }
+
+  closeHandle(handle: Buffer): Promise<void> {
+    return new Promise((resolve, reject) => this.sftp.close(handle, (err) => (err ? reject(err) : resolve())));
+  }
+
+  /** Renames over an existing target: posix-rename@openssh.com, else remove + rename. */
+  async renameOver(from: string, to: string): Promise<void> {
+    const posix = await new Promise<boolean>((resolve, reject) => {
+      try {
+        this.sftp.ext_openssh_rename(from, to, (err) => (err ? reject(err) : resolve(true)));
+      } catch {
+        resolve(false);
+      }
+    });
+    if (posix) return;
+    if (await this.stat(to)) await this.unlink(to);
+    await new Promise<void>((resolve, reject) => this.sftp.rename(from, to, (err) => (err ? reject(err) : resolve())));
+  }
+
+  unlink(path: string): Promise<void> {
+    return new Promise((resolve, reject) => this.sftp.unlink(path, (err) => (err ? reject(err) : resolve())));
+  }
+
+  readdir(path: string): Promise<{ filename: string; attrs: Stats }[]> {
+    return new Promise((resolve, reject) => this.sftp.readdir(path, (err, list) => (err ? reject(err) : resolve(list as any))));
+  }
+
+  /**
+   * The partner's SHA-256 of a file, where it answers `sha256sum` over SSH exec
+   * (OpenSSH with a shell, Ferry); undefined when it does not.
+   */
+  async sha256(path: string): Promise<string | undefined> {
+    const command = `sha256sum '${path.replaceAll("'", "'\\''")}'`;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(undefined), 60_000);
+      this.client.exec(command, (err: Error | undefined, channel: ClientChannel) => {
+        if (err) {
+          clearTimeout(timer);
+          return resolve(undefined);
+        }
+        let out = '';
+        channel.on('data', (d: Buffer) => (out += d.toString('utf8')));
+        channel.stderr.resume();
+        channel.on('close', (code: number | null) => {
+          clearTimeout(timer);
+          const hex = /^([0-9a-f]{64})\b/.exec(out.trim())?.[1];
+          resolve(code === 0 && hex ? hex : undefined);
+        });
+      });
+    });
+  }
+}

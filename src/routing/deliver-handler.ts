@@ -1,0 +1,193 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Kysely, Transaction } from 'kysely';
+import type { Logger } from 'pino';
+import type { Database } from '../db/schema.js';
+import { PermanentJobError, type AttemptOutcome, type JobContext, type JobHandler } from '../queue/queue-runner.js';
+import type { JobRow } from '../queue/work-queue.js';
+import { fileStamp } from '../storage/file-stamp.js';
+import { accountHome, type Home } from '../storage/home.js';
+import type { Delivery, DeliveryResult, StepCheckpoint } from './connectors/connector.js';
+import { pushOverHttps } from './connectors/https-push.js';
+import { copyToAccount } from './connectors/local-copy.js';
+import { pushOverSftp } from './connectors/sftp-push.js';
+import type { SourceFile } from './connectors/source-file.js';
+import { DELIVER_JOB, type DeliverPayload } from './enqueue.js';
+import { PartnerStore, partnerSettings } from './partners.js';
+import { renameFile } from './rename-pattern.js';
+import type { DeliveryStep } from './routes.js';
+
+interface DeliverCheckpoint {
+  /** Steps before this index are done. */
+  step: number;
+  delivery?: StepCheckpoint;
+}
+
+interface AttemptResult {
+  bytes: number;
+  sha256: string | null;
+  destinations: string[];
+  resumedAt: number;
+}
+
+/**
+ * Runs a route's deliveries for one file, step by step with a checkpoint after
+ * each, then deletes or archives the source if the route says so (only the very
+ * version that was delivered). Keeps the delivery's row in the transfer log and
+ * one history row per attempt.
+ */
+export class DeliverHandler implements JobHandler {
+  readonly kind = DELIVER_JOB;
+  private readonly results = new Map<number, AttemptResult>();
+  private readonly partners: PartnerStore;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly storageDir: string,
+    private readonly nodeId: string,
+    private readonly log: Logger,
+  ) {
+    this.partners = new PartnerStore(db);
+  }
+
+  async started(job: JobRow): Promise<void> {
+    const now = Date.now();
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('job_attempts')
+        .set({ status: 'lost', ended_at: now, error: 'the node working on it stopped' })
+        .where('job_id', '=', job.id)
+        .where('status', '=', 'running')
+        .execute();
+      await trx
+        .insertInto('job_attempts')
+        .values({ job_id: job.id, attempt: job.attempts, node_id: this.nodeId, started_at: now, status: 'running', bytes: 0, error: null })
+        .execute();
+      if (job.transfer_id !== null) {
+        await trx
+          .updateTable('transfers')
+          .set({ status: 'in-progress', node_id: this.nodeId, worker_pid: process.pid, attempts: job.attempts, error: null })
+          .where('id', '=', job.transfer_id)
+          .execute();
+      }
+    });
+  }
+
+  async run(ctx: JobContext): Promise<void> {
+    const payload = ctx.payload as DeliverPayload;
+    const { job } = ctx;
+    const log = this.log.child({ job: job.id, route: payload.route, path: payload.path });
+    const sourceHome = await this.homeOf(payload.account);
+    const { source, stamp } = this.sourceFile(sourceHome, payload.path);
+    const targetName = renameFile(payload.rename, { name: source.name, queuedAt: job.created_at, jobId: job.id });
+    const checkpoint = ctx.checkpoint as DeliverCheckpoint | undefined;
+    const result: AttemptResult = { bytes: 0, sha256: null, destinations: [], resumedAt: 0 };
+    this.results.set(job.id, result);
+
+    for (let step = checkpoint?.step ?? 0; step < payload.steps.length; step++) {
+      const delivery: Delivery = {
+        source,
+        targetName,
+        jobId: job.id,
+        checkpoint: checkpoint?.step === step ? checkpoint.delivery : undefined,
+        saveCheckpoint: (c) => ctx.saveCheckpoint({ step, delivery: c } satisfies DeliverCheckpoint),
+        signal: ctx.signal,
+        log,
+      };
+      const done = await this.deliverStep(payload.steps[step]!, delivery);
+      result.bytes += done.bytes;
+      result.sha256 = done.sha256;
+      result.resumedAt = Math.max(result.resumedAt, done.resumedAt);
+      result.destinations.push(done.destination);
+      await ctx.saveCheckpoint({ step: step + 1 } satisfies DeliverCheckpoint);
+      log.info({ destination: done.destination, bytes: done.bytes, resumedAt: done.resumedAt }, 'delivered');
+    }
+    if (payload.after) this.afterDelivery(sourceHome, payload, source, stamp, log);
+  }
+
+  private async deliverStep(step: DeliveryStep, delivery: Delivery): Promise<DeliveryResult> {
+    if (step.type === 'copy') {
+      const home = await this.homeOf(step.account);
+      const dir = home.resolve(step.dir);
+      return copyToAccount(delivery, { dir: dir.real, partialDir: home.partialDir, label: `account:${step.account}${dir.virtual === '/' ? '' : dir.virtual}` });
+    }
+    const row = await this.partners.find(step.partner);
+    if (!row) throw new PermanentJobError(`partner "${step.partner}" no longer exists`);
+    const settings = partnerSettings(row);
+    if (settings.protocol === 'https') return pushOverHttps(settings, delivery);
+    return pushOverSftp(settings, delivery, (key) => this.partners.pinHostKey(step.partner, key));
+  }
+
+  /** Deletes or archives the source, unless it changed since it was delivered. */
+  private afterDelivery(home: Home, payload: DeliverPayload, source: SourceFile, stamp: string, log: Logger): void {
+    let now: string;
+    try {
+      now = fileStamp(fs.statSync(source.absPath, { bigint: true }));
+    } catch {
+      return; // already gone (another route deleted it)
+    }
+    if (now !== stamp) {
+      log.warn({ after: payload.after }, 'source changed after delivery; left in place');
+      return;
+    }
+    if (payload.after === 'delete') {
+      fs.unlinkSync(source.absPath);
+      return;
+    }
+    const day = new Date().toISOString().slice(0, 10);
+    const dir = home.resolve(`/archive/${day}`);
+    fs.mkdirSync(dir.real, { recursive: true });
+    let target = path.join(dir.real, source.name);
+    if (fs.existsSync(target)) target += `.${Date.now()}`;
+    fs.renameSync(source.absPath, target);
+  }
+
+  private async homeOf(account: string): Promise<Home> {
+    const row = await this.db.selectFrom('accounts').select(['id', 'home']).where('name', '=', account).executeTakeFirst();
+    if (!row) throw new PermanentJobError(`account "${account}" no longer exists`);
+    return accountHome(this.storageDir, { id: Number(row.id), home: row.home });
+  }
+
+  private sourceFile(home: Home, virtual: string): { source: SourceFile; stamp: string } {
+    const resolved = home.resolve(virtual);
+    let stats: fs.BigIntStats;
+    try {
+      stats = fs.statSync(resolved.real, { bigint: true });
+    } catch {
+      throw new PermanentJobError(`source file ${virtual} is gone`);
+    }
+    if (!stats.isFile()) throw new PermanentJobError(`source ${virtual} is not a regular file`);
+    return {
+      source: { absPath: resolved.real, name: path.posix.basename(resolved.virtual), size: Number(stats.size) },
+      stamp: fileStamp(stats),
+    };
+  }
+
+  async record(trx: Transaction<Database>, job: JobRow, outcome: AttemptOutcome): Promise<void> {
+    const result = this.results.get(job.id);
+    this.results.delete(job.id);
+    const now = Date.now();
+    const error = outcome.status === 'completed' ? null : outcome.error;
+    await trx
+      .updateTable('job_attempts')
+      .set({ status: outcome.status === 'completed' ? 'completed' : 'failed', ended_at: now, bytes: result?.bytes ?? 0, error })
+      .where('job_id', '=', job.id)
+      .where('attempt', '=', job.attempts)
+      .where('node_id', '=', this.nodeId)
+      .execute();
+    if (job.transfer_id === null) return;
+    await trx
+      .updateTable('transfers')
+      .set({
+        status: outcome.status === 'retry' ? 'queued' : outcome.status,
+        attempts: job.attempts,
+        error,
+        ...(outcome.status === 'retry' ? {} : { ended_at: now }),
+        ...(outcome.status === 'completed' && result
+          ? { bytes: result.bytes, sha256: result.sha256, start_offset: result.resumedAt, destination: result.destinations.join(', ') }
+          : {}),
+      })
+      .where('id', '=', job.transfer_id)
+      .execute();
+  }
+}

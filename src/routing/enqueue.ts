@@ -1,0 +1,86 @@
+import type { Kysely, Transaction } from 'kysely';
+import type { Database, RouteEvent } from '../db/schema.js';
+import { enqueueJob } from '../queue/work-queue.js';
+import { matchingRoutes, routeSteps, type DeliveryStep, type RouteRow } from './routes.js';
+
+export const DELIVER_JOB = 'deliver';
+
+/** A file that appeared in an account's home: uploaded, or found by a folder monitor. */
+export interface FileEvent {
+  event: RouteEvent;
+  account: string;
+  /** Path inside the home, with a leading '/'. */
+  path: string;
+  size: number;
+  sha256: string | null;
+  /** Makes the work unique (a monitor's file version); a second event with the same key enqueues nothing. */
+  dedupeKey?: string;
+}
+
+/** What a delivery job carries: a snapshot of the route, so editing a route never changes queued work. */
+export interface DeliverPayload {
+  route: string;
+  account: string;
+  path: string;
+  size: number;
+  sha256: string | null;
+  steps: DeliveryStep[];
+  rename: string | null;
+  after: RouteRow['after_delivery'];
+}
+
+export function describeSteps(steps: DeliveryStep[]): string {
+  return steps.map((s) => (s.type === 'push' ? `partner:${s.partner}` : `account:${s.account}${s.dir === '/' ? '' : s.dir}`)).join(', ');
+}
+
+/**
+ * Queues one delivery per matching route, inside the caller's transaction (the one
+ * that records the event), each with its own row in the transfer log.
+ */
+export async function enqueueDeliveries(trx: Kysely<Database> | Transaction<Database>, file: FileEvent, maxAttempts: number): Promise<number> {
+  let queued = 0;
+  for (const route of await matchingRoutes(trx, file.account, file.event, file.path)) {
+    const steps = routeSteps(route);
+    const payload: DeliverPayload = {
+      route: route.name,
+      account: file.account,
+      path: file.path,
+      size: file.size,
+      sha256: file.sha256,
+      steps,
+      rename: route.rename,
+      after: route.after_delivery,
+    };
+    const jobId = await enqueueJob(trx, {
+      kind: DELIVER_JOB,
+      payload,
+      maxAttempts,
+      dedupeKey: file.dedupeKey ? `${file.dedupeKey}:route:${route.id}` : undefined,
+    });
+    if (jobId === undefined) continue;
+    const transfer = await trx
+      .insertInto('transfers')
+      .values({
+        node_id: '',
+        worker_pid: 0,
+        session_id: `route:${route.name}`,
+        account: file.account,
+        protocol: steps.map((s) => (s.type === 'copy' ? 'local' : 'partner')).join('+'),
+        client_address: `route:${route.name}`,
+        path: file.path,
+        direction: 'delivery',
+        start_offset: 0,
+        bytes: 0,
+        started_at: Date.now(),
+        status: 'queued',
+        job_id: jobId,
+        attempts: 0,
+        destination: describeSteps(steps),
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    await trx.updateTable('jobs').set({ transfer_id: Number(transfer.id) }).where('id', '=', jobId).execute();
+    queued++;
+  }
+  return queued;
+}

@@ -1,0 +1,141 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { Database, PartnersTable } from '../db/schema.js';
+
+export type PartnerRow = Selectable<PartnersTable>;
+
+export interface SftpPartner {
+  protocol: 'sftp';
+  host: string;
+  port: number;
+  username: string;
+  /** Remote directory files are delivered to (and pulled from). */
+  dir: string;
+  password?: string;
+  privateKey?: string;
+  /** The partner's pinned host key (SSH wire format, base64). Pinned at first contact when not given. */
+  hostKey?: string;
+}
+
+export interface HttpsPartner {
+  protocol: 'https';
+  /** PUT sends to url + '/' + file name; POST sends multipart/form-data to url. */
+  url: string;
+  method: 'PUT' | 'POST';
+  headers: Record<string, string>;
+  /** Extra CA certificates (PEM) trusted for this partner; TLS is always verified. */
+  ca?: string;
+}
+
+export type PartnerSettings = SftpPartner | HttpsPartner;
+
+export class PartnerError extends Error {}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export function validateName(kind: string, name: string): void {
+  if (!NAME.test(name)) throw new PartnerError(`invalid ${kind} name "${name}": use letters, digits, '.', '_' or '-' (at most 64)`);
+}
+
+/** Parses sftp://USER@HOST:PORT/DIR (a password in the URL is refused: it would land in shell history). */
+export function parseSftpUrl(text: string): Omit<SftpPartner, 'protocol'> {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new PartnerError(`invalid URL "${text}"`);
+  }
+  if (url.protocol !== 'sftp:') throw new PartnerError(`"${text}" is not an sftp:// URL`);
+  if (!url.username) throw new PartnerError(`the URL "${text}" needs a user: sftp://USER@HOST:PORT/DIR`);
+  if (url.password) throw new PartnerError('do not put a password in the URL: use --password-stdin');
+  if (!url.hostname) throw new PartnerError(`the URL "${text}" needs a host`);
+  const dir = decodeURIComponent(url.pathname) || '/';
+  return {
+    host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: url.port ? Number(url.port) : 22,
+    username: decodeURIComponent(url.username),
+    dir,
+  };
+}
+
+export function parseHttpsUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new PartnerError(`invalid URL "${text}"`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new PartnerError(`"${text}" is not an https:// URL`);
+  if (url.username || url.password) throw new PartnerError('do not put credentials in the URL: use --header');
+  return url.toString();
+}
+
+/** Parses a header given as 'Name: value'. */
+export function parseHeader(text: string): [string, string] {
+  const at = text.indexOf(':');
+  const name = at > 0 ? text.slice(0, at).trim() : '';
+  if (!name || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw new PartnerError(`invalid header "${text}": use 'Name: value'`);
+  return [name, text.slice(at + 1).trim()];
+}
+
+/** The URL shown to operators: never a secret. */
+export function displayUrl(settings: PartnerSettings): string {
+  if (settings.protocol === 'https') return settings.url;
+  const host = settings.host.includes(':') ? `[${settings.host}]` : settings.host;
+  return `sftp://${encodeURIComponent(settings.username)}@${host}:${settings.port}${settings.dir}`;
+}
+
+/** Partners live in the database, shared by every node. */
+export class PartnerStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async add(name: string, settings: PartnerSettings): Promise<PartnerRow> {
+    validateName('partner', name);
+    if (await this.find(name)) throw new PartnerError(`partner "${name}" already exists`);
+    const now = Date.now();
+    return this.db
+      .insertInto('partners')
+      .values({ name, protocol: settings.protocol, url: displayUrl(settings), settings: JSON.stringify(settings), created_at: now, updated_at: now })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  }
+
+  find(name: string): Promise<PartnerRow | undefined> {
+    return this.db.selectFrom('partners').selectAll().where('name', '=', name).executeTakeFirst();
+  }
+
+  async get(name: string): Promise<PartnerRow> {
+    const row = await this.find(name);
+    if (!row) throw new PartnerError(`no partner named "${name}"`);
+    return row;
+  }
+
+  list(): Promise<PartnerRow[]> {
+    return this.db.selectFrom('partners').selectAll().orderBy('name').execute();
+  }
+
+  async remove(name: string): Promise<void> {
+    const users = await this.db.selectFrom('routes').select('name').where('action', 'like', `%"partner":${JSON.stringify(name)}%`).execute();
+    const schedules = await this.db.selectFrom('schedules').select('name').where('action', 'like', `%"partner":${JSON.stringify(name)}%`).execute();
+    const using = [...users.map((r) => `route ${r.name}`), ...schedules.map((s) => `schedule ${s.name}`)];
+    if (using.length > 0) throw new PartnerError(`partner "${name}" is used by ${using.join(', ')}: remove those first`);
+    const result = await this.db.deleteFrom('partners').where('name', '=', name).executeTakeFirst();
+    if (Number(result.numDeletedRows) === 0) throw new PartnerError(`no partner named "${name}"`);
+  }
+
+  /** Pins the host key seen at first contact (trust on first use, as OpenSSH's accept-new). */
+  async pinHostKey(name: string, hostKey: string): Promise<void> {
+    const row = await this.get(name);
+    const settings = JSON.parse(row.settings) as PartnerSettings;
+    if (settings.protocol !== 'sftp' || settings.hostKey) return;
+    await this.db
+      .updateTable('partners')
+      .set({ settings: JSON.stringify({ ...settings, hostKey }), updated_at: Date.now() })
+      .where('name', '=', name)
+      .where('settings', '=', row.settings)
+      .execute();
+  }
+}
+
+export function partnerSettings(row: PartnerRow): PartnerSettings {
+  return JSON.parse(row.settings) as PartnerSettings;
+}
