@@ -1,6 +1,7 @@
 /**
- * The reference: OpenSSH's own SFTP server (internal-sftp) in a private sshd on a
- * free loopback port, with its own host key, config and authorized key file.
+ * OpenSSH's own SFTP server (internal-sftp) in a private sshd on a free loopback
+ * port, with its own host key, config and authorized key file: the benchmarks'
+ * reference and the routing tests' partner.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -19,6 +20,8 @@ export interface SshdServer {
   /** Where sftp sessions start, and so where relative remote paths land. */
   filesDir: string;
   logFile: string;
+  /** The host key's public half (OpenSSH .pub file). */
+  hostKeyPub: string;
   stop(): Promise<void>;
 }
 
@@ -76,14 +79,14 @@ async function waitForListener(port: number, exited: Promise<string>, timeoutMs:
   throw new Error(`sshd did not listen on 127.0.0.1:${port} within ${timeoutMs} ms`);
 }
 
-export async function startSshd(dir: string, clientPublicKey: string): Promise<SshdServer> {
+export async function startSshd(dir: string, clientPublicKey: string, options: { port?: number } = {}): Promise<SshdServer> {
   checkInstalled();
   const filesDir = path.join(dir, 'files');
   fs.mkdirSync(filesDir, { recursive: true });
-  const hostKey = sshKeygen(dir, 'ssh_host_ed25519_key');
+  const hostKey = fs.existsSync(path.join(dir, 'ssh_host_ed25519_key')) ? path.join(dir, 'ssh_host_ed25519_key') : sshKeygen(dir, 'ssh_host_ed25519_key');
   const authorizedKeys = path.join(dir, 'authorized_keys');
   fs.copyFileSync(clientPublicKey, authorizedKeys);
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const configFile = path.join(dir, 'sshd_config');
   fs.writeFileSync(configFile, sshdConfig({ port, hostKey, authorizedKeys, filesDir }));
   try {
@@ -107,5 +110,5 @@ export async function startSshd(dir: string, clientPublicKey: string): Promise<S
     await stop();
     throw new Error(`${(err as Error).message}\n${fs.readFileSync(logFile, 'utf8').slice(-2000)}`);
   }
-  return { pid, port, filesDir, logFile, stop };
+  return { pid, port, filesDir, logFile, hostKeyPub: hostKey + '.pub', stop };
 }

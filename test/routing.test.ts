@@ -1,0 +1,170 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { DATABASE_KINDS, freshDatabaseUrl, tempDir } from './harness/databases.js';
+import { runFerry, startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
+import { sha256File, writeRandomFile } from './harness/files.js';
+import { sftpBatch, sshKeygen, type Login } from './harness/openssh.js';
+import { freePort } from './harness/ports.js';
+import { startSshd, type SshdServer } from './harness/sshd.js';
+import { waitFor } from './harness/wait.js';
+
+const QUICK_RETRIES = {
+  FERRY_QUEUE_MAX_ATTEMPTS: '3',
+  FERRY_QUEUE_RETRY_DELAY: '200ms',
+  FERRY_QUEUE_POLL_INTERVAL: '200ms',
+};
+
+async function ferry(env: FerryEnv, args: string[], input?: string): Promise<string> {
+  const r = await runFerry(args, env, input);
+  assert.equal(r.code, 0, `ferry ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+async function transfers(env: FerryEnv, direction: string): Promise<any[]> {
+  const all = JSON.parse(await ferry(env, ['transfers', 'list', '--json']));
+  return all.filter((t: any) => t.direction === direction);
+}
+
+/** Files in a directory, temporary ones included. */
+function listing(dir: string): string[] {
+  return fs.existsSync(dir) ? fs.readdirSync(dir).sort() : [];
+}
+
+for (const kind of DATABASE_KINDS) {
+  describe(`routing on ${kind}`, () => {
+    let dir: string;
+    let env: FerryEnv;
+    let node: RunningNode;
+    let sshd: SshdServer;
+    let alice: Login;
+    let partnerKey: string;
+
+    before(async () => {
+      dir = tempDir();
+      env = { dataDir: path.join(dir, 'data'), databaseUrl: await freshDatabaseUrl(kind, dir), extra: QUICK_RETRIES };
+      const clientKey = sshKeygen(dir);
+      partnerKey = sshKeygen(dir, 'partner_key');
+      sshd = await startSshd(path.join(dir, 'partner'), partnerKey + '.pub');
+      await ferry(env, ['account', 'add', 'alice', '--key', clientKey + '.pub']);
+      await ferry(env, ['account', 'add', 'bob', '--password-stdin'], 'bob-secret\n');
+      alice = { port: 0, user: 'alice', keyFile: clientKey, dir };
+      node = await startNode(env);
+      alice.port = node.sftpPort;
+    });
+
+    after(async () => {
+      await node?.kill('SIGKILL');
+      await sshd?.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('copies an upload into another account and pushes it to an SFTP partner, then deletes the source', async () => {
+      const inbox = path.join(sshd.filesDir, 'inbox');
+      fs.mkdirSync(inbox);
+      await ferry(env, ['partner', 'add', 'bank', '--url', `sftp://root@127.0.0.1:${sshd.port}${inbox}`, '--key', partnerKey, '--host-key', sshd.hostKeyPub]);
+      await ferry(env, ['route', 'add', 'to-bank', '--account', 'alice', '--path', 'out/*.csv', '--copy-to', 'bob/in', '--push', 'bank', '--then', 'delete']);
+      const shown = JSON.parse(await ferry(env, ['route', 'show', 'to-bank', '--json']));
+      assert.deepEqual(shown.steps, [
+        { type: 'copy', account: 'bob', dir: '/in' },
+        { type: 'push', partner: 'bank' },
+      ]);
+
+      const local = path.join(dir, 'pay.csv');
+      const expected = writeRandomFile(local, 3 * 1024 * 1024 + 17);
+      const ignored = path.join(dir, 'notes.txt');
+      writeRandomFile(ignored, 1000);
+      const r = await sftpBatch(alice, ['mkdir out', `put ${local} out/pay.csv`, `put ${ignored} out/notes.txt`]);
+      assert.equal(r.code, 0, r.stderr);
+
+      const delivered = await waitFor('the delivery', async () => (await transfers(env, 'delivery')).find((t) => t.status === 'completed'), 30_000);
+      assert.equal(delivered.sha256, expected);
+      assert.equal(delivered.path, '/out/pay.csv');
+      assert.equal(delivered.attempts, 1);
+      assert.equal(delivered.bytes, 2 * fs.statSync(local).size, 'both steps counted');
+      assert.match(delivered.destination, /account:bob\/in\/pay\.csv, 127\.0\.0\.1:\d+.*\/inbox\/pay\.csv/);
+
+      assert.equal(sha256File(path.join(inbox, 'pay.csv')), expected);
+      assert.deepEqual(listing(inbox), ['pay.csv'], 'no temporary file left at the partner');
+      assert.equal(sha256File(path.join(env.dataDir, 'files', 'bob', 'in', 'pay.csv')), expected);
+      await waitFor('the source deleted', () => !fs.existsSync(path.join(env.dataDir, 'files', 'alice', 'out', 'pay.csv')), 5_000);
+      assert.ok(fs.existsSync(path.join(env.dataDir, 'files', 'alice', 'out', 'notes.txt')), 'a file the glob does not match stays');
+      assert.equal((await transfers(env, 'delivery')).length, 1, 'only the matching file was routed');
+
+      const history = JSON.parse(await ferry(env, ['transfers', 'show', String(delivered.id), '--json'])).history;
+      assert.equal(history.length, 1);
+      assert.equal(history[0].status, 'completed');
+      await ferry(env, ['route', 'remove', 'to-bank']);
+    });
+
+    it('retries a partner that is down, marks the delivery failed after the last attempt, and a resubmit delivers it', async () => {
+      const port = await freePort();
+      const downDir = path.join(dir, 'down-partner');
+      await ferry(env, ['partner', 'add', 'later', '--url', `sftp://root@127.0.0.1:${port}${downDir}/files`, '--key', partnerKey]);
+      await ferry(env, ['route', 'add', 'to-later', '--account', 'alice', '--path', 'late/**', '--push', 'later', '--rename', '{base}-{date}{ext}']);
+      const local = path.join(dir, 'late.bin');
+      writeRandomFile(local, 200_000, 7);
+      const r = await sftpBatch(alice, ['mkdir late', `put ${local} late/report.bin`]);
+      assert.equal(r.code, 0, r.stderr);
+
+      const failed = await waitFor('the delivery to fail', async () => (await transfers(env, 'delivery')).find((t) => t.path === '/late/report.bin' && t.status === 'failed'), 30_000);
+      assert.equal(failed.attempts, 3);
+      assert.match(failed.error, /cannot connect to 127\.0\.0\.1:\d+/);
+      const shown = JSON.parse(await ferry(env, ['transfers', 'show', String(failed.id), '--json']));
+      assert.deepEqual(shown.history.map((a: any) => [a.attempt, a.status]), [[1, 'failed'], [2, 'failed'], [3, 'failed']]);
+
+      const again = await runFerry(['transfers', 'resubmit', String(failed.id - 1)], env);
+      assert.equal(again.code, 1, 'an upload cannot be resubmitted');
+      assert.match(again.stderr, /not a delivery/);
+
+      const partner = await startSshd(downDir, partnerKey + '.pub', { port });
+      try {
+        assert.match(await ferry(env, ['transfers', 'resubmit', String(failed.id)]), /queued again/);
+        const done = await waitFor('the resubmitted delivery', async () => (await transfers(env, 'delivery')).find((t) => t.id === failed.id && t.status === 'completed'), 30_000);
+        assert.equal(done.sha256, sha256File(local));
+        const today = new Date().toISOString().slice(0, 10).replaceAll('-', '');
+        assert.deepEqual(listing(partner.filesDir), [`report-${today}.bin`]);
+        assert.equal(sha256File(path.join(partner.filesDir, `report-${today}.bin`)), sha256File(local));
+        const second = await runFerry(['transfers', 'resubmit', String(failed.id)], env);
+        assert.equal(second.code, 1, 'a completed delivery is not sent again');
+        assert.match(second.stderr, /is completed: only a failed delivery/);
+        const partnerShown = JSON.parse(await ferry(env, ['partner', 'show', 'later', '--json']));
+        assert.match(partnerShown.hostKey, /^SHA256:/, 'the host key was pinned at first contact');
+      } finally {
+        await partner.stop();
+      }
+      await ferry(env, ['route', 'remove', 'to-later']);
+    });
+
+    it('refuses bad routes and partners with a clear error and stores nothing', async () => {
+      const cases: Array<[string[], RegExp, string?]> = [
+        [['partner', 'add', 'x', '--url', 'ftp://h/d', '--password-stdin'], /--url must be sftp:\/\/USER@HOST/, 'pw\n'],
+        [['partner', 'add', 'x', '--url', 'sftp://h/d', '--password-stdin'], /needs a user/, 'pw\n'],
+        [['partner', 'add', 'x', '--url', 'sftp://u:pw@h/d', '--password-stdin'], /do not put a password in the URL/, 'pw\n'],
+        [['partner', 'add', 'x', '--url', 'sftp://u@h/d'], /needs --key FILE or --password-stdin/],
+        [['partner', 'add', 'x y', '--url', 'https://h/d'], /invalid partner name/],
+        [['partner', 'add', 'x', '--url', 'https://h/d', '--header', 'nocolon'], /invalid header/],
+        [['route', 'add', 'r', '--account', 'alice'], /at least one --push or --copy-to/],
+        [['route', 'add', 'r', '--account', 'nobody', '--copy-to', 'bob'], /no account named "nobody"/],
+        [['route', 'add', 'r', '--account', 'alice', '--push', 'nowhere'], /no partner named "nowhere"/],
+        [['route', 'add', 'r', '--account', 'alice', '--copy-to', 'bob', '--then', 'shred'], /--then must be delete or archive/],
+        [['route', 'add', 'r', '--account', 'alice', '--copy-to', 'bob', '--rename', '{nope}'], /unknown token \{nope\}/],
+        [['transfers', 'resubmit', '999999'], /no transfer with id 999999/],
+        [['partner', 'remove', 'bank'], /used by route|no partner/],
+      ];
+      await ferry(env, ['route', 'add', 'keeps-bank', '--account', 'alice', '--push', 'bank']);
+      for (const [args, error, input] of cases) {
+        const r = await runFerry(args, env, input);
+        assert.equal(r.code, 1, `${args.join(' ')} should fail`);
+        assert.match(r.stderr, error, args.join(' '));
+      }
+      const routes = JSON.parse(await ferry(env, ['route', 'list', '--json']));
+      assert.deepEqual(routes.map((x: any) => x.name), ['keeps-bank']);
+      const partners = JSON.parse(await ferry(env, ['partner', 'list', '--json']));
+      assert.deepEqual(partners.map((x: any) => x.name).sort(), ['bank', 'later']);
+      assert.ok(!JSON.stringify(partners).includes('PRIVATE KEY'), 'secrets never shown');
+      await ferry(env, ['route', 'remove', 'keeps-bank']);
+    });
+  });
+}
