@@ -83,6 +83,16 @@ export class PartnerSftp {
     return new Promise((resolve, reject) => this.sftp.open(path, flags as any, (err, handle) => (err ? reject(err) : resolve(handle))));
   }
 
+  /**
+   * The largest WRITE the server takes in one request (limits@openssh.com, else
+   * 32 KiB). ssh2 sends the rest of a larger write only after the first part is
+   * answered, so pipelined large writes would reach the server out of order and a
+   * crash would leave holes; callers keep every write within this size.
+   */
+  get maxWriteLength(): number {
+    return (this.sftp as unknown as { _maxWriteLen?: number })._maxWriteLen ?? 32 * 1024;
+  }
+
   write(handle: Buffer, data: Buffer, position: number): Promise<void> {
     return new Promise((resolve, reject) => this.sftp.write(handle, data, 0, data.length, position, (err) => (err ? reject(err) : resolve())));
   }

@@ -7,7 +7,7 @@ import { hashPrefix, readChunks } from './source-file.js';
 
 /** SSH_FXF_WRITE | SSH_FXF_CREAT: open for writing at offsets, keep what is there. */
 const WRITE_KEEP = 0x02 | 0x08;
-const WRITES_IN_FLIGHT = 8;
+const WRITES_IN_FLIGHT = 32;
 
 /**
  * Pushes a file to a partner over SFTP so that the partner never sees a half
@@ -54,16 +54,20 @@ export async function pushOverSftp(
     await delivery.saveCheckpoint({ phase: 'sending' });
 
     const handle = await remote.open(temp, offset > 0 ? WRITE_KEEP : 'w');
+    // In order and each within the server's write size: the partner's file is always a prefix of ours.
     const inFlight = new Set<Promise<void>>();
+    const pieceSize = remote.maxWriteLength;
     let failure: Error | undefined;
     await readChunks(source.absPath, { start: offset, end: source.size }, fullHash, async (chunk, position) => {
-      if (failure) throw failure;
-      const write = remote.write(handle, chunk, position).catch((err) => {
-        failure ??= err as Error;
-      });
-      inFlight.add(write);
-      void write.finally(() => inFlight.delete(write));
-      if (inFlight.size >= WRITES_IN_FLIGHT) await Promise.race(inFlight);
+      for (let at = 0; at < chunk.length; at += pieceSize) {
+        if (failure) throw failure;
+        const write = remote.write(handle, chunk.subarray(at, at + pieceSize), position + at).catch((err) => {
+          failure ??= err as Error;
+        });
+        inFlight.add(write);
+        void write.finally(() => inFlight.delete(write));
+        if (inFlight.size >= WRITES_IN_FLIGHT) await Promise.race(inFlight);
+      }
     }, signal);
     await Promise.all(inFlight);
     if (failure) throw failure;
