@@ -12,9 +12,12 @@ import { migrate, openDatabase } from './db/connect.js';
 import { createLogger } from './observability/logger.js';
 import { hasNativeSshCrypto } from './observability/native-crypto.js';
 import { loadHostKeys } from './protocols/sftp/host-keys.js';
+import { FolderMonitor } from './monitor/folder-monitor.js';
 import { QueueRunner } from './queue/queue-runner.js';
 import { WorkQueue } from './queue/work-queue.js';
 import { DeliverHandler } from './routing/deliver-handler.js';
+import { ScheduleRunHandler } from './scheduler/schedule-run-handler.js';
+import { Scheduler } from './scheduler/scheduler.js';
 import { TransferLog } from './transfers/transfer-log.js';
 import { VERSION } from './version.js';
 
@@ -73,23 +76,12 @@ export async function runSupervisor(config: Config): Promise<void> {
     sftpAddress: `${config.sftp.host}:${config.sftp.port}`,
     adminAddress: `${config.admin.host}:${health.port}`,
   });
-  coordinator = new Coordinator(
-    membership,
-    lease,
-    events,
-    [{ name: 'housekeeping', run: (leadership) => housekeeping.run(leadership) }],
-    {
-      mode: config.cluster.mode,
-      heartbeatIntervalMs: config.node.heartbeat_interval,
-      leaseTtlMs: config.cluster.lease_ttl,
-      singletonIntervalMs: config.cluster.singleton_interval,
-    },
-    log,
-  );
-
   const runner = new QueueRunner(
     new WorkQueue(database.db, database.dialect, nodeId, config.queue.lease_ttl),
-    [new DeliverHandler(database.db, config.storage.dir, nodeId, log)],
+    [
+      new DeliverHandler(database.db, config.storage.dir, nodeId, log),
+      new ScheduleRunHandler(database.db, config.storage.dir, nodeId, config.queue.max_attempts, log, () => runner.poll()),
+    ],
     {
       concurrency: config.queue.concurrency,
       pollIntervalMs: config.queue.poll_interval,
@@ -97,6 +89,24 @@ export async function runSupervisor(config: Config): Promise<void> {
       maxAttempts: config.queue.max_attempts,
       retryDelayMs: config.queue.retry_delay,
       retryMaxDelayMs: config.queue.retry_max_delay,
+    },
+    log,
+  );
+
+  coordinator = new Coordinator(
+    membership,
+    lease,
+    events,
+    [
+      { name: 'housekeeping', run: (leadership) => housekeeping.run(leadership) },
+      new Scheduler(database.db, config.queue.max_attempts, log, () => runner.poll()),
+      new FolderMonitor(database.db, config.storage.dir, config.monitor.interval, config.queue.max_attempts, log, () => runner.poll()),
+    ],
+    {
+      mode: config.cluster.mode,
+      heartbeatIntervalMs: config.node.heartbeat_interval,
+      leaseTtlMs: config.cluster.lease_ttl,
+      singletonIntervalMs: config.cluster.singleton_interval,
     },
     log,
   );

@@ -105,4 +105,75 @@ describe('routing in an active-active cluster on PostgreSQL', () => {
     nodes[pusher] = await startNode(envs[pusher]!);
     await ferry(envs.n1!, ['route', 'remove', 'big']);
   });
+
+  it('runs every firing of a 2-second schedule exactly once across a primary failover (counted at the partner)', async () => {
+    const partnerDir = path.join(sshd.filesDir, 'ticks');
+    fs.mkdirSync(partnerDir);
+    await ferry(envs.n1!, ['partner', 'add', 'ticks', '--url', `sftp://root@127.0.0.1:${sshd.port}${partnerDir}`, '--key', partnerKey]);
+    const outbox = path.join(dir, 'shared', 'alice', 'outbox');
+    fs.mkdirSync(outbox, { recursive: true });
+    fs.writeFileSync(path.join(outbox, 'beat.txt'), 'heartbeat\n');
+    await ferry(envs.n1!, [
+      'schedule', 'add', 'tick', '--cron', '*/2 * * * * *', '--push', 'ticks', '--from', 'alice/outbox', '--path', 'beat.txt',
+      '--rename', '{base}-{date}{time}-{id}{ext}', '--catch-up', 'all',
+    ]);
+    await new Promise((r) => setTimeout(r, 5_000));
+    const primary = await primaryName(envs.n1!);
+    assert.ok(primary, 'a primary runs the scheduler');
+    await nodes[primary]!.kill('SIGKILL');
+    const survivor = primary === 'n1' ? 'n2' : 'n1';
+    await waitFor('the other node to become primary', async () => (await primaryName(envs[survivor]!)) === survivor, 20_000, 200);
+    await new Promise((r) => setTimeout(r, 5_000));
+    await ferry(envs[survivor]!, ['schedule', 'remove', 'tick']);
+    nodes[primary] = await startNode(envs[primary]!);
+
+    const fromSchedule = async () => (await deliveries(envs[survivor]!)).filter((t) => t.client === 'schedule:tick');
+    await waitFor('every queued firing delivered', async () => {
+      const rows = await fromSchedule();
+      return rows.length > 0 && rows.every((t) => t.status === 'completed');
+    }, 60_000, 250);
+
+    const stamps = fs.readdirSync(partnerDir).map((name) => {
+      const m = /^beat-(\d{8})(\d{6})-\d+\.txt$/.exec(name);
+      assert.ok(m, `unexpected file at the partner: ${name}`);
+      const [d, t] = [m[1]!, m[2]!];
+      return Date.parse(`${d.slice(0, 4)}-${d.slice(4, 6)}-${d.slice(6)}T${t.slice(0, 2)}:${t.slice(2, 4)}:${t.slice(4)}Z`);
+    });
+    stamps.sort((a, b) => a - b);
+    assert.ok(stamps.length >= 6, `at least six firings (got ${stamps.length})`);
+    assert.equal(new Set(stamps).size, stamps.length, 'no firing ran twice');
+    for (let i = 1; i < stamps.length; i++) assert.equal(stamps[i]! - stamps[i - 1]!, 2000, 'no firing was skipped, the failover gap included');
+    assert.equal((await fromSchedule()).length, stamps.length, 'one delivery per firing');
+  });
+
+  it('routes every file a folder monitor finds exactly once across a primary failover', async () => {
+    await ferry(envs.n1!, ['account', 'add', 'bob', '--password-stdin'], 'bob-secret\n');
+    await ferry(envs.n1!, ['monitor', 'add', 'drop', '--account', 'alice', '--dir', '/drop', '--path', '*.dat', '--stable', '1s']);
+    await ferry(envs.n1!, ['route', 'add', 'from-drop', '--account', 'alice', '--on', 'monitor', '--path', '*.dat', '--copy-to', 'bob/in']);
+    const drop = path.join(dir, 'shared', 'alice', 'drop');
+    fs.mkdirSync(drop, { recursive: true });
+    const hashes = new Map<string, string>();
+    const total = 20;
+    for (let i = 0; i < total; i++) {
+      const name = `file-${String(i).padStart(2, '0')}.dat`;
+      hashes.set(name, writeRandomFile(path.join(drop, name), 10_000 + i, 100 + i));
+      fs.writeFileSync(path.join(drop, `ignored-${i}.tmp`), 'not matched');
+      if (i === total / 2) {
+        const primary = await primaryName(envs.n1!);
+        await nodes[primary]!.kill('SIGKILL');
+        nodes[primary] = undefined;
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const routed = async () => (await deliveries(Object.values(envs)[0]!)).filter((t) => t.client === 'route:from-drop');
+    await waitFor('every dropped file delivered', async () => {
+      const rows = await routed();
+      return rows.length >= total && rows.every((t) => t.status === 'completed');
+    }, 60_000, 250);
+    await new Promise((r) => setTimeout(r, 3_000));
+    const rows = await routed();
+    assert.equal(rows.length, total, 'each file routed once, none twice');
+    assert.deepEqual(rows.map((t) => t.path).sort(), [...hashes.keys()].map((n) => `/drop/${n}`).sort());
+    for (const [name, sha] of hashes) assert.equal(sha256File(path.join(dir, 'shared', 'bob', 'in', name)), sha, name);
+  });
 });

@@ -5,8 +5,10 @@ import { ConfigError } from '../config/load.js';
 import { VERSION } from '../version.js';
 import { registerAccount } from './commands/account.js';
 import { registerCluster } from './commands/cluster.js';
+import { registerMonitor } from './commands/monitor.js';
 import { registerPartner } from './commands/partner.js';
 import { registerRoute } from './commands/route.js';
+import { registerSchedule } from './commands/schedule.js';
 import { registerStart } from './commands/start.js';
 import { registerTransfers } from './commands/transfers.js';
 import { CliError } from './context.js';
@@ -23,6 +25,8 @@ registerTransfers(program);
 registerCluster(program);
 registerPartner(program);
 registerRoute(program);
+registerSchedule(program);
+registerMonitor(program);
 
 try {
   await program.parseAsync(process.argv);

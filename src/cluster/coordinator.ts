@@ -27,6 +27,8 @@ export interface Leadership {
 
 export interface SingletonService {
   name: string;
+  /** How often it runs; cluster.singleton_interval when not set. */
+  intervalMs?: number;
   /** One round of work, run only on the primary; every database write in it must carry the fence. */
   run(leadership: Leadership): Promise<void>;
 }
@@ -51,8 +53,8 @@ export class Coordinator extends EventEmitter {
   private state: NodeState = 'active';
   private timer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
-  private singletonTimer: NodeJS.Timeout | undefined;
-  private singletonRunning: Promise<void> | undefined;
+  private singletonTimers: NodeJS.Timeout[] = [];
+  private singletonRuns = new Set<Promise<void>>();
   private stopped = false;
   private ticking: Promise<void> | undefined;
   private last: NodeStatus | undefined;
@@ -161,26 +163,27 @@ export class Coordinator extends EventEmitter {
 
   private startSingletons(token: number): void {
     const leadership: Leadership = { token, fence: this.lease.fence(token) };
-    const round = () => {
-      if (this.singletonRunning || this.token !== token) return;
-      this.singletonRunning = (async () => {
-        for (const service of this.singletons) {
-          if (this.token !== token) return;
-          try {
-            await service.run(leadership);
-          } catch (err) {
-            this.log.error({ err: (err as Error).message, service: service.name }, 'singleton service failed');
-          }
-        }
-      })().finally(() => (this.singletonRunning = undefined));
-    };
-    round();
-    this.singletonTimer = setInterval(round, this.options.singletonIntervalMs);
+    for (const service of this.singletons) {
+      let running: Promise<void> | undefined;
+      const round = () => {
+        if (running || this.token !== token) return;
+        running = service
+          .run(leadership)
+          .catch((err) => this.log.error({ err: (err as Error).message, service: service.name }, 'singleton service failed'))
+          .finally(() => {
+            this.singletonRuns.delete(running!);
+            running = undefined;
+          });
+        this.singletonRuns.add(running);
+      };
+      round();
+      this.singletonTimers.push(setInterval(round, service.intervalMs ?? this.options.singletonIntervalMs));
+    }
   }
 
   private stopSingletons(): void {
-    clearInterval(this.singletonTimer);
-    this.singletonTimer = undefined;
+    for (const timer of this.singletonTimers) clearInterval(timer);
+    this.singletonTimers = [];
   }
 
   private databaseIsDown(err: Error): void {
@@ -227,7 +230,7 @@ export class Coordinator extends EventEmitter {
     clearTimeout(this.expiryTimer);
     await this.ticking;
     this.stopSingletons();
-    await this.singletonRunning;
+    await Promise.all(this.singletonRuns);
     if (this.token !== null) {
       await this.lease.release(this.token).catch(() => {});
       this.token = null;

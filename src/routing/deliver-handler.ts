@@ -6,7 +6,8 @@ import type { Database } from '../db/schema.js';
 import { PermanentJobError, type AttemptOutcome, type JobContext, type JobHandler } from '../queue/queue-runner.js';
 import type { JobRow } from '../queue/work-queue.js';
 import { fileStamp } from '../storage/file-stamp.js';
-import { accountHome, type Home } from '../storage/home.js';
+import type { Home } from '../storage/home.js';
+import { homeOfAccount } from './account-home.js';
 import type { Delivery, DeliveryResult, StepCheckpoint } from './connectors/connector.js';
 import { pushOverHttps } from './connectors/https-push.js';
 import { copyToAccount } from './connectors/local-copy.js';
@@ -76,10 +77,10 @@ export class DeliverHandler implements JobHandler {
   async run(ctx: JobContext): Promise<void> {
     const payload = ctx.payload as DeliverPayload;
     const { job } = ctx;
-    const log = this.log.child({ job: job.id, route: payload.route, path: payload.path });
-    const sourceHome = await this.homeOf(payload.account);
+    const log = this.log.child({ job: job.id, origin: payload.origin, path: payload.path });
+    const sourceHome = await homeOfAccount(this.db, this.storageDir, payload.account);
     const { source, stamp } = this.sourceFile(sourceHome, payload.path);
-    const targetName = renameFile(payload.rename, { name: source.name, queuedAt: job.created_at, jobId: job.id });
+    const targetName = renameFile(payload.rename, { name: source.name, queuedAt: payload.nameTime ?? job.created_at, jobId: job.id });
     const checkpoint = ctx.checkpoint as DeliverCheckpoint | undefined;
     const result: AttemptResult = { bytes: 0, sha256: null, destinations: [], resumedAt: 0 };
     this.results.set(job.id, result);
@@ -107,7 +108,7 @@ export class DeliverHandler implements JobHandler {
 
   private async deliverStep(step: DeliveryStep, delivery: Delivery): Promise<DeliveryResult> {
     if (step.type === 'copy') {
-      const home = await this.homeOf(step.account);
+      const home = await homeOfAccount(this.db, this.storageDir, step.account);
       const dir = home.resolve(step.dir);
       return copyToAccount(delivery, { dir: dir.real, partialDir: home.partialDir, label: `account:${step.account}${dir.virtual === '/' ? '' : dir.virtual}` });
     }
@@ -140,12 +141,6 @@ export class DeliverHandler implements JobHandler {
     let target = path.join(dir.real, source.name);
     if (fs.existsSync(target)) target += `.${Date.now()}`;
     fs.renameSync(source.absPath, target);
-  }
-
-  private async homeOf(account: string): Promise<Home> {
-    const row = await this.db.selectFrom('accounts').select(['id', 'home']).where('name', '=', account).executeTakeFirst();
-    if (!row) throw new PermanentJobError(`account "${account}" no longer exists`);
-    return accountHome(this.storageDir, { id: Number(row.id), home: row.home });
   }
 
   private sourceFile(home: Home, virtual: string): { source: SourceFile; stamp: string } {

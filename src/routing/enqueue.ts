@@ -19,7 +19,8 @@ export interface FileEvent {
 
 /** What a delivery job carries: a snapshot of the route, so editing a route never changes queued work. */
 export interface DeliverPayload {
-  route: string;
+  /** What asked for it: route:NAME or schedule:NAME. */
+  origin: string;
   account: string;
   path: string;
   size: number;
@@ -27,6 +28,8 @@ export interface DeliverPayload {
   steps: DeliveryStep[];
   rename: string | null;
   after: RouteRow['after_delivery'];
+  /** The moment {date} and {time} of a rename pattern stand for (a schedule's slot); else when it was queued. */
+  nameTime?: number;
 }
 
 export function describeSteps(steps: DeliveryStep[]): string {
@@ -40,47 +43,51 @@ export function describeSteps(steps: DeliveryStep[]): string {
 export async function enqueueDeliveries(trx: Kysely<Database> | Transaction<Database>, file: FileEvent, maxAttempts: number): Promise<number> {
   let queued = 0;
   for (const route of await matchingRoutes(trx, file.account, file.event, file.path)) {
-    const steps = routeSteps(route);
     const payload: DeliverPayload = {
-      route: route.name,
+      origin: `route:${route.name}`,
       account: file.account,
       path: file.path,
       size: file.size,
       sha256: file.sha256,
-      steps,
+      steps: routeSteps(route),
       rename: route.rename,
       after: route.after_delivery,
     };
-    const jobId = await enqueueJob(trx, {
-      kind: DELIVER_JOB,
-      payload,
-      maxAttempts,
-      dedupeKey: file.dedupeKey ? `${file.dedupeKey}:route:${route.id}` : undefined,
-    });
-    if (jobId === undefined) continue;
-    const transfer = await trx
-      .insertInto('transfers')
-      .values({
-        node_id: '',
-        worker_pid: 0,
-        session_id: `route:${route.name}`,
-        account: file.account,
-        protocol: steps.map((s) => (s.type === 'copy' ? 'local' : 'partner')).join('+'),
-        client_address: `route:${route.name}`,
-        path: file.path,
-        direction: 'delivery',
-        start_offset: 0,
-        bytes: 0,
-        started_at: Date.now(),
-        status: 'queued',
-        job_id: jobId,
-        attempts: 0,
-        destination: describeSteps(steps),
-      })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    await trx.updateTable('jobs').set({ transfer_id: Number(transfer.id) }).where('id', '=', jobId).execute();
-    queued++;
+    const dedupeKey = file.dedupeKey ? `${file.dedupeKey}:route:${route.id}` : undefined;
+    if ((await enqueueDelivery(trx, payload, { maxAttempts, dedupeKey })) !== undefined) queued++;
   }
   return queued;
+}
+
+/** Queues one delivery with its row in the transfer log; undefined when the dedupe key exists already. */
+export async function enqueueDelivery(
+  trx: Kysely<Database> | Transaction<Database>,
+  payload: DeliverPayload,
+  options: { maxAttempts: number; dedupeKey?: string },
+): Promise<number | undefined> {
+  const jobId = await enqueueJob(trx, { kind: DELIVER_JOB, payload, maxAttempts: options.maxAttempts, dedupeKey: options.dedupeKey });
+  if (jobId === undefined) return undefined;
+  const transfer = await trx
+    .insertInto('transfers')
+    .values({
+      node_id: '',
+      worker_pid: 0,
+      session_id: payload.origin,
+      account: payload.account,
+      protocol: payload.steps.map((s) => (s.type === 'copy' ? 'local' : 'partner')).join('+'),
+      client_address: payload.origin,
+      path: payload.path,
+      direction: 'delivery',
+      start_offset: 0,
+      bytes: 0,
+      started_at: Date.now(),
+      status: 'queued',
+      job_id: jobId,
+      attempts: 0,
+      destination: describeSteps(payload.steps),
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  await trx.updateTable('jobs').set({ transfer_id: Number(transfer.id) }).where('id', '=', jobId).execute();
+  return jobId;
 }

@@ -1,0 +1,82 @@
+import type { Command } from 'commander';
+import { parseDuration } from '../../config/duration.js';
+import { MonitorStore, type MonitorRow } from '../../monitor/monitors.js';
+import { CliError, isoTime, printJson, printTable, withDatabase, type GlobalOptions } from '../context.js';
+import { printRecord } from './print-record.js';
+
+/** The stable JSON shape of a folder monitor (documented in docs/cli.md). */
+export function monitorJson(row: MonitorRow) {
+  return {
+    name: row.name,
+    account: row.account,
+    dir: row.dir,
+    path: row.path_glob,
+    stableSeconds: Number(row.stable_ms) / 1000,
+    enabled: row.enabled === 1,
+    created: isoTime(row.created_at),
+  };
+}
+
+export function registerMonitor(program: Command): void {
+  const monitor = program.command('monitor').description("folder monitors: files that appear in an account's folder trigger its routes --on monitor");
+
+  monitor
+    .command('add <name>')
+    .description('watch a folder (polled on the primary; works on NFS)')
+    .requiredOption('--account <name>', 'whose home the folder is in')
+    .option('--dir <dir>', 'the folder inside the home (its subfolders are not watched)', '/')
+    .option('--path <glob>', 'which files, by name', '*')
+    .option('--stable <duration>', 'how long size and mtime must stay unchanged before a file is taken', '5s')
+    .option('--config <file>', 'YAML configuration file')
+    .action(async (name: string, options: GlobalOptions & { account: string; dir: string; path: string; stable: string }) => {
+      let stableMs: number;
+      try {
+        stableMs = parseDuration(options.stable);
+      } catch (err) {
+        throw new CliError(`--stable: ${(err as Error).message}`);
+      }
+      const dir = options.dir.startsWith('/') ? options.dir : `/${options.dir}`;
+      await withDatabase(options, async ({ db }) => {
+        const row = await new MonitorStore(db).add({ name, account: options.account, dir, glob: options.path, stableMs });
+        process.stdout.write(`monitor ${row.name} added: ${row.account}${row.dir === '/' ? '' : row.dir}/${row.path_glob}\n`);
+      });
+    });
+
+  monitor
+    .command('list')
+    .description('list folder monitors')
+    .option('--json', 'machine-readable output')
+    .option('--config <file>', 'YAML configuration file')
+    .action(async (options: GlobalOptions & { json?: boolean }) => {
+      await withDatabase(options, async ({ db }) => {
+        const rows = (await new MonitorStore(db).list()).map(monitorJson);
+        if (options.json) return printJson(rows);
+        printTable(['NAME', 'ACCOUNT', 'DIR', 'PATH', 'STABLE'], rows.map((r) => [r.name, r.account, r.dir, r.path, `${r.stableSeconds}s`]));
+      });
+    });
+
+  monitor
+    .command('show <name>')
+    .description('show one folder monitor')
+    .option('--json', 'machine-readable output')
+    .option('--config <file>', 'YAML configuration file')
+    .action(async (name: string, options: GlobalOptions & { json?: boolean }) => {
+      await withDatabase(options, async ({ db }) => {
+        const row = await new MonitorStore(db).find(name);
+        if (!row) throw new CliError(`no monitor named "${name}"`);
+        if (options.json) return printJson(monitorJson(row));
+        printRecord(monitorJson(row));
+      });
+    });
+
+  monitor
+    .command('remove <name>')
+    .description('stop watching a folder')
+    .option('--config <file>', 'YAML configuration file')
+    .action(async (name: string, options: GlobalOptions) => {
+      await withDatabase(options, async ({ db }) => {
+        await new MonitorStore(db).remove(name);
+        process.stdout.write(`monitor ${name} removed\n`);
+      });
+    });
+}

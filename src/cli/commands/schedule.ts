@@ -1,0 +1,137 @@
+import type { Command } from 'commander';
+import type { CatchUp } from '../../db/schema.js';
+import { CATCH_UP, ScheduleStore, cronOf, scheduleAction, type ScheduleAction, type ScheduleRow } from '../../scheduler/schedules.js';
+import { CliError, isoTime, printJson, printTable, withDatabase, type GlobalOptions } from '../context.js';
+import { printRecord } from './print-record.js';
+import { parseAfter } from './route.js';
+
+/** The stable JSON shape of a schedule (documented in docs/cli.md). */
+export function scheduleJson(row: ScheduleRow) {
+  let next: string | null = null;
+  try {
+    next = cronOf(row).nextRun()?.toISOString() ?? null;
+  } catch {}
+  return {
+    name: row.name,
+    cron: row.cron,
+    timezone: row.timezone,
+    action: scheduleAction(row),
+    rename: row.rename,
+    then: row.after_delivery,
+    catchUp: row.catch_up,
+    lastSlot: isoTime(row.last_slot),
+    next,
+    enabled: row.enabled === 1,
+    created: isoTime(row.created_at),
+  };
+}
+
+/** ACCOUNT[/DIR] of --from and --to. */
+function accountFolder(flag: string, text: string): { account: string; dir: string } {
+  const at = text.indexOf('/');
+  const account = at < 0 ? text : text.slice(0, at);
+  if (!account) throw new CliError(`${flag} needs ACCOUNT[/DIR] (got "${text}")`);
+  return { account, dir: at < 0 ? '/' : text.slice(at) || '/' };
+}
+
+function actionText(a: ScheduleAction): string {
+  const folder = `${a.account}${a.dir === '/' ? '' : a.dir}/${a.glob}`;
+  return a.type === 'push' ? `push ${folder} -> ${a.partner}` : `pull ${a.partner}/${a.glob} -> ${a.account}${a.dir === '/' ? '' : a.dir}`;
+}
+
+interface AddOptions extends GlobalOptions {
+  cron: string;
+  tz?: string;
+  push?: string;
+  pull?: string;
+  from?: string;
+  to?: string;
+  path: string;
+  rename?: string;
+  then?: string;
+  catchUp: string;
+}
+
+function actionFrom(options: AddOptions): ScheduleAction {
+  if (Boolean(options.push) === Boolean(options.pull)) throw new CliError('give exactly one of --push PARTNER or --pull PARTNER');
+  if (options.push) {
+    if (!options.from || options.to) throw new CliError('--push needs --from ACCOUNT[/DIR] (and no --to)');
+    return { type: 'push', partner: options.push, ...accountFolder('--from', options.from), glob: options.path };
+  }
+  if (!options.to || options.from) throw new CliError('--pull needs --to ACCOUNT[/DIR] (and no --from)');
+  return { type: 'pull', partner: options.pull!, ...accountFolder('--to', options.to), glob: options.path };
+}
+
+export function registerSchedule(program: Command): void {
+  const schedule = program.command('schedule').description('cron schedules that push to or pull from partners (run on the primary)');
+
+  schedule
+    .command('add <name>')
+    .description('add a schedule')
+    .requiredOption('--cron <expr>', "cron expression, 5 fields or 6 with seconds, e.g. '0 2 * * *'")
+    .option('--tz <zone>', 'IANA time zone of the expression (default: the node’s)')
+    .option('--push <partner>', 'push the files of --from to this partner')
+    .option('--from <account[/dir]>', 'where pushed files come from')
+    .option('--pull <partner>', "pull the partner's files into --to")
+    .option('--to <account[/dir]>', 'where pulled files go')
+    .option('--path <glob>', 'which files, by name', '*')
+    .option('--rename <pattern>', 'destination name: {name} {base} {ext} {date} {time} (of the firing) {id}')
+    .option('--then <action>', 'push: delete or archive the source after delivery; pull: delete the remote file')
+    .option('--catch-up <policy>', `firings missed while no primary ran: ${CATCH_UP.join(', ')}`, 'latest')
+    .option('--config <file>', 'YAML configuration file')
+    .action(async (name: string, options: AddOptions) => {
+      if (!CATCH_UP.includes(options.catchUp as CatchUp)) throw new CliError(`--catch-up must be one of ${CATCH_UP.join(', ')} (got "${options.catchUp}")`);
+      const action = actionFrom(options);
+      const after = parseAfter(options.then);
+      await withDatabase(options, async ({ db }) => {
+        const row = await new ScheduleStore(db).add({
+          name,
+          cron: options.cron,
+          timezone: options.tz ?? null,
+          action,
+          rename: options.rename ?? null,
+          after,
+          catchUp: options.catchUp as CatchUp,
+        });
+        process.stdout.write(`schedule ${row.name} added: ${actionText(action)}, next ${scheduleJson(row).next}\n`);
+      });
+    });
+
+  schedule
+    .command('list')
+    .description('list schedules')
+    .option('--json', 'machine-readable output')
+    .option('--config <file>', 'YAML configuration file')
+    .action(async (options: GlobalOptions & { json?: boolean }) => {
+      await withDatabase(options, async ({ db }) => {
+        const rows = (await new ScheduleStore(db).list()).map(scheduleJson);
+        if (options.json) return printJson(rows);
+        printTable(['NAME', 'CRON', 'ACTION', 'LAST', 'NEXT'], rows.map((r) => [r.name, r.cron, actionText(r.action), r.lastSlot ?? '', r.next ?? '']));
+      });
+    });
+
+  schedule
+    .command('show <name>')
+    .description('show one schedule')
+    .option('--json', 'machine-readable output')
+    .option('--config <file>', 'YAML configuration file')
+    .action(async (name: string, options: GlobalOptions & { json?: boolean }) => {
+      await withDatabase(options, async ({ db }) => {
+        const row = await new ScheduleStore(db).find(name);
+        if (!row) throw new CliError(`no schedule named "${name}"`);
+        if (options.json) return printJson(scheduleJson(row));
+        printRecord(scheduleJson(row));
+      });
+    });
+
+  schedule
+    .command('remove <name>')
+    .description('remove a schedule (firings already queued still run)')
+    .option('--config <file>', 'YAML configuration file')
+    .action(async (name: string, options: GlobalOptions) => {
+      await withDatabase(options, async ({ db }) => {
+        await new ScheduleStore(db).remove(name);
+        process.stdout.write(`schedule ${name} removed\n`);
+      });
+    });
+}

@@ -1,0 +1,173 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { Database } from '../db/schema.js';
+import { PermanentJobError, type JobContext, type JobHandler } from '../queue/queue-runner.js';
+import { PartnerSftp } from '../routing/connectors/sftp-client.js';
+import { enqueueDeliveries, enqueueDelivery } from '../routing/enqueue.js';
+import { PartnerStore, partnerSettings } from '../routing/partners.js';
+import { globMatcher } from '../routing/routes.js';
+import type { Home } from '../storage/home.js';
+import { homeOfAccount } from '../routing/account-home.js';
+import { SCHEDULE_RUN_JOB, type ScheduleRunPayload } from './scheduler.js';
+
+interface PullCheckpoint {
+  /** Remote files already stored in the account (and logged) by an earlier attempt. */
+  pulled: string[];
+}
+
+/**
+ * Runs one firing of a schedule. A push queues one delivery per matching file
+ * (each deduplicated on schedule, slot and path, so a repeat of this job queues
+ * nothing twice). A pull fetches each matching remote file into the account,
+ * fsynced and renamed into place, logs it as an arrival (which triggers the
+ * account's upload routes), then deletes the remote file if asked to.
+ */
+export class ScheduleRunHandler implements JobHandler {
+  readonly kind = SCHEDULE_RUN_JOB;
+  private readonly partners: PartnerStore;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly storageDir: string,
+    private readonly nodeId: string,
+    private readonly maxAttempts: number,
+    private readonly log: Logger,
+    private readonly onQueued: () => void,
+  ) {
+    this.partners = new PartnerStore(db);
+  }
+
+  async run(ctx: JobContext): Promise<void> {
+    const payload = ctx.payload as ScheduleRunPayload;
+    const home = await homeOfAccount(this.db, this.storageDir, payload.action.account);
+    if (payload.action.type === 'push') await this.push(payload, home);
+    else await this.pull(ctx, payload, home);
+  }
+
+  private async push(payload: ScheduleRunPayload, home: Home): Promise<void> {
+    const dir = home.resolve(payload.action.dir);
+    const matches = globMatcher(payload.action.glob);
+    let names: string[];
+    try {
+      names = fs.readdirSync(dir.real, { withFileTypes: true }).filter((e) => e.isFile() && !e.name.startsWith('.') && matches(e.name)).map((e) => e.name).sort();
+    } catch (err) {
+      throw new Error(`cannot list ${dir.virtual} of account ${payload.action.account}: ${(err as Error).message}`);
+    }
+    let queued = 0;
+    await this.db.transaction().execute(async (trx) => {
+      for (const name of names) {
+        const virtual = path.posix.join(dir.virtual, name);
+        const size = fs.statSync(path.join(dir.real, name)).size;
+        const id = await enqueueDelivery(
+          trx,
+          {
+            origin: `schedule:${payload.schedule}`,
+            account: payload.action.account,
+            path: virtual,
+            size,
+            sha256: null,
+            steps: [{ type: 'push', partner: payload.action.partner }],
+            rename: payload.rename,
+            after: payload.after,
+            nameTime: payload.slot,
+          },
+          { maxAttempts: this.maxAttempts, dedupeKey: `schedule:${payload.scheduleId}:${payload.slot}:${virtual}` },
+        );
+        if (id !== undefined) queued++;
+      }
+    });
+    if (queued > 0) this.onQueued();
+    this.log.info({ schedule: payload.schedule, files: names.length, queued }, 'scheduled push queued its deliveries');
+  }
+
+  private async pull(ctx: JobContext, payload: ScheduleRunPayload, home: Home): Promise<void> {
+    const row = await this.partners.find(payload.action.partner);
+    if (!row) throw new PermanentJobError(`partner "${payload.action.partner}" no longer exists`);
+    const partner = partnerSettings(row);
+    if (partner.protocol !== 'sftp') throw new PermanentJobError(`partner "${row.name}" is not an SFTP partner: only SFTP partners can be pulled from`);
+    const checkpoint: PullCheckpoint = { pulled: [...((ctx.checkpoint as PullCheckpoint | undefined)?.pulled ?? [])] };
+    const dir = home.resolve(payload.action.dir);
+    fs.mkdirSync(dir.real, { recursive: true });
+    const matches = globMatcher(payload.action.glob);
+    const remote = await PartnerSftp.connect(partner, (key) => this.partners.pinHostKey(row.name, key), ctx.signal);
+    try {
+      const listing = await remote.readdir(partner.dir);
+      const files = listing
+        .filter((e) => e.attrs.isFile() && !e.filename.startsWith('.') && matches(e.filename))
+        .map((e) => e.filename)
+        .sort();
+      for (const name of files) {
+        ctx.signal.throwIfAborted();
+        const remotePath = path.posix.join(partner.dir, name);
+        if (!checkpoint.pulled.includes(name)) {
+          await this.fetch(remote, remotePath, home, dir.real, path.posix.join(dir.virtual, name), ctx, payload, row.name);
+          checkpoint.pulled.push(name);
+          await ctx.saveCheckpoint(checkpoint);
+        }
+        if (payload.after === 'delete') await remote.unlink(remotePath).catch((err) => {
+          if ((err as { code?: number }).code !== 2) throw err;
+        });
+      }
+    } finally {
+      remote.close();
+    }
+  }
+
+  private async fetch(
+    remote: PartnerSftp,
+    remotePath: string,
+    home: Home,
+    dirReal: string,
+    virtual: string,
+    ctx: JobContext,
+    payload: ScheduleRunPayload,
+    partnerName: string,
+  ): Promise<void> {
+    const startedAt = Date.now();
+    const temp = path.join(home.partialDir, `pull-${ctx.job.id}.part`);
+    await new Promise<void>((resolve, reject) => remote.sftp.fastGet(remotePath, temp, (err) => (err ? reject(err) : resolve())));
+    const hash = crypto.createHash('sha256');
+    const fd = fs.openSync(temp, 'r+');
+    let size = 0;
+    try {
+      const buffer = Buffer.allocUnsafe(1024 * 1024);
+      let n: number;
+      while ((n = fs.readSync(fd, buffer, 0, buffer.length, size)) > 0) {
+        hash.update(buffer.subarray(0, n));
+        size += n;
+      }
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(temp, path.join(dirReal, path.posix.basename(virtual)));
+    const sha256 = hash.digest('hex');
+    let queued = 0;
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto('transfers')
+        .values({
+          node_id: this.nodeId,
+          worker_pid: process.pid,
+          session_id: `schedule:${payload.schedule}`,
+          account: payload.action.account,
+          protocol: 'sftp-pull',
+          client_address: `partner:${partnerName}`,
+          path: virtual,
+          direction: 'upload',
+          start_offset: 0,
+          bytes: size,
+          started_at: startedAt,
+          ended_at: Date.now(),
+          sha256,
+          status: 'completed',
+        })
+        .execute();
+      queued = await enqueueDeliveries(trx, { event: 'upload', account: payload.action.account, path: virtual, size, sha256 }, this.maxAttempts);
+    });
+    if (queued > 0) this.onQueued();
+  }
+}
