@@ -1,5 +1,10 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
+import type http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DATABASE_KINDS, freshDatabaseUrl, tempDir } from './harness/databases.js';
@@ -168,3 +173,158 @@ for (const kind of DATABASE_KINDS) {
     });
   });
 }
+
+interface Received {
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/** An HTTPS partner with a self-signed certificate for 127.0.0.1 that records what it receives. */
+async function startHttpsPartner(dir: string, answer: (r: Received) => number): Promise<{ port: number; cert: string; received: Received[]; close(): Promise<void> }> {
+  const key = path.join(dir, 'https-key.pem');
+  const cert = path.join(dir, 'https-cert.pem');
+  execFileSync('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert,
+    '-days', '1', '-subj', '/CN=partner.test', '-addext', 'subjectAltName=IP:127.0.0.1',
+  ], { stdio: 'pipe' });
+  const received: Received[] = [];
+  const server = https.createServer({ key: fs.readFileSync(key), cert: fs.readFileSync(cert) }, (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const r = { method: req.method!, url: req.url!, headers: req.headers, body: Buffer.concat(chunks) };
+      received.push(r);
+      res.statusCode = answer(r);
+      res.end(res.statusCode >= 400 ? 'refused by test partner' : 'ok');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    cert,
+    received,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** The content of the part named `file` in a multipart/form-data body. */
+function multipartFile(r: Received): { filename: string; content: Buffer } {
+  const boundary = /boundary=(.+)$/.exec(r.headers['content-type'] ?? '')?.[1];
+  assert.ok(boundary, 'multipart boundary');
+  const head = r.body.indexOf('\r\n\r\n');
+  const filename = /filename="([^"]*)"/.exec(r.body.subarray(0, head).toString())![1]!;
+  const end = r.body.lastIndexOf(Buffer.from(`\r\n--${boundary}--`));
+  return { filename, content: r.body.subarray(head + 4, end) };
+}
+
+const sha256 = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
+
+describe('routing over HTTPS, scheduled pulls and archiving (SQLite)', () => {
+  let dir: string;
+  let env: FerryEnv;
+  let node: RunningNode;
+  let alice: Login;
+  let partnerKey: string;
+
+  before(async () => {
+    dir = tempDir();
+    env = { dataDir: path.join(dir, 'data'), databaseUrl: await freshDatabaseUrl('sqlite', dir), extra: QUICK_RETRIES };
+    const clientKey = sshKeygen(dir);
+    partnerKey = sshKeygen(dir, 'partner_key');
+    await ferry(env, ['account', 'add', 'alice', '--key', clientKey + '.pub']);
+    await ferry(env, ['account', 'add', 'bob', '--password-stdin'], 'bob-secret\n');
+    alice = { port: 0, user: 'alice', keyFile: clientKey, dir };
+    node = await startNode(env);
+    alice.port = node.sftpPort;
+  });
+
+  after(async () => {
+    await node?.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('pushes over HTTPS with PUT and multipart POST, verifies TLS, and fails a refused delivery at once', async () => {
+    const web = await startHttpsPartner(dir, (r) => (r.url.includes('forbidden') ? 403 : 201));
+    try {
+      const base = `https://127.0.0.1:${web.port}`;
+      await ferry(env, ['partner', 'add', 'web-put', '--url', `${base}/upload/`, '--ca', web.cert, '--header', 'Authorization: Bearer t0k']);
+      await ferry(env, ['partner', 'add', 'web-post', '--url', `${base}/form`, '--method', 'post', '--ca', web.cert]);
+      await ferry(env, ['partner', 'add', 'web-untrusted', '--url', `${base}/upload/`]);
+      await ferry(env, ['partner', 'add', 'web-forbidden', '--url', `${base}/forbidden/`, '--ca', web.cert]);
+      await ferry(env, ['route', 'add', 'web', '--account', 'alice', '--path', 'web/*', '--push', 'web-put', '--push', 'web-post', '--rename', 'ferry-{name}']);
+      await ferry(env, ['route', 'add', 'untrusted', '--account', 'alice', '--path', 'untrusted/*', '--push', 'web-untrusted']);
+      await ferry(env, ['route', 'add', 'forbidden', '--account', 'alice', '--path', 'forbidden/*', '--push', 'web-forbidden']);
+
+      const local = path.join(dir, 'invoice.xml');
+      const sha = writeRandomFile(local, 300_000, 9);
+      const r = await sftpBatch(alice, ['mkdir web', 'mkdir untrusted', 'mkdir forbidden', `put ${local} web/invoice.xml`, `put ${local} untrusted/invoice.xml`, `put ${local} forbidden/invoice.xml`]);
+      assert.equal(r.code, 0, r.stderr);
+
+      const byPath = async (p: string) => (await transfers(env, 'delivery')).find((t) => t.path === p);
+      const done = await waitFor('the HTTPS delivery', async () => {
+        const t = await byPath('/web/invoice.xml');
+        return t?.status === 'completed' && t;
+      }, 30_000);
+      assert.equal(done.sha256, sha);
+      const put = web.received.find((x) => x.method === 'PUT')!;
+      assert.equal(put.url, '/upload/ferry-invoice.xml');
+      assert.equal(put.headers.authorization, 'Bearer t0k');
+      assert.match(String(put.headers['idempotency-key']), /^ferry-\d+$/);
+      assert.equal(sha256(put.body), sha);
+      const post = multipartFile(web.received.find((x) => x.method === 'POST')!);
+      assert.equal(post.filename, 'ferry-invoice.xml');
+      assert.equal(sha256(post.content), sha);
+
+      const untrusted = await waitFor('the untrusted delivery to fail', async () => {
+        const t = await byPath('/untrusted/invoice.xml');
+        return t?.status === 'failed' && t;
+      }, 30_000);
+      assert.equal(untrusted.attempts, 3);
+      assert.match(untrusted.error, /self-signed certificate/);
+
+      const forbidden = await waitFor('the refused delivery to fail', async () => {
+        const t = await byPath('/forbidden/invoice.xml');
+        return t?.status === 'failed' && t;
+      }, 30_000);
+      assert.equal(forbidden.attempts, 1, 'a 403 is not retried');
+      assert.match(forbidden.error, /answered 403: refused by test partner/);
+      assert.equal(web.received.filter((x) => x.url.startsWith('/upload/')).length, 1, 'nothing reached the partner over an unverified connection');
+    } finally {
+      await web.close();
+    }
+  });
+
+  it('pulls files from an SFTP partner on a schedule, deletes them there, routes them on and archives the source', async () => {
+    const sshd = await startSshd(path.join(dir, 'pull-partner'), partnerKey + '.pub');
+    try {
+      const outgoing = path.join(sshd.filesDir, 'outgoing');
+      fs.mkdirSync(outgoing);
+      const a = writeRandomFile(path.join(outgoing, 'a.csv'), 70_000, 1);
+      const b = writeRandomFile(path.join(outgoing, 'b.csv'), 80_000, 2);
+      fs.writeFileSync(path.join(outgoing, 'keep.txt'), 'not matched');
+      await ferry(env, ['partner', 'add', 'supplier', '--url', `sftp://root@127.0.0.1:${sshd.port}${outgoing}`, '--key', partnerKey]);
+      await ferry(env, ['route', 'add', 'pulled-on', '--account', 'alice', '--path', 'pulled/*.csv', '--copy-to', 'bob/from-supplier', '--then', 'archive']);
+      await ferry(env, ['schedule', 'add', 'fetch', '--cron', '* * * * * *', '--pull', 'supplier', '--to', 'alice/pulled', '--path', '*.csv', '--then', 'delete']);
+
+      const home = path.join(env.dataDir, 'files');
+      const day = new Date().toISOString().slice(0, 10);
+      await waitFor('both files routed on and archived', () =>
+        fs.existsSync(path.join(home, 'bob', 'from-supplier', 'a.csv')) && fs.existsSync(path.join(home, 'bob', 'from-supplier', 'b.csv')) &&
+        fs.existsSync(path.join(home, 'alice', 'archive', day, 'a.csv')) && fs.existsSync(path.join(home, 'alice', 'archive', day, 'b.csv')), 30_000);
+      await ferry(env, ['schedule', 'remove', 'fetch']);
+      assert.deepEqual(fs.readdirSync(outgoing), ['keep.txt'], 'pulled files deleted at the partner, the others kept');
+      assert.equal(sha256File(path.join(home, 'bob', 'from-supplier', 'a.csv')), a);
+      assert.equal(sha256File(path.join(home, 'alice', 'archive', day, 'b.csv')), b);
+      assert.deepEqual(fs.readdirSync(path.join(home, 'alice', 'pulled')), [], 'the source was archived');
+      const pulls = (await transfers(env, 'upload')).filter((t) => t.protocol === 'sftp-pull');
+      assert.deepEqual(pulls.map((t) => [t.path, t.sha256, t.client]).sort(), [
+        ['/pulled/a.csv', a, 'partner:supplier'],
+        ['/pulled/b.csv', b, 'partner:supplier'],
+      ]);
+    } finally {
+      await sshd.stop();
+    }
+  });
+});
