@@ -13,6 +13,7 @@ import { createLogger } from './observability/logger.js';
 import { hasNativeSshCrypto } from './observability/native-crypto.js';
 import { loadHostKeys } from './protocols/sftp/host-keys.js';
 import { FolderMonitor } from './monitor/folder-monitor.js';
+import { noopHandler } from './queue/noop-handler.js';
 import { QueueRunner } from './queue/queue-runner.js';
 import { WorkQueue } from './queue/work-queue.js';
 import { DeliverHandler } from './routing/deliver-handler.js';
@@ -81,6 +82,7 @@ export async function runSupervisor(config: Config): Promise<void> {
     [
       new DeliverHandler(database.db, config.storage.dir, nodeId, log),
       new ScheduleRunHandler(database.db, config.storage.dir, nodeId, config.queue.max_attempts, log, () => runner.poll()),
+      noopHandler,
     ],
     {
       concurrency: config.queue.concurrency,
