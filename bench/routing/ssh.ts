@@ -1,0 +1,142 @@
+/** The OpenSSH reference (an `sftp -b` session) and the cost of one SSH login, both against the partner sshd. */
+import { spawn } from 'node:child_process';
+import ssh2 from 'ssh2';
+import type { Teardown } from '../cluster/teardown.js';
+
+const CLIENT_OPTIONS = [
+  '-o', 'StrictHostKeyChecking=no',
+  '-o', 'UserKnownHostsFile=/dev/null',
+  '-o', 'LogLevel=ERROR',
+  '-o', 'ConnectTimeout=10',
+  '-o', 'ServerAliveInterval=5',
+  '-o', 'IdentitiesOnly=yes',
+  '-o', 'PreferredAuthentications=publickey',
+  '-o', 'BatchMode=yes',
+];
+
+/**
+ * One OpenSSH `sftp -b -` session running `commands`, in its own process group
+ * (so the teardown can SIGKILL it and its ssh child on Ctrl-C), killed after timeoutMs.
+ */
+export function sftpSession(
+  teardown: Teardown,
+  login: { port: number; user: string; keyFile: string },
+  commands: string[],
+  timeoutMs: number,
+): Promise<{ code: number | null; stderr: string; ms: number }> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn('sftp', [...CLIENT_OPTIONS, '-i', login.keyFile, '-P', String(login.port), '-b', '-', `${login.user}@127.0.0.1`], {
+      stdio: ['pipe', 'ignore', 'pipe'],
+      detached: true,
+    });
+    const killGroup = () => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {}
+    };
+    const forget = teardown.addLastResort(killGroup);
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
+    const timer = setTimeout(() => {
+      stderr += `\n(killed after ${timeoutMs} ms)`;
+      killGroup();
+    }, timeoutMs);
+    const onAbort = () => killGroup();
+    teardown.signal.addEventListener('abort', onAbort, { once: true });
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      forget();
+      reject(err);
+    });
+    child.on('close', (code) => {
+      const ms = performance.now() - started;
+      clearTimeout(timer);
+      teardown.signal.removeEventListener('abort', onAbort);
+      killGroup();
+      forget();
+      resolve({ code, stderr, ms });
+    });
+    child.stdin!.on('error', () => {});
+    child.stdin!.end(commands.join('\n') + '\n');
+  });
+}
+
+export interface LoginCost {
+  /** One login at a time: TCP connect, key exchange, key authentication, sftp subsystem, realpath, close. */
+  sequentialMs: number[];
+  /** `parallel` loops of logins at once: logins completed per second. */
+  parallel: number;
+  perSecond: number;
+  failures: number;
+  /** Why logins failed: message -> count. */
+  errors: Record<string, number>;
+}
+
+/**
+ * One SFTP login with ssh2: TCP connect, key exchange, key authentication, the
+ * sftp subsystem, realpath('.'), end. Resolves undefined on success, else why not.
+ */
+function loginOnce(port: number, user: string, privateKey: Buffer, timeoutMs: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const client = new ssh2.Client();
+    let settled = false;
+    const done = (why: string | undefined) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      client.removeAllListeners();
+      client.on('error', () => {});
+      client.end();
+      client.destroy();
+      resolve(why);
+    };
+    const timer = setTimeout(() => done(`no answer within ${timeoutMs} ms`), timeoutMs);
+    client.on('error', (err) => done((err as Error).message));
+    client.on('close', () => done('connection closed before the login completed'));
+    client.on('ready', () => {
+      client.sftp((err, sftp) => {
+        if (err) return done(`sftp subsystem: ${err.message}`);
+        sftp.realpath('.', (err2, abs) => done(err2 ? `realpath: ${err2.message}` : typeof abs === 'string' && abs.length > 0 ? undefined : 'empty realpath'));
+      });
+    });
+    client.connect({ host: '127.0.0.1', port, username: user, privateKey, readyTimeout: timeoutMs, keepaliveInterval: 0 });
+  });
+}
+
+/**
+ * What one fresh SFTP connection costs with ssh2 (the library Ferry's SFTP push
+ * uses) against this sshd: first one at a time, then `parallel` at once (the
+ * queue's concurrency on both nodes), which shows how many per second the
+ * machine's cores allow.
+ */
+export async function measureLoginCost(port: number, user: string, privateKey: Buffer, count: number, parallel: number, signal: AbortSignal): Promise<LoginCost> {
+  let failures = 0;
+  const errors: Record<string, number> = {};
+  const attempt = async (): Promise<boolean> => {
+    const why = await loginOnce(port, user, privateKey, 10_000);
+    if (why === undefined) return true;
+    failures++;
+    errors[why] = (errors[why] ?? 0) + 1;
+    return false;
+  };
+  const sequentialMs: number[] = [];
+  for (let i = 0; i < count && !signal.aborted; i++) {
+    const t0 = performance.now();
+    if (await attempt()) sequentialMs.push(performance.now() - t0);
+  }
+  const total = count * 2;
+  let started = 0;
+  let done = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      while (started < total && !signal.aborted) {
+        started++;
+        if (await attempt()) done++;
+      }
+    }),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  return { sequentialMs, parallel, perSecond: done / seconds, failures, errors };
+}
