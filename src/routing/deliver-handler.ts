@@ -11,6 +11,7 @@ import { homeOfAccount } from './account-home.js';
 import type { Delivery, DeliveryResult, StepCheckpoint } from './connectors/connector.js';
 import { pushOverHttps } from './connectors/https-push.js';
 import { copyToAccount } from './connectors/local-copy.js';
+import { SftpConnectionPool } from './connectors/sftp-pool.js';
 import { pushOverSftp } from './connectors/sftp-push.js';
 import type { SourceFile } from './connectors/source-file.js';
 import { DELIVER_JOB, type DeliverPayload } from './enqueue.js';
@@ -41,6 +42,7 @@ export class DeliverHandler implements JobHandler {
   readonly kind = DELIVER_JOB;
   private readonly results = new Map<number, AttemptResult>();
   private readonly partners: PartnerStore;
+  private readonly connections = new SftpConnectionPool();
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -116,7 +118,12 @@ export class DeliverHandler implements JobHandler {
     if (!row) throw new PermanentJobError(`partner "${step.partner}" no longer exists`);
     const settings = partnerSettings(row);
     if (settings.protocol === 'https') return pushOverHttps(settings, delivery);
-    return pushOverSftp(settings, delivery, (key) => this.partners.pinHostKey(step.partner, key));
+    return this.connections.use(
+      settings,
+      (key) => this.partners.pinHostKey(step.partner, key),
+      delivery.signal,
+      (remote) => pushOverSftp(settings, delivery, remote),
+    );
   }
 
   /** Deletes or archives the source, unless it changed since it was delivered. */

@@ -93,6 +93,7 @@ export class ScheduleRunHandler implements JobHandler {
     fs.mkdirSync(dir.real, { recursive: true });
     const matches = globMatcher(payload.action.glob);
     const remote = await PartnerSftp.connect(partner, (key) => this.partners.pinHostKey(row.name, key), ctx.signal);
+    const release = remote.abortOn(ctx.signal);
     try {
       const listing = await remote.readdir(partner.dir);
       const files = listing
@@ -112,6 +113,7 @@ export class ScheduleRunHandler implements JobHandler {
         });
       }
     } finally {
+      release();
       remote.close();
     }
   }

@@ -9,10 +9,28 @@ const NO_SUCH_FILE = 2;
 
 /** An SFTP connection to a partner, with promise-returning calls. */
 export class PartnerSftp {
+  private closed = false;
+
   private constructor(
     private readonly client: InstanceType<typeof Client>,
     readonly sftp: SFTPWrapper,
-  ) {}
+  ) {
+    client.on('close', () => (this.closed = true));
+    client.on('error', () => (this.closed = true));
+  }
+
+  /** False once the connection dropped or was closed. */
+  get usable(): boolean {
+    return !this.closed;
+  }
+
+  /** Destroys the connection when `signal` aborts, until the returned function is called. */
+  abortOn(signal: AbortSignal): () => void {
+    const onAbort = () => this.destroy();
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    return () => signal.removeEventListener('abort', onAbort);
+  }
 
   /**
    * Connects and logs in. The host key must equal the pinned one; when none is
@@ -56,16 +74,22 @@ export class PartnerSftp {
       signal.removeEventListener('abort', onAbort);
     }
     if (!partner.hostKey && seenKey) await pin(seenKey);
-    const sftp = await new Promise<SFTPWrapper>((resolve, reject) => client.sftp((err, s) => (err ? reject(err) : resolve(s))));
-    signal.addEventListener('abort', () => client.destroy(), { once: true });
-    return new PartnerSftp(client, sftp);
+    try {
+      const sftp = await new Promise<SFTPWrapper>((resolve, reject) => client.sftp((err, s) => (err ? reject(err) : resolve(s))));
+      return new PartnerSftp(client, sftp);
+    } catch (err) {
+      client.destroy();
+      throw new Error(`${partner.host}:${partner.port} refused the SFTP subsystem: ${(err as Error).message}`);
+    }
   }
 
   close(): void {
+    this.closed = true;
     this.client.end();
   }
 
   destroy(): void {
+    this.closed = true;
     this.client.destroy();
   }
 

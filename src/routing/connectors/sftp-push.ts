@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import { posix } from 'node:path';
 import type { SftpPartner } from '../partners.js';
 import { temporaryName, type Delivery, type DeliveryResult } from './connector.js';
-import { PartnerSftp } from './sftp-client.js';
+import type { PartnerSftp } from './sftp-client.js';
 import { hashPrefix, readChunks } from './source-file.js';
 
 /** SSH_FXF_WRITE | SSH_FXF_CREAT: open for writing at offsets, keep what is there. */
@@ -15,72 +15,63 @@ const WRITES_IN_FLIGHT = 32;
  * temporary file (its size, and its SHA-256 where the partner answers sha256sum),
  * fsync, then rename into place. A retry that finds the rename done sends nothing.
  */
-export async function pushOverSftp(
-  partner: SftpPartner,
-  delivery: Delivery,
-  pin: (hostKey: string) => Promise<void>,
-): Promise<DeliveryResult> {
+export async function pushOverSftp(partner: SftpPartner, delivery: Delivery, remote: PartnerSftp): Promise<DeliveryResult> {
   const { source, signal } = delivery;
   const final = posix.join(partner.dir, delivery.targetName);
   const temp = posix.join(partner.dir, temporaryName(delivery.targetName, delivery.jobId));
   const destination = `${partner.host}:${partner.port}${final}`;
-  const remote = await PartnerSftp.connect(partner, pin, signal);
-  try {
-    const tempStats = await remote.stat(temp);
-    if (delivery.checkpoint?.phase === 'renaming' && !tempStats) {
-      const finalStats = await remote.stat(final);
-      if (finalStats && finalStats.size === source.size) {
-        // The rename happened before the last attempt could record it: nothing to send.
-        const hash = crypto.createHash('sha256');
-        await hashPrefix(source.absPath, source.size, hash, signal);
-        delivery.log.info({ destination }, 'delivery already renamed into place by an earlier attempt');
-        return { bytes: 0, sha256: hash.digest('hex'), destination, resumedAt: source.size };
-      }
+  const tempStats = await remote.stat(temp);
+  if (delivery.checkpoint?.phase === 'renaming' && !tempStats) {
+    const finalStats = await remote.stat(final);
+    if (finalStats && finalStats.size === source.size) {
+      // The rename happened before the last attempt could record it: nothing to send.
+      const hash = crypto.createHash('sha256');
+      await hashPrefix(source.absPath, source.size, hash, signal);
+      delivery.log.info({ destination }, 'delivery already renamed into place by an earlier attempt');
+      return { bytes: 0, sha256: hash.digest('hex'), destination, resumedAt: source.size };
     }
-
-    let offset = tempStats && tempStats.size <= source.size ? tempStats.size : 0;
-    const hash = crypto.createHash('sha256');
-    if (offset > 0) {
-      await hashPrefix(source.absPath, offset, hash, signal);
-      const theirs = await remote.sha256(temp);
-      if (theirs !== undefined && theirs !== hash.copy().digest('hex')) {
-        delivery.log.warn({ destination, offset }, 'partial file at the partner differs from the source; sending it again');
-        offset = 0;
-        hash.destroy();
-      }
-    }
-    const fullHash = offset > 0 ? hash : crypto.createHash('sha256');
-    if (offset > 0) delivery.log.info({ destination, offset }, 'resuming the delivery');
-    await delivery.saveCheckpoint({ phase: 'sending' });
-
-    const handle = await remote.open(temp, offset > 0 ? WRITE_KEEP : 'w');
-    // In order and each within the server's write size: the partner's file is always a prefix of ours.
-    const inFlight = new Set<Promise<void>>();
-    const pieceSize = remote.maxWriteLength;
-    let failure: Error | undefined;
-    await readChunks(source.absPath, { start: offset, end: source.size }, fullHash, async (chunk, position) => {
-      for (let at = 0; at < chunk.length; at += pieceSize) {
-        if (failure) throw failure;
-        const write = remote.write(handle, chunk.subarray(at, at + pieceSize), position + at).catch((err) => {
-          failure ??= err as Error;
-        });
-        inFlight.add(write);
-        void write.finally(() => inFlight.delete(write));
-        if (inFlight.size >= WRITES_IN_FLIGHT) await Promise.race(inFlight);
-      }
-    }, signal);
-    await Promise.all(inFlight);
-    if (failure) throw failure;
-    await remote.fsync(handle);
-    await remote.closeHandle(handle);
-    const written = await remote.stat(temp);
-    if (!written || written.size !== source.size) {
-      throw new Error(`partner holds ${written?.size ?? 'no'} bytes of ${source.size} after the upload`);
-    }
-    await delivery.saveCheckpoint({ phase: 'renaming' });
-    await remote.renameOver(temp, final);
-    return { bytes: source.size - offset, sha256: fullHash.digest('hex'), destination, resumedAt: offset };
-  } finally {
-    remote.close();
   }
+
+  let offset = tempStats && tempStats.size <= source.size ? tempStats.size : 0;
+  const hash = crypto.createHash('sha256');
+  if (offset > 0) {
+    await hashPrefix(source.absPath, offset, hash, signal);
+    const theirs = await remote.sha256(temp);
+    if (theirs !== undefined && theirs !== hash.copy().digest('hex')) {
+      delivery.log.warn({ destination, offset }, 'partial file at the partner differs from the source; sending it again');
+      offset = 0;
+      hash.destroy();
+    }
+  }
+  const fullHash = offset > 0 ? hash : crypto.createHash('sha256');
+  if (offset > 0) delivery.log.info({ destination, offset }, 'resuming the delivery');
+  await delivery.saveCheckpoint({ phase: 'sending' });
+
+  const handle = await remote.open(temp, offset > 0 ? WRITE_KEEP : 'w');
+  // In order and each within the server's write size: the partner's file is always a prefix of ours.
+  const inFlight = new Set<Promise<void>>();
+  const pieceSize = remote.maxWriteLength;
+  let failure: Error | undefined;
+  await readChunks(source.absPath, { start: offset, end: source.size }, fullHash, async (chunk, position) => {
+    for (let at = 0; at < chunk.length; at += pieceSize) {
+      if (failure) throw failure;
+      const write = remote.write(handle, chunk.subarray(at, at + pieceSize), position + at).catch((err) => {
+        failure ??= err as Error;
+      });
+      inFlight.add(write);
+      void write.finally(() => inFlight.delete(write));
+      if (inFlight.size >= WRITES_IN_FLIGHT) await Promise.race(inFlight);
+    }
+  }, signal);
+  await Promise.all(inFlight);
+  if (failure) throw failure;
+  await remote.fsync(handle);
+  await remote.closeHandle(handle);
+  const written = await remote.stat(temp);
+  if (!written || written.size !== source.size) {
+    throw new Error(`partner holds ${written?.size ?? 'no'} bytes of ${source.size} after the upload`);
+  }
+  await delivery.saveCheckpoint({ phase: 'renaming' });
+  await remote.renameOver(temp, final);
+  return { bytes: source.size - offset, sha256: fullHash.digest('hex'), destination, resumedAt: offset };
 }
