@@ -268,7 +268,7 @@ describe('routing over HTTPS, scheduled pulls and archiving (SQLite)', () => {
         return t?.status === 'completed' && t;
       }, 30_000);
       assert.equal(done.sha256, sha);
-      const put = web.received.find((x) => x.method === 'PUT')!;
+      const put = web.received.find((x) => x.method === 'PUT' && x.url.startsWith('/upload/'))!;
       assert.equal(put.url, '/upload/ferry-invoice.xml');
       assert.equal(put.headers.authorization, 'Bearer t0k');
       assert.match(String(put.headers['idempotency-key']), /^ferry-\d+$/);

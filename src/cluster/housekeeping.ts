@@ -8,11 +8,14 @@ import type { Dialect } from '../db/connect.js';
 import type { Database } from '../db/schema.js';
 import type { ClusterEvents } from './events.js';
 import { silentNodes } from './membership.js';
+import { purgeCompletedJobs } from '../queue/work-queue.js';
 
 export interface HousekeepingOptions {
   deadAfterMs: number;
   storageDir: string;
   partialMaxAgeMs: number;
+  /** Completed queue jobs older than this are deleted (their transfer rows stay). */
+  jobRetentionMs: number;
 }
 
 const PARTIAL_SWEEP_INTERVAL_MS = 60_000;
@@ -56,6 +59,8 @@ export class Housekeeping {
       this.lastPartialSweep = Date.now();
       const removed = removeStalePartials(this.options.storageDir, this.options.partialMaxAgeMs);
       if (removed > 0) this.log.info({ removed }, 'removed stale partial uploads');
+      const purged = await purgeCompletedJobs(this.db, Date.now() - this.options.jobRetentionMs, fence);
+      if (purged > 0) this.log.info({ purged }, 'purged completed queue jobs');
     }
   }
 }

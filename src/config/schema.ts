@@ -81,6 +81,8 @@ export const configSchema = z.object({
       retry_max_delay: duration('1h'),
       /** How often an idle node looks for work. */
       poll_interval: duration('1s'),
+      /** Completed jobs (and their attempt history) are kept this long; the transfer log keeps deliveries for good. */
+      retention: duration('7d'),
     })
     .prefault({}),
   monitor: z

@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { sql, type Expression, type Kysely, type Selectable, type SqlBool, type Transaction } from 'kysely';
 import { dbNow } from '../db/clock.js';
 import type { Dialect } from '../db/connect.js';
 import type { Database, JobsTable } from '../db/schema.js';
@@ -90,8 +90,8 @@ export class WorkQueue {
         updated_at = ${Date.now()}
       where id in (
         select id from jobs
-        where (status = 'queued' and run_after <= ${now})
-           or (status = 'running' and lease_expires_at <= ${now})
+        where status in ('queued', 'running')
+          and ((status = 'queued' and run_after <= ${now}) or (status = 'running' and lease_expires_at <= ${now}))
         order by run_after, id
         limit ${limit}
         ${lock}
@@ -156,6 +156,19 @@ export class WorkQueue {
     const rows = await this.db.selectFrom('jobs').select(['status', sql<number>`count(*)`.as('n')]).groupBy('status').execute();
     return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
   }
+}
+
+/**
+ * Deletes completed jobs (and their attempt history) last touched before `before`;
+ * the transfer log keeps every delivery's row. Fenced: only the primary purges.
+ */
+export async function purgeCompletedJobs(db: Kysely<Database>, before: number, fence: Expression<SqlBool>): Promise<number> {
+  return db.transaction().execute(async (trx) => {
+    const old = trx.selectFrom('jobs').select('id').where('status', '=', 'completed').where('updated_at', '<', before);
+    await trx.deleteFrom('job_attempts').where('job_id', 'in', old).where(fence).execute();
+    const result = await trx.deleteFrom('jobs').where('status', '=', 'completed').where('updated_at', '<', before).where(fence).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  });
 }
 
 /** Raw SQL rows bypass the pg int8 parser on some paths: make every number a number. */

@@ -102,7 +102,8 @@ export class DeliverHandler implements JobHandler {
       result.sha256 = done.sha256;
       result.resumedAt = Math.max(result.resumedAt, done.resumedAt);
       result.destinations.push(done.destination);
-      await ctx.saveCheckpoint({ step: step + 1 } satisfies DeliverCheckpoint);
+      // The last step needs no checkpoint: the job's completion records it.
+      if (step + 1 < payload.steps.length) await ctx.saveCheckpoint({ step: step + 1 } satisfies DeliverCheckpoint);
       log.info({ destination: done.destination, bytes: done.bytes, resumedAt: done.resumedAt }, 'delivered');
     }
     if (payload.after) this.afterDelivery(sourceHome, payload, source, stamp, log);

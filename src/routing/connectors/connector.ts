@@ -4,7 +4,7 @@ import type { SourceFile } from './source-file.js';
 /** Where a delivery step stands, saved in the job so another node resumes from it. */
 export interface StepCheckpoint {
   /** 'renaming': the data is complete at the destination under its temporary name. */
-  phase: 'sending' | 'renaming';
+  phase: 'renaming';
 }
 
 export interface Delivery {

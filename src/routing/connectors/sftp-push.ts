@@ -45,7 +45,6 @@ export async function pushOverSftp(partner: SftpPartner, delivery: Delivery, rem
   }
   const fullHash = offset > 0 ? hash : crypto.createHash('sha256');
   if (offset > 0) delivery.log.info({ destination, offset }, 'resuming the delivery');
-  await delivery.saveCheckpoint({ phase: 'sending' });
 
   const handle = await remote.open(temp, offset > 0 ? WRITE_KEEP : 'w');
   // In order and each within the server's write size: the partner's file is always a prefix of ours.
