@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freshDatabaseUrl, tempDir } from './harness/databases.js';
-import { runFerry, startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
+import { ferryOk, runFerry, startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
 import { sha256File, writeRandomFile } from './harness/files.js';
 import { sftpBatch, sshKeygen } from './harness/openssh.js';
 import { startSshd, type SshdServer } from './harness/sshd.js';
@@ -22,11 +22,7 @@ const FAST = {
   FERRY_MONITOR_INTERVAL: '300ms',
 };
 
-async function ferry(env: FerryEnv, args: string[], input?: string): Promise<string> {
-  const r = await runFerry(args, env, input);
-  assert.equal(r.code, 0, `ferry ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
+const ferry = ferryOk;
 
 async function deliveries(env: FerryEnv): Promise<any[]> {
   const all = JSON.parse(await ferry(env, ['transfers', 'list', '--json', '--limit', '1000']));

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DATABASE_KINDS, freshDatabaseUrl, tempDir } from './harness/databases.js';
-import { runFerry, startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
+import { ferryOk, runFerry, startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
 import { sha256File, writeRandomFile } from './harness/files.js';
 import { sftpBatch, sshKeygen, type Login } from './harness/openssh.js';
 import { freePort } from './harness/ports.js';
@@ -21,11 +21,7 @@ const QUICK_RETRIES = {
   FERRY_QUEUE_POLL_INTERVAL: '200ms',
 };
 
-async function ferry(env: FerryEnv, args: string[], input?: string): Promise<string> {
-  const r = await runFerry(args, env, input);
-  assert.equal(r.code, 0, `ferry ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
+const ferry = ferryOk;
 
 async function transfers(env: FerryEnv, direction: string): Promise<any[]> {
   const all = JSON.parse(await ferry(env, ['transfers', 'list', '--json']));

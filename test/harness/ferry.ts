@@ -45,6 +45,13 @@ export function runFerry(args: string[], env: FerryEnv, input?: string): Promise
   });
 }
 
+/** Runs one `ferry` command that must succeed; returns its standard output. */
+export async function ferryOk(env: FerryEnv, args: string[], input?: string): Promise<string> {
+  const r = await runFerry(args, env, input);
+  if (r.code !== 0) throw new Error(`ferry ${args.join(' ')} exited with ${r.code}: ${r.stderr}`);
+  return r.stdout;
+}
+
 export interface RunningNode {
   process: ChildProcess;
   sftpPort: number;

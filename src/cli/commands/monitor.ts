@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { parseDuration } from '../../config/duration.js';
 import { MonitorStore, type MonitorRow } from '../../monitor/monitors.js';
-import { CliError, isoTime, printJson, printTable, withDatabase, type GlobalOptions } from '../context.js';
-import { printRecord } from './print-record.js';
+import { CliError, isoTime, withDatabase, type GlobalOptions } from '../context.js';
+import { registerCatalogCommands } from './catalog.js';
 
 /** The stable JSON shape of a folder monitor (documented in docs/cli.md). */
 export function monitorJson(row: MonitorRow) {
@@ -42,41 +42,14 @@ export function registerMonitor(program: Command): void {
       });
     });
 
-  monitor
-    .command('list')
-    .description('list folder monitors')
-    .option('--json', 'machine-readable output')
-    .option('--config <file>', 'YAML configuration file')
-    .action(async (options: GlobalOptions & { json?: boolean }) => {
-      await withDatabase(options, async ({ db }) => {
-        const rows = (await new MonitorStore(db).list()).map(monitorJson);
-        if (options.json) return printJson(rows);
-        printTable(['NAME', 'ACCOUNT', 'DIR', 'PATH', 'STABLE'], rows.map((r) => [r.name, r.account, r.dir, r.path, `${r.stableSeconds}s`]));
-      });
-    });
-
-  monitor
-    .command('show <name>')
-    .description('show one folder monitor')
-    .option('--json', 'machine-readable output')
-    .option('--config <file>', 'YAML configuration file')
-    .action(async (name: string, options: GlobalOptions & { json?: boolean }) => {
-      await withDatabase(options, async ({ db }) => {
-        const row = await new MonitorStore(db).find(name);
-        if (!row) throw new CliError(`no monitor named "${name}"`);
-        if (options.json) return printJson(monitorJson(row));
-        printRecord(monitorJson(row));
-      });
-    });
-
-  monitor
-    .command('remove <name>')
-    .description('stop watching a folder')
-    .option('--config <file>', 'YAML configuration file')
-    .action(async (name: string, options: GlobalOptions) => {
-      await withDatabase(options, async ({ db }) => {
-        await new MonitorStore(db).remove(name);
-        process.stdout.write(`monitor ${name} removed\n`);
-      });
-    });
+  registerCatalogCommands(monitor, {
+    noun: 'monitor',
+    store: (db) => new MonitorStore(db),
+    json: monitorJson,
+    table: {
+      header: ['NAME', 'ACCOUNT', 'DIR', 'PATH', 'STABLE'],
+      cells: (r) => [r.name, r.account, r.dir, r.path_glob, `${Number(r.stable_ms) / 1000}s`],
+    },
+    removeHelp: 'stop watching a folder',
+  });
 }

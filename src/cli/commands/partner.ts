@@ -11,8 +11,8 @@ import {
   type PartnerRow,
   type PartnerSettings,
 } from '../../routing/partners.js';
-import { CliError, isoTime, passwordFromStdin, printJson, printTable, withDatabase, type GlobalOptions } from '../context.js';
-import { printRecord } from './print-record.js';
+import { CliError, isoTime, passwordFromStdin, withDatabase, type GlobalOptions } from '../context.js';
+import { registerCatalogCommands } from './catalog.js';
 
 function readFile(file: string, what: string): string {
   try {
@@ -127,40 +127,11 @@ export function registerPartner(program: Command): void {
       });
     });
 
-  partner
-    .command('list')
-    .description('list partners')
-    .option('--json', 'machine-readable output')
-    .option('--config <file>', 'YAML configuration file')
-    .action(async (options: GlobalOptions & { json?: boolean }) => {
-      await withDatabase(options, async ({ db }) => {
-        const rows = await new PartnerStore(db).list();
-        if (options.json) return printJson(rows.map(partnerJson));
-        printTable(['NAME', 'PROTOCOL', 'URL'], rows.map((r) => [r.name, r.protocol, r.url]));
-      });
-    });
-
-  partner
-    .command('show <name>')
-    .description('show one partner (never its secrets)')
-    .option('--json', 'machine-readable output')
-    .option('--config <file>', 'YAML configuration file')
-    .action(async (name: string, options: GlobalOptions & { json?: boolean }) => {
-      await withDatabase(options, async ({ db }) => {
-        const json = partnerJson(await new PartnerStore(db).get(name));
-        if (options.json) return printJson(json);
-        printRecord(json);
-      });
-    });
-
-  partner
-    .command('remove <name>')
-    .description('remove a partner no route or schedule uses')
-    .option('--config <file>', 'YAML configuration file')
-    .action(async (name: string, options: GlobalOptions) => {
-      await withDatabase(options, async ({ db }) => {
-        await new PartnerStore(db).remove(name);
-        process.stdout.write(`partner ${name} removed\n`);
-      });
-    });
+  registerCatalogCommands(partner, {
+    noun: 'partner',
+    store: (db) => new PartnerStore(db),
+    json: partnerJson,
+    table: { header: ['NAME', 'PROTOCOL', 'URL'], cells: (r) => [r.name, r.protocol, r.url] },
+    removeHelp: 'remove a partner no route or schedule uses',
+  });
 }

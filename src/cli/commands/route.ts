@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import type { AfterDelivery, RouteEvent } from '../../db/schema.js';
 import { RouteStore, routeSteps, type DeliveryStep, type RouteRow } from '../../routing/routes.js';
-import { CliError, isoTime, printJson, printTable, withDatabase, type GlobalOptions } from '../context.js';
-import { printRecord } from './print-record.js';
+import { CliError, isoTime, withDatabase, type GlobalOptions } from '../context.js';
+import { registerCatalogCommands } from './catalog.js';
 
 /** The stable JSON shape of a route (documented in docs/cli.md). */
 export function routeJson(row: RouteRow) {
@@ -71,44 +71,14 @@ export function registerRoute(program: Command): void {
       });
     });
 
-  route
-    .command('list')
-    .description('list routes')
-    .option('--json', 'machine-readable output')
-    .option('--config <file>', 'YAML configuration file')
-    .action(async (options: GlobalOptions & { json?: boolean }) => {
-      await withDatabase(options, async ({ db }) => {
-        const rows = await new RouteStore(db).list();
-        if (options.json) return printJson(rows.map(routeJson));
-        printTable(
-          ['NAME', 'ACCOUNT', 'ON', 'PATH', 'STEPS', 'THEN'],
-          rows.map((r) => [r.name, r.account, r.on_event, r.path_glob, stepsText(routeSteps(r)), r.after_delivery ?? '']),
-        );
-      });
-    });
-
-  route
-    .command('show <name>')
-    .description('show one route')
-    .option('--json', 'machine-readable output')
-    .option('--config <file>', 'YAML configuration file')
-    .action(async (name: string, options: GlobalOptions & { json?: boolean }) => {
-      await withDatabase(options, async ({ db }) => {
-        const row = await new RouteStore(db).find(name);
-        if (!row) throw new CliError(`no route named "${name}"`);
-        if (options.json) return printJson(routeJson(row));
-        printRecord(routeJson(row));
-      });
-    });
-
-  route
-    .command('remove <name>')
-    .description('remove a route (work already queued still runs)')
-    .option('--config <file>', 'YAML configuration file')
-    .action(async (name: string, options: GlobalOptions) => {
-      await withDatabase(options, async ({ db }) => {
-        await new RouteStore(db).remove(name);
-        process.stdout.write(`route ${name} removed\n`);
-      });
-    });
+  registerCatalogCommands(route, {
+    noun: 'route',
+    store: (db) => new RouteStore(db),
+    json: routeJson,
+    table: {
+      header: ['NAME', 'ACCOUNT', 'ON', 'PATH', 'STEPS', 'THEN'],
+      cells: (r) => [r.name, r.account, r.on_event, r.path_glob, stepsText(routeSteps(r)), r.after_delivery ?? ''],
+    },
+    removeHelp: 'remove a route (work already queued still runs)',
+  });
 }

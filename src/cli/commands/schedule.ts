@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import type { CatchUp } from '../../db/schema.js';
 import { CATCH_UP, ScheduleStore, cronOf, scheduleAction, type ScheduleAction, type ScheduleRow } from '../../scheduler/schedules.js';
-import { CliError, isoTime, printJson, printTable, withDatabase, type GlobalOptions } from '../context.js';
-import { printRecord } from './print-record.js';
+import { CliError, isoTime, withDatabase, type GlobalOptions } from '../context.js';
+import { registerCatalogCommands } from './catalog.js';
 import { parseAfter } from './route.js';
 
 /** The stable JSON shape of a schedule (documented in docs/cli.md). */
@@ -97,41 +97,17 @@ export function registerSchedule(program: Command): void {
       });
     });
 
-  schedule
-    .command('list')
-    .description('list schedules')
-    .option('--json', 'machine-readable output')
-    .option('--config <file>', 'YAML configuration file')
-    .action(async (options: GlobalOptions & { json?: boolean }) => {
-      await withDatabase(options, async ({ db }) => {
-        const rows = (await new ScheduleStore(db).list()).map(scheduleJson);
-        if (options.json) return printJson(rows);
-        printTable(['NAME', 'CRON', 'ACTION', 'LAST', 'NEXT'], rows.map((r) => [r.name, r.cron, actionText(r.action), r.lastSlot ?? '', r.next ?? '']));
-      });
-    });
-
-  schedule
-    .command('show <name>')
-    .description('show one schedule')
-    .option('--json', 'machine-readable output')
-    .option('--config <file>', 'YAML configuration file')
-    .action(async (name: string, options: GlobalOptions & { json?: boolean }) => {
-      await withDatabase(options, async ({ db }) => {
-        const row = await new ScheduleStore(db).find(name);
-        if (!row) throw new CliError(`no schedule named "${name}"`);
-        if (options.json) return printJson(scheduleJson(row));
-        printRecord(scheduleJson(row));
-      });
-    });
-
-  schedule
-    .command('remove <name>')
-    .description('remove a schedule (firings already queued still run)')
-    .option('--config <file>', 'YAML configuration file')
-    .action(async (name: string, options: GlobalOptions) => {
-      await withDatabase(options, async ({ db }) => {
-        await new ScheduleStore(db).remove(name);
-        process.stdout.write(`schedule ${name} removed\n`);
-      });
-    });
+  registerCatalogCommands(schedule, {
+    noun: 'schedule',
+    store: (db) => new ScheduleStore(db),
+    json: scheduleJson,
+    table: {
+      header: ['NAME', 'CRON', 'ACTION', 'LAST', 'NEXT'],
+      cells: (row) => {
+        const r = scheduleJson(row);
+        return [r.name, r.cron, actionText(r.action), r.lastSlot ?? '', r.next ?? ''];
+      },
+    },
+    removeHelp: 'remove a schedule (firings already queued still run)',
+  });
 }
