@@ -19,10 +19,13 @@ export interface JobContext {
 
 export interface JobHandler {
   kind: string;
-  /** Runs one attempt; throws to fail it (retried unless PermanentJobError). */
-  run(ctx: JobContext): Promise<void>;
-  /** Called for every attempt's outcome inside the job's own transaction (e.g. to update the transfer log). */
-  record?(trx: Transaction<Database>, job: JobRow, outcome: AttemptOutcome): Promise<void>;
+  /** Runs one attempt and returns what `record` gets of it; throws to fail it (retried unless PermanentJobError). */
+  run(ctx: JobContext): Promise<unknown>;
+  /**
+   * Called with every attempt's outcome (and, when it completed, what `run` returned)
+   * inside the transaction that records it, e.g. to update the transfer log.
+   */
+  record?(trx: Transaction<Database>, job: JobRow, outcome: AttemptOutcome, result: unknown): Promise<void>;
   /** Called when an attempt starts, before `run`. */
   started?(job: JobRow): Promise<void>;
 }
@@ -116,10 +119,11 @@ export class QueueRunner {
     const handler = this.handlers.get(job.kind);
     const log = this.log.child({ job: job.id, kind: job.kind, attempt: job.attempts });
     let outcome: AttemptOutcome;
+    let result: unknown;
     try {
       if (!handler) throw new PermanentJobError(`no handler for job kind "${job.kind}"`);
       await handler.started?.(job);
-      await handler.run({
+      result = await handler.run({
         job,
         payload: JSON.parse(job.payload),
         checkpoint: job.checkpoint ? JSON.parse(job.checkpoint) : undefined,
@@ -151,7 +155,7 @@ export class QueueRunner {
           ? { status: 'queued' as const, run_after: outcome.runAfter, last_error: outcome.error }
           : { status: 'failed' as const, last_error: outcome.error };
     try {
-      const recorded = await this.queue.whileClaimed(claim, change, handler?.record ? (trx) => handler.record!(trx, job, outcome) : undefined);
+      const recorded = await this.queue.whileClaimed(claim, change, handler?.record ? (trx) => handler.record!(trx, job, outcome, result) : undefined);
       if (!recorded) log.warn('queue: outcome not recorded; the lease was taken over');
       else if (outcome.status === 'completed') log.info('queue: job completed');
       else log.warn({ err: outcome.error, outcome: outcome.status }, outcome.status === 'retry' ? 'queue: job attempt failed; will retry' : 'queue: job failed');

@@ -40,7 +40,6 @@ interface AttemptResult {
  */
 export class DeliverHandler implements JobHandler {
   readonly kind = DELIVER_JOB;
-  private readonly results = new Map<number, AttemptResult>();
   private readonly partners: PartnerStore;
   private readonly connections = new SftpConnectionPool();
 
@@ -76,7 +75,7 @@ export class DeliverHandler implements JobHandler {
     });
   }
 
-  async run(ctx: JobContext): Promise<void> {
+  async run(ctx: JobContext): Promise<AttemptResult> {
     const payload = ctx.payload as DeliverPayload;
     const { job } = ctx;
     const log = this.log.child({ job: job.id, origin: payload.origin, path: payload.path });
@@ -85,7 +84,6 @@ export class DeliverHandler implements JobHandler {
     const targetName = renameFile(payload.rename, { name: source.name, queuedAt: payload.nameTime ?? job.created_at, jobId: job.id });
     const checkpoint = ctx.checkpoint as DeliverCheckpoint | undefined;
     const result: AttemptResult = { bytes: 0, sha256: null, destinations: [], resumedAt: 0 };
-    this.results.set(job.id, result);
 
     for (let step = checkpoint?.step ?? 0; step < payload.steps.length; step++) {
       const delivery: Delivery = {
@@ -107,6 +105,7 @@ export class DeliverHandler implements JobHandler {
       log.info({ destination: done.destination, bytes: done.bytes, resumedAt: done.resumedAt }, 'delivered');
     }
     if (payload.after) this.afterDelivery(sourceHome, payload, source, stamp, log);
+    return result;
   }
 
   private async deliverStep(step: DeliveryStep, delivery: Delivery): Promise<DeliveryResult> {
@@ -166,9 +165,8 @@ export class DeliverHandler implements JobHandler {
     };
   }
 
-  async record(trx: Transaction<Database>, job: JobRow, outcome: AttemptOutcome): Promise<void> {
-    const result = this.results.get(job.id);
-    this.results.delete(job.id);
+  async record(trx: Transaction<Database>, job: JobRow, outcome: AttemptOutcome, completed: unknown): Promise<void> {
+    const result = completed as AttemptResult | undefined;
     const now = Date.now();
     const error = outcome.status === 'completed' ? null : outcome.error;
     await trx
