@@ -138,6 +138,23 @@ for (const kind of DATABASE_KINDS) {
       await ferry(env, ['route', 'remove', 'to-later']);
     });
 
+    it('pushes to a Ferry partner that takes a password (here: account bob on this same node)', async () => {
+      await ferry(env, ['partner', 'add', 'ferry-bob', '--url', `sftp://bob@127.0.0.1:${node.sftpPort}/incoming`, '--password-stdin'], 'bob-secret\n');
+      await ferry(env, ['route', 'add', 'to-bob', '--account', 'alice', '--path', 'for-bob/*', '--push', 'ferry-bob']);
+      const local = path.join(dir, 'hello.bin');
+      const sha = writeRandomFile(local, 2 * 1024 * 1024 + 5, 11);
+      const r = await sftpBatch(alice, ['mkdir for-bob', `put ${local} for-bob/hello.bin`]);
+      assert.equal(r.code, 0, r.stderr);
+      const done = await waitFor('the push to bob', async () => (await transfers(env, 'delivery')).find((t) => t.path === '/for-bob/hello.bin' && t.status === 'completed'), 30_000);
+      assert.equal(done.sha256, sha);
+      const incoming = path.join(env.dataDir, 'files', 'bob', 'incoming');
+      assert.deepEqual(listing(incoming), ['hello.bin']);
+      assert.equal(sha256File(path.join(incoming, 'hello.bin')), sha);
+      const arrivals = (await transfers(env, 'upload')).filter((t) => t.account === 'bob');
+      assert.ok(arrivals.some((t) => t.status === 'completed' && t.sha256 === sha), 'the partner logged a complete upload with the same SHA-256');
+      await ferry(env, ['route', 'remove', 'to-bob']);
+    });
+
     it('refuses bad routes and partners with a clear error and stores nothing', async () => {
       const cases: Array<[string[], RegExp, string?]> = [
         [['partner', 'add', 'x', '--url', 'ftp://h/d', '--password-stdin'], /--url must be sftp:\/\/USER@HOST/, 'pw\n'],
@@ -163,7 +180,7 @@ for (const kind of DATABASE_KINDS) {
       const routes = JSON.parse(await ferry(env, ['route', 'list', '--json']));
       assert.deepEqual(routes.map((x: any) => x.name), ['keeps-bank']);
       const partners = JSON.parse(await ferry(env, ['partner', 'list', '--json']));
-      assert.deepEqual(partners.map((x: any) => x.name).sort(), ['bank', 'later']);
+      assert.deepEqual(partners.map((x: any) => x.name).sort(), ['bank', 'ferry-bob', 'later']);
       assert.ok(!JSON.stringify(partners).includes('PRIVATE KEY'), 'secrets never shown');
       await ferry(env, ['route', 'remove', 'keeps-bank']);
     });

@@ -10,6 +10,8 @@ const NO_SUCH_FILE = 2;
 /** An SFTP connection to a partner, with promise-returning calls. */
 export class PartnerSftp {
   private closed = false;
+  /** Directories this connection saw exist: a burst of deliveries checks each once. */
+  private readonly knownDirs = new Set<string>();
 
   private constructor(
     private readonly client: InstanceType<typeof Client>,
@@ -154,6 +156,25 @@ export class PartnerSftp {
     if (posix) return;
     if (await this.stat(to)) await this.unlink(to);
     await new Promise<void>((resolve, reject) => this.sftp.rename(from, to, (err) => (err ? reject(err) : resolve())));
+  }
+
+  /** Creates a directory and any missing parents (as rclone does), leaving existing ones alone. */
+  async ensureDir(dir: string): Promise<void> {
+    if (this.knownDirs.has(dir)) return;
+    await this.createDir(dir);
+    this.knownDirs.add(dir);
+  }
+
+  private async createDir(dir: string): Promise<void> {
+    if (dir === '/' || dir === '.' || (await this.stat(dir))) return;
+    const parent = dir.replace(/\/+[^/]+\/*$/, '') || '/';
+    if (parent !== dir) await this.createDir(parent);
+    try {
+      await new Promise<void>((resolve, reject) => this.sftp.mkdir(dir, (err) => (err ? reject(err) : resolve())));
+    } catch (err) {
+      // Another delivery may have created it meanwhile.
+      if (!(await this.stat(dir))) throw new Error(`cannot create ${dir} at the partner: ${(err as Error).message}`);
+    }
   }
 
   unlink(path: string): Promise<void> {

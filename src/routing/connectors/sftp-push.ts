@@ -20,6 +20,7 @@ export async function pushOverSftp(partner: SftpPartner, delivery: Delivery, rem
   const final = posix.join(partner.dir, delivery.targetName);
   const temp = posix.join(partner.dir, temporaryName(delivery.targetName, delivery.jobId));
   const destination = `${partner.host}:${partner.port}${final}`;
+  await remote.ensureDir(partner.dir);
   const tempStats = await remote.stat(temp);
   if (delivery.checkpoint?.phase === 'renaming' && !tempStats) {
     const finalStats = await remote.stat(final);
