@@ -174,7 +174,7 @@ async function copyScenario(ctx: Ctx): Promise<CopyRun[]> {
   const run = async (tag: string, count: number, warmup: boolean) => {
     teardown.check();
     const files = writeFiles(source, tag, count, options.fileSize);
-    const batch = await enqueueUploads(db.db, 'alice', [...files.hashes.keys()].map((name) => ({ path: `/bench/${name}`, size: files.size })), MAX_ATTEMPTS);
+    const batch = await enqueueUploads(db.db, 'alice', [...files.hashes.keys()].map((name) => ({ path: `/bench/${name}`, size: files.size })), MAX_ATTEMPTS, storage);
     const before = cpuSample(ctx.cpu);
     const result = await waitForBatch(db.db, batch, batchLimits(count, 200));
     const cpu = cpuDelta(before, cpuSample(ctx.cpu));
@@ -246,7 +246,7 @@ async function sftpScenario(ctx: Ctx, partner: Partner, concurrency: number): Pr
 
   const ferry = async (tag: string, files: FileSet) => {
     const count = files.hashes.size;
-    const batch = await enqueueUploads(db.db, 'alice', [...files.hashes.keys()].map((name) => ({ path: `/push/${name}`, size: files.size })), MAX_ATTEMPTS);
+    const batch = await enqueueUploads(db.db, 'alice', [...files.hashes.keys()].map((name) => ({ path: `/push/${name}`, size: files.size })), MAX_ATTEMPTS, storage);
     const opens = passiveOpens();
     const before = cpuSample(ctx.cpu);
     const result = await waitForBatch(db.db, batch, batchLimits(count, 250));

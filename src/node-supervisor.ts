@@ -17,6 +17,7 @@ import { noopHandler } from './queue/noop-handler.js';
 import { QueueRunner } from './queue/queue-runner.js';
 import { WorkQueue } from './queue/work-queue.js';
 import { DeliverHandler } from './routing/deliver-handler.js';
+import { SpoolSweeper } from './routing/spool.js';
 import { ScheduleRunHandler } from './scheduler/schedule-run-handler.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { TransferLog } from './transfers/transfer-log.js';
@@ -102,6 +103,7 @@ export async function runSupervisor(config: Config): Promise<void> {
     [
       { name: 'housekeeping', run: (leadership) => housekeeping.run(leadership) },
       new Scheduler(database.db, config.queue.max_attempts, log, () => runner.poll()),
+      new SpoolSweeper(database.db, config.storage.dir),
       new FolderMonitor(database.db, config.storage.dir, config.monitor.interval, config.queue.max_attempts, log, () => runner.poll()),
     ],
     {

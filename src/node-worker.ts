@@ -37,7 +37,7 @@ export async function runWorker(config: Config): Promise<void> {
     const queued = await enqueueDeliveries(
       trx,
       { event: 'upload', account: row.account, path: row.path, size: row.start_offset + end.bytes, sha256: end.sha256 ?? null },
-      config.queue.max_attempts,
+      { maxAttempts: config.queue.max_attempts, storageDir: config.storage.dir },
     );
     if (queued > 0) setImmediate(() => send({ type: 'queued' }));
   };

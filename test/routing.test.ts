@@ -155,6 +155,26 @@ for (const kind of DATABASE_KINDS) {
       await ferry(env, ['route', 'remove', 'to-bob']);
     });
 
+    it('delivers the version that was uploaded to every route, even when one route deletes the source first', async () => {
+      await ferry(env, ['route', 'add', 'multi-push', '--account', 'alice', '--path', 'multi/*', '--push', 'bank', '--then', 'delete']);
+      await ferry(env, ['route', 'add', 'multi-copy', '--account', 'alice', '--path', 'multi/*', '--copy-to', 'bob/multi']);
+      const local = path.join(dir, 'both.bin');
+      const sha = writeRandomFile(local, 1024 * 1024, 21);
+      const r = await sftpBatch(alice, ['mkdir multi', `put ${local} multi/both.bin`]);
+      assert.equal(r.code, 0, r.stderr);
+      const rows = await waitFor('both deliveries', async () => {
+        const all = (await transfers(env, 'delivery')).filter((t) => t.path === '/multi/both.bin');
+        return all.length === 2 && all.every((t) => t.status === 'completed') && all;
+      }, 30_000);
+      assert.deepEqual(rows.map((t: any) => t.sha256), [sha, sha]);
+      assert.equal(sha256File(path.join(env.dataDir, 'files', 'bob', 'multi', 'both.bin')), sha);
+      const inbox = path.join(sshd.filesDir, 'inbox');
+      assert.equal(sha256File(path.join(inbox, 'both.bin')), sha);
+      await waitFor('the source deleted', () => !fs.existsSync(path.join(env.dataDir, 'files', 'alice', 'multi', 'both.bin')), 5_000);
+      await ferry(env, ['route', 'remove', 'multi-push']);
+      await ferry(env, ['route', 'remove', 'multi-copy']);
+    });
+
     it('refuses bad routes and partners with a clear error and stores nothing', async () => {
       const cases: Array<[string[], RegExp, string?]> = [
         [['partner', 'add', 'x', '--url', 'ftp://h/d', '--password-stdin'], /--url must be sftp:\/\/USER@HOST/, 'pw\n'],

@@ -55,12 +55,13 @@ export async function enqueueUploads(
   account: string,
   files: Array<{ path: string; size: number }>,
   maxAttempts: number,
+  storageDir: string,
 ): Promise<Batch> {
   const before = await maxJobId(db);
   const started = performance.now();
   let queued = 0;
   await db.transaction().execute(async (trx) => {
-    for (const f of files) queued += await enqueueDeliveries(trx, { event: 'upload', account, path: f.path, size: f.size, sha256: null }, maxAttempts);
+    for (const f of files) queued += await enqueueDeliveries(trx, { event: 'upload', account, path: f.path, size: f.size, sha256: null }, { maxAttempts, storageDir });
   });
   const batch = await batchAfter(db, before, started);
   if (queued !== files.length || batch.count !== files.length) {

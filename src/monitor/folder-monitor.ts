@@ -93,7 +93,7 @@ export class FolderMonitor implements SingletonService {
         continue;
       }
       if (now - candidate.since < Number(monitor.stable_ms)) continue;
-      await this.pickUp(monitor, virtual, stamp, Number(stats.size), fence);
+      await this.pickUp(monitor, virtual, path.join(dir.real, entry.name), stamp, Number(stats.size), fence);
       this.candidates.delete(key);
     }
     // Forget versions of files that are gone, so the table stays as small as the folder.
@@ -103,7 +103,7 @@ export class FolderMonitor implements SingletonService {
     }
   }
 
-  private async pickUp(monitor: MonitorRow, virtual: string, stamp: string, size: number, fence: Leadership['fence']): Promise<void> {
+  private async pickUp(monitor: MonitorRow, virtual: string, realPath: string, stamp: string, size: number, fence: Leadership['fence']): Promise<void> {
     const queued = await this.db.transaction().execute(async (trx) => {
       const recorded = await trx
         .insertInto('monitor_files')
@@ -121,8 +121,8 @@ export class FolderMonitor implements SingletonService {
       if (Number(recorded.numInsertedOrUpdatedRows ?? 0) === 0) throw new LostLeadership();
       return enqueueDeliveries(
         trx,
-        { event: 'monitor', account: monitor.account, path: virtual, size, sha256: null, dedupeKey: `monitor:${monitor.id}:${virtual}:${stamp}` },
-        this.maxAttempts,
+        { event: 'monitor', account: monitor.account, path: virtual, size, sha256: null, dedupeKey: `monitor:${monitor.id}:${virtual}:${stamp}`, realPath },
+        { maxAttempts: this.maxAttempts, storageDir: this.storageDir },
       );
     });
     this.log.info({ monitor: monitor.name, path: virtual, routes: queued }, 'folder monitor picked up a file');

@@ -5,7 +5,6 @@ import type { Logger } from 'pino';
 import type { Database } from '../db/schema.js';
 import { PermanentJobError, type AttemptOutcome, type JobContext, type JobHandler } from '../queue/queue-runner.js';
 import type { JobRow } from '../queue/work-queue.js';
-import { fileStamp } from '../storage/file-stamp.js';
 import type { Home } from '../storage/home.js';
 import { homeOfAccount } from './account-home.js';
 import type { Delivery, DeliveryResult, StepCheckpoint } from './connectors/connector.js';
@@ -17,6 +16,7 @@ import type { SourceFile } from './connectors/source-file.js';
 import { DELIVER_JOB, type DeliverPayload } from './enqueue.js';
 import { PartnerStore, partnerSettings } from './partners.js';
 import { renameFile } from './rename-pattern.js';
+import { spoolPath } from './spool.js';
 import type { DeliveryStep } from './routes.js';
 
 interface DeliverCheckpoint {
@@ -80,7 +80,7 @@ export class DeliverHandler implements JobHandler {
     const { job } = ctx;
     const log = this.log.child({ job: job.id, origin: payload.origin, path: payload.path });
     const sourceHome = await homeOfAccount(this.db, this.storageDir, payload.account);
-    const { source, stamp } = this.sourceFile(sourceHome, payload.path);
+    const { source, inode } = this.pinnedSource(job.id, payload.path);
     const targetName = renameFile(payload.rename, { name: source.name, queuedAt: payload.nameTime ?? job.created_at, jobId: job.id });
     const checkpoint = ctx.checkpoint as DeliverCheckpoint | undefined;
     const result: AttemptResult = { bytes: 0, sha256: null, destinations: [], resumedAt: 0 };
@@ -104,7 +104,7 @@ export class DeliverHandler implements JobHandler {
       if (step + 1 < payload.steps.length) await ctx.saveCheckpoint({ step: step + 1 } satisfies DeliverCheckpoint);
       log.info({ destination: done.destination, bytes: done.bytes, resumedAt: done.resumedAt }, 'delivered');
     }
-    if (payload.after) this.afterDelivery(sourceHome, payload, source, stamp, log);
+    if (payload.after) this.afterDelivery(sourceHome, payload, inode, log);
     return result;
   }
 
@@ -126,43 +126,42 @@ export class DeliverHandler implements JobHandler {
     );
   }
 
-  /** Deletes or archives the source, unless it changed since it was delivered. */
-  private afterDelivery(home: Home, payload: DeliverPayload, source: SourceFile, stamp: string, log: Logger): void {
-    let now: string;
+  /** Deletes or archives the source, if the path still holds the version that was delivered. */
+  private afterDelivery(home: Home, payload: DeliverPayload, inode: bigint, log: Logger): void {
+    const original = home.resolve(payload.path);
+    let now: fs.BigIntStats;
     try {
-      now = fileStamp(fs.statSync(source.absPath, { bigint: true }));
+      now = fs.statSync(original.real, { bigint: true });
     } catch {
-      return; // already gone (another route deleted it)
+      return; // already gone (another route deleted or archived it)
     }
-    if (now !== stamp) {
-      log.warn({ after: payload.after }, 'source changed after delivery; left in place');
+    if (now.ino !== inode) {
+      log.warn({ after: payload.after }, 'the source was replaced after it was queued; left in place');
       return;
     }
     if (payload.after === 'delete') {
-      fs.unlinkSync(source.absPath);
+      fs.unlinkSync(original.real);
       return;
     }
     const day = new Date().toISOString().slice(0, 10);
     const dir = home.resolve(`/archive/${day}`);
     fs.mkdirSync(dir.real, { recursive: true });
-    let target = path.join(dir.real, source.name);
+    const name = path.posix.basename(original.virtual);
+    let target = path.join(dir.real, name);
     if (fs.existsSync(target)) target += `.${Date.now()}`;
-    fs.renameSync(source.absPath, target);
+    fs.renameSync(original.real, target);
   }
 
-  private sourceFile(home: Home, virtual: string): { source: SourceFile; stamp: string } {
-    const resolved = home.resolve(virtual);
+  /** The file version this job was queued for, pinned in the spool (see spool.ts). */
+  private pinnedSource(jobId: number, virtual: string): { source: SourceFile; inode: bigint } {
+    const pinned = spoolPath(this.storageDir, jobId);
     let stats: fs.BigIntStats;
     try {
-      stats = fs.statSync(resolved.real, { bigint: true });
+      stats = fs.statSync(pinned, { bigint: true });
     } catch {
-      throw new PermanentJobError(`source file ${virtual} is gone`);
+      throw new PermanentJobError(`the version of ${virtual} queued for delivery is gone from the spool (${pinned})`);
     }
-    if (!stats.isFile()) throw new PermanentJobError(`source ${virtual} is not a regular file`);
-    return {
-      source: { absPath: resolved.real, name: path.posix.basename(resolved.virtual), size: Number(stats.size) },
-      stamp: fileStamp(stats),
-    };
+    return { source: { absPath: pinned, name: path.posix.basename(virtual), size: Number(stats.size) }, inode: stats.ino };
   }
 
   async record(trx: Transaction<Database>, job: JobRow, outcome: AttemptOutcome, completed: unknown): Promise<void> {

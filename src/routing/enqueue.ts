@@ -1,6 +1,8 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Database, RouteEvent } from '../db/schema.js';
 import { enqueueJob } from '../queue/work-queue.js';
+import { homeOfAccount } from './account-home.js';
+import { pinVersion } from './spool.js';
 import { matchingRoutes, routeSteps, type DeliveryStep, type RouteRow } from './routes.js';
 
 export const DELIVER_JOB = 'deliver';
@@ -15,6 +17,13 @@ export interface FileEvent {
   sha256: string | null;
   /** Makes the work unique (a monitor's file version); a second event with the same key enqueues nothing. */
   dedupeKey?: string;
+  /** Where the file is on disk; looked up from the account's home when not given. */
+  realPath?: string;
+}
+
+export interface EnqueueOptions {
+  maxAttempts: number;
+  storageDir: string;
 }
 
 /** What a delivery job carries: a snapshot of the route, so editing a route never changes queued work. */
@@ -40,9 +49,11 @@ export function describeSteps(steps: DeliveryStep[]): string {
  * Queues one delivery per matching route, inside the caller's transaction (the one
  * that records the event), each with its own row in the transfer log.
  */
-export async function enqueueDeliveries(trx: Kysely<Database> | Transaction<Database>, file: FileEvent, maxAttempts: number): Promise<number> {
+export async function enqueueDeliveries(trx: Kysely<Database> | Transaction<Database>, file: FileEvent, options: EnqueueOptions): Promise<number> {
   let queued = 0;
+  let realPath = file.realPath;
   for (const route of await matchingRoutes(trx, file.account, file.event, file.path)) {
+    realPath ??= (await homeOfAccount(trx, options.storageDir, file.account)).resolve(file.path).real;
     const payload: DeliverPayload = {
       origin: `route:${route.name}`,
       account: file.account,
@@ -54,19 +65,23 @@ export async function enqueueDeliveries(trx: Kysely<Database> | Transaction<Data
       after: route.after_delivery,
     };
     const dedupeKey = file.dedupeKey ? `${file.dedupeKey}:route:${route.id}` : undefined;
-    if ((await enqueueDelivery(trx, payload, { maxAttempts, dedupeKey })) !== undefined) queued++;
+    if ((await enqueueDelivery(trx, payload, { ...options, dedupeKey, realPath })) !== undefined) queued++;
   }
   return queued;
 }
 
-/** Queues one delivery with its row in the transfer log; undefined when the dedupe key exists already. */
+/**
+ * Queues one delivery with its row in the transfer log and pins the file version
+ * it sends (see spool.ts); undefined when the dedupe key exists already.
+ */
 export async function enqueueDelivery(
   trx: Kysely<Database> | Transaction<Database>,
   payload: DeliverPayload,
-  options: { maxAttempts: number; dedupeKey?: string },
+  options: EnqueueOptions & { dedupeKey?: string; realPath: string },
 ): Promise<number | undefined> {
   const jobId = await enqueueJob(trx, { kind: DELIVER_JOB, payload, maxAttempts: options.maxAttempts, dedupeKey: options.dedupeKey });
   if (jobId === undefined) return undefined;
+  pinVersion(options.storageDir, jobId, options.realPath);
   const transfer = await trx
     .insertInto('transfers')
     .values({

@@ -74,7 +74,12 @@ export class ScheduleRunHandler implements JobHandler {
             after: payload.after,
             nameTime: payload.slot,
           },
-          { maxAttempts: this.maxAttempts, dedupeKey: `schedule:${payload.scheduleId}:${payload.slot}:${virtual}` },
+          {
+            maxAttempts: this.maxAttempts,
+            storageDir: this.storageDir,
+            dedupeKey: `schedule:${payload.scheduleId}:${payload.slot}:${virtual}`,
+            realPath: path.join(dir.real, name),
+          },
         );
         if (id !== undefined) queued++;
       }
@@ -145,7 +150,8 @@ export class ScheduleRunHandler implements JobHandler {
     } finally {
       fs.closeSync(fd);
     }
-    fs.renameSync(temp, path.join(dirReal, path.posix.basename(virtual)));
+    const finalPath = path.join(dirReal, path.posix.basename(virtual));
+    fs.renameSync(temp, finalPath);
     const sha256 = hash.digest('hex');
     let queued = 0;
     await this.db.transaction().execute(async (trx) => {
@@ -168,7 +174,11 @@ export class ScheduleRunHandler implements JobHandler {
           status: 'completed',
         })
         .execute();
-      queued = await enqueueDeliveries(trx, { event: 'upload', account: payload.action.account, path: virtual, size, sha256 }, this.maxAttempts);
+      queued = await enqueueDeliveries(
+        trx,
+        { event: 'upload', account: payload.action.account, path: virtual, size, sha256, realPath: finalPath, dedupeKey: `pull:${payload.scheduleId}:${virtual}:${sha256}` },
+        { maxAttempts: this.maxAttempts, storageDir: this.storageDir },
+      );
     });
     if (queued > 0) this.onQueued();
   }
