@@ -25,6 +25,13 @@ export interface Leadership {
   fence: ReturnType<PrimaryLease['fence']>;
 }
 
+/** Thrown inside a singleton's transaction when its fenced write was refused: roll back, the next round sees. */
+export class NotPrimaryAnyMore extends Error {
+  constructor() {
+    super('the primary lease moved on');
+  }
+}
+
 export interface SingletonService {
   name: string;
   /** How often it runs; cluster.singleton_interval when not set. */

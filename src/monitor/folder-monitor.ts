@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { sql, type Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import type { Leadership, SingletonService } from '../cluster/coordinator.js';
+import { NotPrimaryAnyMore, type Leadership, type SingletonService } from '../cluster/coordinator.js';
 import type { Database } from '../db/schema.js';
 import { homeOfAccount } from '../routing/account-home.js';
 import { enqueueDeliveries } from '../routing/enqueue.js';
@@ -14,8 +14,6 @@ interface Candidate {
   /** Since when the file has shown this same stamp. */
   since: number;
 }
-
-class LostLeadership extends Error {}
 
 /** size, mtime and inode: what changes while a file is still being written or replaced. */
 function versionStamp(st: fs.BigIntStats): string {
@@ -50,7 +48,7 @@ export class FolderMonitor implements SingletonService {
       try {
         await this.scan(monitor, leadership, live);
       } catch (err) {
-        if (err instanceof LostLeadership) return;
+        if (err instanceof NotPrimaryAnyMore) return;
         this.log.error({ monitor: monitor.name, err: (err as Error).message }, 'folder monitor scan failed');
       }
     }
@@ -118,7 +116,7 @@ export class FolderMonitor implements SingletonService {
         )
         .onConflict((oc) => oc.columns(['monitor_id', 'path']).doUpdateSet({ stamp, seen_at: Date.now() }).where('monitor_files.stamp', '!=', stamp))
         .executeTakeFirst();
-      if (Number(recorded.numInsertedOrUpdatedRows ?? 0) === 0) throw new LostLeadership();
+      if (Number(recorded.numInsertedOrUpdatedRows ?? 0) === 0) throw new NotPrimaryAnyMore();
       return enqueueDeliveries(
         trx,
         { event: 'monitor', account: monitor.account, path: virtual, size, sha256: null, dedupeKey: `monitor:${monitor.id}:${virtual}:${stamp}`, realPath },

@@ -59,6 +59,7 @@ export class QueueRunner {
   private polling: Promise<void> | undefined;
   private active = false;
   private stopping = false;
+  private lastHeartbeat = performance.now();
   private readonly handlers: Map<string, JobHandler>;
 
   constructor(
@@ -80,7 +81,7 @@ export class QueueRunner {
     this.active = on;
     if (on) {
       this.pollTimer = setInterval(() => this.poll(), this.options.pollIntervalMs);
-      this.heartbeatTimer = setInterval(() => void this.heartbeat(), Math.max(200, this.options.leaseTtlMs / 3));
+      this.heartbeatTimer ??= setInterval(() => void this.heartbeat(), Math.max(200, this.options.leaseTtlMs / 3));
       this.poll();
     } else {
       clearInterval(this.pollTimer);
@@ -132,7 +133,8 @@ export class QueueRunner {
         },
         signal,
       });
-      if (signal.aborted) throw new LeaseLost();
+      // A run that finished while a shutdown's abort fired still completed: record it so.
+      if (signal.aborted && !this.stopping) throw new LeaseLost();
       outcome = { status: 'completed' };
     } catch (err) {
       const message = (err as Error).message ?? String(err);
@@ -167,11 +169,19 @@ export class QueueRunner {
 
   private async heartbeat(): Promise<void> {
     const claims = [...this.running.values()].map((r) => r.claim);
-    if (claims.length === 0) return;
+    if (claims.length === 0) {
+      this.lastHeartbeat = performance.now();
+      return;
+    }
     try {
       for (const id of await this.queue.heartbeat(claims)) this.running.get(id)?.abort.abort(new LeaseLost());
+      this.lastHeartbeat = performance.now();
     } catch (err) {
       this.log.error({ err: (err as Error).message }, 'queue: lease heartbeat failed');
+      // Unconfirmed for most of the lease: another node may take the jobs soon. Stop writing before it can.
+      if (performance.now() - this.lastHeartbeat > (this.options.leaseTtlMs * 2) / 3) {
+        for (const r of this.running.values()) r.abort.abort(new LeaseLost());
+      }
     }
   }
 
@@ -187,5 +197,6 @@ export class QueueRunner {
     await all;
     clearTimeout(timer);
     clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = undefined;
   }
 }

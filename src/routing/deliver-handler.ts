@@ -174,6 +174,7 @@ export class DeliverHandler implements JobHandler {
       .where('job_id', '=', job.id)
       .where('attempt', '=', job.attempts)
       .where('node_id', '=', this.nodeId)
+      .where('status', '=', 'running')
       .execute();
     if (job.transfer_id === null) return;
     await trx

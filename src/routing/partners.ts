@@ -64,7 +64,7 @@ export function parseHttpsUrl(text: string): string {
   } catch {
     throw new PartnerError(`invalid URL "${text}"`);
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new PartnerError(`"${text}" is not an https:// URL`);
+  if (url.protocol !== 'https:') throw new PartnerError(`"${text}" is not an https:// URL (files and headers never travel unencrypted)`);
   if (url.username || url.password) throw new PartnerError('do not put credentials in the URL: use --header');
   return url.toString();
 }
@@ -79,7 +79,11 @@ export function parseHeader(text: string): [string, string] {
 
 /** The URL shown to operators: never a secret. */
 export function displayUrl(settings: PartnerSettings): string {
-  if (settings.protocol === 'https') return settings.url;
+  if (settings.protocol === 'https') {
+    // A query string may carry a token (signed URLs): never shown.
+    const url = new URL(settings.url);
+    return `${url.origin}${url.pathname}${url.search ? '?…' : ''}`;
+  }
   const host = settings.host.includes(':') ? `[${settings.host}]` : settings.host;
   return `sftp://${encodeURIComponent(settings.username)}@${host}:${settings.port}${settings.dir}`;
 }

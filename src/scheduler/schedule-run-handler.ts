@@ -102,7 +102,8 @@ export class ScheduleRunHandler implements JobHandler {
     try {
       const listing = await remote.readdir(partner.dir);
       const files = listing
-        .filter((e) => e.attrs.isFile() && !e.filename.startsWith('.') && matches(e.filename))
+        // A partner's name must be one plain file name here: no '/', no control characters.
+        .filter((e) => e.attrs.isFile() && !e.filename.startsWith('.') && !/[/\x00-\x1f\x7f]/.test(e.filename) && matches(e.filename))
         .map((e) => e.filename)
         .sort();
       for (const name of files) {

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import type { Leadership, SingletonService } from '../cluster/coordinator.js';
+import { NotPrimaryAnyMore, type Leadership, type SingletonService } from '../cluster/coordinator.js';
 import type { Database } from '../db/schema.js';
 import { enqueueJob } from '../queue/work-queue.js';
 import { cronOf, dueSlots, scheduleAction, slotsToRun, type ScheduleAction } from './schedules.js';
@@ -16,8 +16,6 @@ export interface ScheduleRunPayload {
   rename: string | null;
   after: 'delete' | 'archive' | null;
 }
-
-class LostLeadership extends Error {}
 
 /**
  * The scheduler, a singleton on the primary: turns each due firing of each cron
@@ -48,11 +46,11 @@ export class Scheduler implements SingletonService {
         this.log.error({ schedule: schedule.name, err: (err as Error).message }, 'schedule cannot be evaluated');
         continue;
       }
-      const due = dueSlots(cron, schedule.last_slot ?? Number(schedule.created_at), now);
+      const due = dueSlots(cron, schedule.last_slot ?? Number(schedule.created_at), now, schedule.catch_up);
       if (due.length === 0) continue;
       const run = slotsToRun(schedule.catch_up, due, now, 2 * TICK_MS + 1000);
       if (due.length > 1 || run.length !== due.length) {
-        this.log.warn({ schedule: schedule.name, missed: due.length - 1, running: run.length, catchUp: schedule.catch_up }, 'catching up missed firings');
+        this.log.warn({ schedule: schedule.name, due: due.length, running: run.length, catchUp: schedule.catch_up }, 'catching up missed firings');
       }
       const action = scheduleAction(schedule);
       try {
@@ -64,7 +62,7 @@ export class Scheduler implements SingletonService {
             .where((eb) => (schedule.last_slot === null ? eb('last_slot', 'is', null) : eb('last_slot', '=', schedule.last_slot)))
             .where(fence)
             .executeTakeFirst();
-          if (Number(moved.numUpdatedRows) !== 1) throw new LostLeadership();
+          if (Number(moved.numUpdatedRows) !== 1) throw new NotPrimaryAnyMore();
           for (const slot of run) {
             const payload: ScheduleRunPayload = {
               schedule: schedule.name,
@@ -78,7 +76,7 @@ export class Scheduler implements SingletonService {
           }
         });
       } catch (err) {
-        if (err instanceof LostLeadership) return; // not primary any more, or the row changed: the next round sees
+        if (err instanceof NotPrimaryAnyMore) return; // not primary any more, or the row changed: the next round sees
         throw err;
       }
       for (const slot of run) this.log.info({ schedule: schedule.name, slot: new Date(slot).toISOString() }, 'schedule fired');

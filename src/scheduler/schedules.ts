@@ -49,8 +49,19 @@ export function validateCron(cron: string, timezone: string | null): void {
   }
 }
 
-/** Firing times after `after` up to and including `now`, oldest first (bounded). */
-export function dueSlots(cron: Cron, after: number, now: number, limit = 10_000): number[] {
+/**
+ * Firing times after `after` up to and including `now`, oldest first. Only 'all'
+ * needs every one; the other policies need the latest, found without walking.
+ */
+export function dueSlots(cron: Cron, after: number, now: number, policy: CatchUp): number[] {
+  if (policy !== 'all') {
+    const latest = cron.previousRuns(1, new Date(now + 1))[0]?.getTime();
+    return latest !== undefined && latest > after && latest <= now ? [latest] : [];
+  }
+  return walkSlots(cron, after, now, MAX_CATCH_UP * 100);
+}
+
+function walkSlots(cron: Cron, after: number, now: number, limit: number): number[] {
   const slots: number[] = [];
   let at = new Date(after);
   for (let i = 0; i < limit; i++) {

@@ -19,13 +19,16 @@ export function routeJson(row: RouteRow) {
   };
 }
 
-/** ACCOUNT[/DIR] of --copy-to. */
-export function parseCopyTarget(text: string): DeliveryStep {
+/** ACCOUNT[/DIR] of --copy-to, --from and --to. */
+export function parseAccountFolder(flag: string, text: string): { account: string; dir: string } {
   const at = text.indexOf('/');
   const account = at < 0 ? text : text.slice(0, at);
-  const dir = at < 0 ? '/' : text.slice(at) || '/';
-  if (!account) throw new CliError(`--copy-to needs ACCOUNT[/DIR] (got "${text}")`);
-  return { type: 'copy', account, dir };
+  if (!account) throw new CliError(`${flag} needs ACCOUNT[/DIR] (got "${text}")`);
+  return { account, dir: at < 0 ? '/' : text.slice(at) || '/' };
+}
+
+function parseCopyTarget(text: string): DeliveryStep {
+  return { type: 'copy', ...parseAccountFolder('--copy-to', text) };
 }
 
 export function parseAfter(value: string | undefined): AfterDelivery | null {

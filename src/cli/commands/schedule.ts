@@ -3,7 +3,7 @@ import type { CatchUp } from '../../db/schema.js';
 import { CATCH_UP, ScheduleStore, cronOf, scheduleAction, type ScheduleAction, type ScheduleRow } from '../../scheduler/schedules.js';
 import { CliError, isoTime, withDatabase, type GlobalOptions } from '../context.js';
 import { registerCatalogCommands } from './catalog.js';
-import { parseAfter } from './route.js';
+import { parseAccountFolder, parseAfter } from './route.js';
 
 /** The stable JSON shape of a schedule (documented in docs/cli.md). */
 export function scheduleJson(row: ScheduleRow) {
@@ -24,14 +24,6 @@ export function scheduleJson(row: ScheduleRow) {
     enabled: row.enabled === 1,
     created: isoTime(row.created_at),
   };
-}
-
-/** ACCOUNT[/DIR] of --from and --to. */
-function accountFolder(flag: string, text: string): { account: string; dir: string } {
-  const at = text.indexOf('/');
-  const account = at < 0 ? text : text.slice(0, at);
-  if (!account) throw new CliError(`${flag} needs ACCOUNT[/DIR] (got "${text}")`);
-  return { account, dir: at < 0 ? '/' : text.slice(at) || '/' };
 }
 
 function actionText(a: ScheduleAction): string {
@@ -56,10 +48,10 @@ function actionFrom(options: AddOptions): ScheduleAction {
   if (Boolean(options.push) === Boolean(options.pull)) throw new CliError('give exactly one of --push PARTNER or --pull PARTNER');
   if (options.push) {
     if (!options.from || options.to) throw new CliError('--push needs --from ACCOUNT[/DIR] (and no --to)');
-    return { type: 'push', partner: options.push, ...accountFolder('--from', options.from), glob: options.path };
+    return { type: 'push', partner: options.push, ...parseAccountFolder('--from', options.from), glob: options.path };
   }
   if (!options.to || options.from) throw new CliError('--pull needs --to ACCOUNT[/DIR] (and no --from)');
-  return { type: 'pull', partner: options.pull!, ...accountFolder('--to', options.to), glob: options.path };
+  return { type: 'pull', partner: options.pull!, ...parseAccountFolder('--to', options.to), glob: options.path };
 }
 
 export function registerSchedule(program: Command): void {

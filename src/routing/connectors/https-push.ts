@@ -1,5 +1,4 @@
 import crypto from 'node:crypto';
-import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
 import { PermanentJobError } from '../../queue/queue-runner.js';
@@ -12,7 +11,7 @@ const TIMEOUT_MS = 60_000;
 const RETRYABLE_4XX = new Set([408, 409, 423, 425, 429]);
 
 /**
- * Pushes a file over HTTP(S): PUT to the partner's URL + file name, or a
+ * Pushes a file over HTTPS: PUT to the partner's URL + file name, or a
  * multipart/form-data POST to the URL. TLS is always verified (against the
  * system CAs plus the partner's own --ca). The job id goes along as an
  * Idempotency-Key so a partner can recognise a repeat after a lost answer.
@@ -37,10 +36,9 @@ export async function pushOverHttps(partner: HttpsPartner, delivery: Delivery): 
   }
   headers['content-length'] = head.length + source.size + tail.length;
 
-  const transport = target.protocol === 'https:' ? https : http;
   const hash = crypto.createHash('sha256');
   const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const request = transport.request(
+    const request = https.request(
       target,
       { method: partner.method, headers, signal, timeout: TIMEOUT_MS, ...(partner.ca ? { ca: [...tls.rootCertificates, partner.ca] } : {}) },
       (response) => {

@@ -21,19 +21,27 @@ export interface LocalTarget {
 export async function copyToAccount(delivery: Delivery, target: LocalTarget): Promise<DeliveryResult> {
   fs.mkdirSync(target.dir, { recursive: true });
   fs.mkdirSync(target.partialDir, { recursive: true });
-  const temp = path.join(target.partialDir, `delivery-${delivery.jobId}.part`);
+  // Per attempt: an attempt whose lease was taken over never writes into its successor's file.
+  const temp = path.join(target.partialDir, `delivery-${delivery.jobId}-${crypto.randomBytes(4).toString('hex')}.part`);
   const hash = crypto.createHash('sha256');
-  const out = await fs.promises.open(temp, 'w');
-  try {
-    await readChunks(delivery.source.absPath, { start: 0, end: delivery.source.size }, hash, async (chunk, position) => {
-      await out.write(chunk, 0, chunk.length, position);
-    }, delivery.signal);
-    await out.sync();
-  } finally {
-    await out.close();
-  }
   const final = path.join(target.dir, delivery.targetName);
-  fs.renameSync(temp, final);
+  try {
+    const out = await fs.promises.open(temp, 'w');
+    try {
+      await readChunks(delivery.source.absPath, { start: 0, end: delivery.source.size }, hash, async (chunk, position) => {
+        await out.write(chunk, 0, chunk.length, position);
+      }, delivery.signal);
+      await out.sync();
+    } finally {
+      await out.close();
+    }
+    // Confirms the lease right before the file appears (throws when another node owns the job now).
+    await delivery.saveCheckpoint({ phase: 'renaming' });
+    fs.renameSync(temp, final);
+  } catch (err) {
+    fs.rmSync(temp, { force: true });
+    throw err;
+  }
   const dir = fs.openSync(target.dir, 'r');
   try {
     fs.fsyncSync(dir);

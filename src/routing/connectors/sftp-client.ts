@@ -192,8 +192,13 @@ export class PartnerSftp {
   async sha256(path: string): Promise<string | undefined> {
     const command = `sha256sum '${path.replaceAll("'", "'\\''")}'`;
     return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(undefined), 60_000);
+      let open: ClientChannel | undefined;
+      const timer = setTimeout(() => {
+        open?.close();
+        resolve(undefined);
+      }, 60_000);
       this.client.exec(command, (err: Error | undefined, channel: ClientChannel) => {
+        open = channel;
         if (err) {
           clearTimeout(timer);
           return resolve(undefined);

@@ -23,14 +23,13 @@ export async function pushOverSftp(partner: SftpPartner, delivery: Delivery, rem
   await remote.ensureDir(partner.dir);
   const tempStats = await remote.stat(temp);
   if (delivery.checkpoint?.phase === 'renaming' && !tempStats) {
-    const finalStats = await remote.stat(final);
-    if (finalStats && finalStats.size === source.size) {
-      // The rename happened before the last attempt could record it: nothing to send.
-      const hash = crypto.createHash('sha256');
-      await hashPrefix(source.absPath, source.size, hash, signal);
-      delivery.log.info({ destination }, 'delivery already renamed into place by an earlier attempt');
-      return { bytes: 0, sha256: hash.digest('hex'), destination, resumedAt: source.size };
-    }
+    // The temporary file was complete and is gone: the rename happened before the last
+    // attempt could record it (the partner may even have taken the file away since).
+    // Sending again would deliver it twice.
+    const hash = crypto.createHash('sha256');
+    await hashPrefix(source.absPath, source.size, hash, signal);
+    delivery.log.info({ destination }, 'delivery already renamed into place by an earlier attempt');
+    return { bytes: 0, sha256: hash.digest('hex'), destination, resumedAt: source.size };
   }
 
   let offset = tempStats && tempStats.size <= source.size ? tempStats.size : 0;
@@ -48,11 +47,36 @@ export async function pushOverSftp(partner: SftpPartner, delivery: Delivery, rem
   if (offset > 0) delivery.log.info({ destination, offset }, 'resuming the delivery');
 
   const handle = await remote.open(temp, offset > 0 ? WRITE_KEEP : 'w');
-  // In order and each within the server's write size: the partner's file is always a prefix of ours.
+  try {
+    await sendFrom(remote, handle, source.absPath, { start: offset, end: source.size }, fullHash, signal);
+  } catch (err) {
+    await remote.closeHandle(handle).catch(() => {});
+    throw err;
+  }
+  await remote.fsync(handle);
+  await remote.closeHandle(handle);
+  const written = await remote.stat(temp);
+  if (!written || written.size !== source.size) {
+    throw new Error(`partner holds ${written?.size ?? 'no'} bytes of ${source.size} after the upload`);
+  }
+  await delivery.saveCheckpoint({ phase: 'renaming' });
+  await remote.renameOver(temp, final);
+  return { bytes: source.size - offset, sha256: fullHash.digest('hex'), destination, resumedAt: offset };
+}
+
+/** Writes [start, end) of a file, pipelined, in order and each within the server's write size: the partner's file is always a prefix of ours. */
+async function sendFrom(
+  remote: PartnerSftp,
+  handle: Buffer,
+  file: string,
+  range: { start: number; end: number },
+  hash: crypto.Hash,
+  signal: AbortSignal,
+): Promise<void> {
   const inFlight = new Set<Promise<void>>();
   const pieceSize = remote.maxWriteLength;
   let failure: Error | undefined;
-  await readChunks(source.absPath, { start: offset, end: source.size }, fullHash, async (chunk, position) => {
+  await readChunks(file, range, hash, async (chunk, position) => {
     for (let at = 0; at < chunk.length; at += pieceSize) {
       if (failure) throw failure;
       const write = remote.write(handle, chunk.subarray(at, at + pieceSize), position + at).catch((err) => {
@@ -65,13 +89,4 @@ export async function pushOverSftp(partner: SftpPartner, delivery: Delivery, rem
   }, signal);
   await Promise.all(inFlight);
   if (failure) throw failure;
-  await remote.fsync(handle);
-  await remote.closeHandle(handle);
-  const written = await remote.stat(temp);
-  if (!written || written.size !== source.size) {
-    throw new Error(`partner holds ${written?.size ?? 'no'} bytes of ${source.size} after the upload`);
-  }
-  await delivery.saveCheckpoint({ phase: 'renaming' });
-  await remote.renameOver(temp, final);
-  return { bytes: source.size - offset, sha256: fullHash.digest('hex'), destination, resumedAt: offset };
 }
