@@ -48,16 +48,42 @@ export class Home {
 
   /**
    * Refuses a path whose existing part leads outside the home through a symbolic
-   * link (the link itself may sit inside the home, on shared storage).
+   * link (the link itself may sit inside the home, on shared storage). The usual
+   * case, an existing parent and a last name that is no link, costs one realpath
+   * and one lstat, and throws nothing: exceptions dominate the cost of a lookup.
    */
   private assertInside(real: string): void {
+    if (real === this.root) return this.assertInsideSlow(real);
+    let parent: string;
+    try {
+      parent = fs.realpathSync.native(path.dirname(real));
+    } catch {
+      return this.assertInsideSlow(real);
+    }
+    this.assertTargetInside(parent);
+    let last: fs.Stats | undefined;
+    try {
+      last = fs.lstatSync(real, { throwIfNoEntry: false });
+    } catch (err) {
+      // The parent is not a directory: nothing below it exists, so nothing leads out.
+      if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') return;
+      throw err;
+    }
+    if (last?.isSymbolicLink()) this.assertInsideSlow(real);
+  }
+
+  private assertTargetInside(target: string): void {
+    if (target !== this.root && !target.startsWith(this.root + path.sep)) {
+      throw new StorageError('EACCES', 'path leads outside the home directory');
+    }
+  }
+
+  /** The real path of the longest existing prefix of `real` decides. */
+  private assertInsideSlow(real: string): void {
     let probe = real;
     for (;;) {
       try {
-        const target = fs.realpathSync.native(probe);
-        if (target !== this.root && !target.startsWith(this.root + path.sep)) {
-          throw new StorageError('EACCES', 'path leads outside the home directory');
-        }
+        this.assertTargetInside(fs.realpathSync.native(probe));
         return;
       } catch (err) {
         if (err instanceof StorageError) throw err;

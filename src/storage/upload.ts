@@ -60,14 +60,9 @@ export class Upload {
   private failure: Error | undefined;
 
   static async open(home: Home, target: ResolvedPath, options: UploadOptions): Promise<Upload> {
-    let finalStats: fs.Stats | undefined;
-    try {
-      finalStats = fs.statSync(target.real);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      const parent = path.dirname(target.real);
-      if (!fs.statSync(parent).isDirectory()) throw new StorageError('ENOTDIR', 'Not a directory');
-    }
+    // No exceptions on the usual paths (a new file, an existing parent): they cost more than the system calls.
+    const finalStats = fs.statSync(target.real, { throwIfNoEntry: false });
+    if (!finalStats && !fs.statSync(path.dirname(target.real)).isDirectory()) throw new StorageError('ENOTDIR', 'Not a directory');
     if (finalStats?.isDirectory()) throw new StorageError('EISDIR', 'Is a directory');
     if (options.exclusive && finalStats) throw new StorageError('EEXIST', 'File exists');
 
@@ -78,13 +73,8 @@ export class Upload {
     if (options.truncate) {
       // A fresh inode rather than truncating: another session still writing the old
       // partial must not have its rename publish this upload's data.
-      let hadPartial = false;
-      try {
-        fs.unlinkSync(partialPath);
-        hadPartial = true;
-      } catch {}
-      if (!options.create && !finalStats && !hadPartial) throw missing();
-      fd = fs.openSync(partialPath, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL, mode & 0o7777);
+      if (!options.create && !finalStats && !fs.existsSync(partialPath)) throw missing();
+      fd = createFresh(partialPath, mode & 0o7777);
     } else {
       try {
         fd = fs.openSync(partialPath, fs.constants.O_RDWR);
@@ -177,25 +167,22 @@ export class Upload {
     }
     const fd = this.fd;
     this.fd = -1;
+    let stamp: string;
     try {
       await fsyncAsync(fd);
-      const st = fs.fstatSync(fd);
-      this.size = st.size;
+      const current = fs.statSync(this.partialPath, { throwIfNoEntry: false });
+      if (current?.ino !== this.inode) {
+        throw new StorageError('EBUSY', 'upload superseded by another upload of the same file');
+      }
+      fs.renameSync(this.partialPath, this.target.real);
+      // The descriptor still names the published inode: its stamp, after the rename changed its ctime.
+      const st = fs.fstatSync(fd, { bigint: true });
+      this.size = Number(st.size);
+      stamp = fileStamp(st);
     } finally {
       fs.closeSync(fd);
     }
-    let current: fs.Stats;
-    try {
-      current = fs.statSync(this.partialPath);
-    } catch {
-      throw new StorageError('EBUSY', 'upload superseded by another upload of the same file');
-    }
-    if (current.ino !== this.inode) {
-      throw new StorageError('EBUSY', 'upload superseded by another upload of the same file');
-    }
-    fs.renameSync(this.partialPath, this.target.real);
     await syncDirectory(path.dirname(this.target.real));
-    const stamp = fileStamp(fs.statSync(this.target.real, { bigint: true }));
     const sha256 =
       this.hash && this.hashedUpTo === this.size
         ? this.hash.digest('hex')
@@ -215,6 +202,18 @@ export class Upload {
   get bytesWritten(): number {
     return this.size - this.startOffset;
   }
+}
+
+/** Creates `file` as a new inode, replacing any file of that name. */
+function createFresh(file: string, mode: number): number {
+  const flags = fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL;
+  try {
+    return fs.openSync(file, flags, mode);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  fs.unlinkSync(file);
+  return fs.openSync(file, flags, mode);
 }
 
 /** The bytes of `parts` after the first `skip`, as views. */
