@@ -24,7 +24,15 @@ export interface SessionContext {
 }
 
 export type OpenHandle =
-  | { kind: 'upload'; upload: Upload; transferId: number; busy: boolean }
+  | {
+      kind: 'upload';
+      upload: Upload;
+      /** The transfer-log row, recorded just after the client has its handle (see handlers/files.ts open). */
+      transferId: Promise<number>;
+      /** Set when that row could not be recorded: the upload can then only fail. */
+      startError?: Error;
+      busy: boolean;
+    }
   | { kind: 'download'; download: Download; transferId: number }
   | { kind: 'dir'; dir: ResolvedPath; names: string[] | undefined; next: number };
 
@@ -230,7 +238,9 @@ export class SftpSession {
       if (handle.kind === 'upload') {
         const bytes = handle.upload.currentSize;
         handle.upload.abandon();
-        finishing.push(this.ctx.journal.finish(handle.transferId, { status: 'aborted', bytes, error: reason }));
+        // No row to finish when recording the start failed (already logged then).
+        const finish = (id: number) => this.ctx.journal.finish(id, { status: 'aborted', bytes, error: reason });
+        finishing.push(handle.transferId.then(finish, () => {}));
       } else if (handle.kind === 'download') {
         const done = handle.download.close();
         finishing.push(
