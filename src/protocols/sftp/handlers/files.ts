@@ -4,7 +4,7 @@ import { Upload } from '../../../storage/upload.js';
 import { MAX_READ_LENGTH, OpenFlag, Status } from '../constants.js';
 import { SftpError } from '../errors.js';
 import type { RequestAttrs } from '../packet-reader.js';
-import { attrsReply, dataReplyBuffer, finishDataReply, handleReply } from '../packet-writer.js';
+import { attrsReply, dataReplyBuffer, finishDataReply, handleReply, reuseDataReply } from '../packet-writer.js';
 import type { OpenHandle, SftpSession } from '../session.js';
 import type { Handler } from './types.js';
 
@@ -97,8 +97,12 @@ export const read: Handler = (session, id, r) => {
   if (handle.kind !== 'download') throw new SftpError(Status.FAILURE, 'handle is not open for reading');
   const { packet, payloadOffset } = dataReplyBuffer(id, length);
   const n = handle.download.read(offset, packet, payloadOffset, length);
-  if (n === 0) session.sendStatus(id, Status.EOF);
-  else session.send(finishDataReply(packet, n));
+  if (n === 0) {
+    reuseDataReply(packet);
+    session.sendStatus(id, Status.EOF);
+  } else {
+    session.send(finishDataReply(packet, n), () => reuseDataReply(packet));
+  }
 };
 
 export const write: Handler = (session, id, r) => {
