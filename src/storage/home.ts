@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { StorageError } from './errors.js';
+import { fsyncFor, type Fsync } from './fsync.js';
 
 const MAX_NAME_BYTES = 255;
 const MAX_PATH_BYTES = 4096;
@@ -20,6 +21,8 @@ export interface ResolvedPath {
  */
 export class Home {
   readonly root: string;
+  /** fsync for this home's files and partial uploads (one file system: uploads are renamed across). */
+  readonly fsync: Fsync;
 
   constructor(
     root: string,
@@ -29,6 +32,7 @@ export class Home {
     fs.mkdirSync(root, { recursive: true });
     fs.mkdirSync(partialDir, { recursive: true });
     this.root = fs.realpathSync(root);
+    this.fsync = fsyncFor(partialDir);
   }
 
   /** Normalises a client path ('..' stops at '/') and checks it stays inside the home. */

@@ -1,12 +1,10 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { StorageError } from './errors.js';
 import { fileStamp } from './file-stamp.js';
+import type { Fsync } from './fsync.js';
 import type { Home, ResolvedPath } from './home.js';
-
-const fsyncAsync = promisify(fs.fsync);
 
 export interface UploadOptions {
   /** Start from empty (SSH_FXF_TRUNC); otherwise continue a partial upload or the existing file. */
@@ -54,6 +52,7 @@ export class Upload {
     private readonly append: boolean,
     private hash: crypto.Hash | undefined,
     private hashedUpTo: number,
+    private readonly fsync: Fsync,
   ) {}
 
   /** The first write error; once set, the upload can only be abandoned. */
@@ -88,7 +87,7 @@ export class Upload {
     try {
       const st = fs.fstatSync(fd);
       const hash = await hashFile(partialPath, st.size);
-      return new Upload(target, partialPath, fd, st.ino, st.size, st.size, options.append, hash, st.size);
+      return new Upload(target, partialPath, fd, st.ino, st.size, st.size, options.append, hash, st.size, home.fsync);
     } catch (err) {
       fs.closeSync(fd);
       throw err;
@@ -156,7 +155,7 @@ export class Upload {
   }
 
   async sync(): Promise<void> {
-    await fsyncAsync(this.fd);
+    await this.fsync(this.fd);
   }
 
   /** Makes the upload durable and visible under its final name. */
@@ -169,7 +168,7 @@ export class Upload {
     this.fd = -1;
     let stamp: string;
     try {
-      await fsyncAsync(fd);
+      await this.fsync(fd);
       const current = fs.statSync(this.partialPath, { throwIfNoEntry: false });
       if (current?.ino !== this.inode) {
         throw new StorageError('EBUSY', 'upload superseded by another upload of the same file');
@@ -182,7 +181,7 @@ export class Upload {
     } finally {
       fs.closeSync(fd);
     }
-    await syncDirectory(path.dirname(this.target.real));
+    await syncDirectory(path.dirname(this.target.real), this.fsync);
     const sha256 =
       this.hash && this.hashedUpTo === this.size
         ? this.hash.digest('hex')
@@ -230,10 +229,10 @@ function remainderOf(parts: Buffer[], skip: number): Buffer[] {
   return out;
 }
 
-async function syncDirectory(dir: string): Promise<void> {
+async function syncDirectory(dir: string, fsync: Fsync): Promise<void> {
   const fd = fs.openSync(dir, 'r');
   try {
-    await fsyncAsync(fd);
+    await fsync(fd);
   } finally {
     fs.closeSync(fd);
   }
