@@ -1,12 +1,10 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { StorageError } from './errors.js';
 import { fileStamp } from './file-stamp.js';
+import type { Fsync } from './fsync.js';
 import type { Home, ResolvedPath } from './home.js';
-
-const fsyncAsync = promisify(fs.fsync);
 
 export interface UploadOptions {
   /** Start from empty (SSH_FXF_TRUNC); otherwise continue a partial upload or the existing file. */
@@ -54,20 +52,16 @@ export class Upload {
     private readonly append: boolean,
     private hash: crypto.Hash | undefined,
     private hashedUpTo: number,
+    private readonly fsync: Fsync,
   ) {}
 
   /** The first write error; once set, the upload can only be abandoned. */
   private failure: Error | undefined;
 
   static async open(home: Home, target: ResolvedPath, options: UploadOptions): Promise<Upload> {
-    let finalStats: fs.Stats | undefined;
-    try {
-      finalStats = fs.statSync(target.real);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      const parent = path.dirname(target.real);
-      if (!fs.statSync(parent).isDirectory()) throw new StorageError('ENOTDIR', 'Not a directory');
-    }
+    // No exceptions on the usual paths (a new file, an existing parent): they cost more than the system calls.
+    const finalStats = fs.statSync(target.real, { throwIfNoEntry: false });
+    if (!finalStats && !fs.statSync(path.dirname(target.real)).isDirectory()) throw new StorageError('ENOTDIR', 'Not a directory');
     if (finalStats?.isDirectory()) throw new StorageError('EISDIR', 'Is a directory');
     if (options.exclusive && finalStats) throw new StorageError('EEXIST', 'File exists');
 
@@ -78,13 +72,8 @@ export class Upload {
     if (options.truncate) {
       // A fresh inode rather than truncating: another session still writing the old
       // partial must not have its rename publish this upload's data.
-      let hadPartial = false;
-      try {
-        fs.unlinkSync(partialPath);
-        hadPartial = true;
-      } catch {}
-      if (!options.create && !finalStats && !hadPartial) throw missing();
-      fd = fs.openSync(partialPath, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL, mode & 0o7777);
+      if (!options.create && !finalStats && !fs.existsSync(partialPath)) throw missing();
+      fd = createFresh(partialPath, mode & 0o7777);
     } else {
       try {
         fd = fs.openSync(partialPath, fs.constants.O_RDWR);
@@ -98,7 +87,7 @@ export class Upload {
     try {
       const st = fs.fstatSync(fd);
       const hash = await hashFile(partialPath, st.size);
-      return new Upload(target, partialPath, fd, st.ino, st.size, st.size, options.append, hash, st.size);
+      return new Upload(target, partialPath, fd, st.ino, st.size, st.size, options.append, hash, st.size, home.fsync);
     } catch (err) {
       fs.closeSync(fd);
       throw err;
@@ -166,7 +155,7 @@ export class Upload {
   }
 
   async sync(): Promise<void> {
-    await fsyncAsync(this.fd);
+    await this.fsync(this.fd);
   }
 
   /** Makes the upload durable and visible under its final name. */
@@ -177,25 +166,22 @@ export class Upload {
     }
     const fd = this.fd;
     this.fd = -1;
+    let stamp: string;
     try {
-      await fsyncAsync(fd);
-      const st = fs.fstatSync(fd);
-      this.size = st.size;
+      await this.fsync(fd);
+      const current = fs.statSync(this.partialPath, { throwIfNoEntry: false });
+      if (current?.ino !== this.inode) {
+        throw new StorageError('EBUSY', 'upload superseded by another upload of the same file');
+      }
+      fs.renameSync(this.partialPath, this.target.real);
+      // The descriptor still names the published inode: its stamp, after the rename changed its ctime.
+      const st = fs.fstatSync(fd, { bigint: true });
+      this.size = Number(st.size);
+      stamp = fileStamp(st);
     } finally {
       fs.closeSync(fd);
     }
-    let current: fs.Stats;
-    try {
-      current = fs.statSync(this.partialPath);
-    } catch {
-      throw new StorageError('EBUSY', 'upload superseded by another upload of the same file');
-    }
-    if (current.ino !== this.inode) {
-      throw new StorageError('EBUSY', 'upload superseded by another upload of the same file');
-    }
-    fs.renameSync(this.partialPath, this.target.real);
-    await syncDirectory(path.dirname(this.target.real));
-    const stamp = fileStamp(fs.statSync(this.target.real, { bigint: true }));
+    await syncDirectory(path.dirname(this.target.real), this.fsync);
     const sha256 =
       this.hash && this.hashedUpTo === this.size
         ? this.hash.digest('hex')
@@ -217,6 +203,18 @@ export class Upload {
   }
 }
 
+/** Creates `file` as a new inode, replacing any file of that name. */
+function createFresh(file: string, mode: number): number {
+  const flags = fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL;
+  try {
+    return fs.openSync(file, flags, mode);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  fs.unlinkSync(file);
+  return fs.openSync(file, flags, mode);
+}
+
 /** The bytes of `parts` after the first `skip`, as views. */
 function remainderOf(parts: Buffer[], skip: number): Buffer[] {
   const out: Buffer[] = [];
@@ -231,10 +229,10 @@ function remainderOf(parts: Buffer[], skip: number): Buffer[] {
   return out;
 }
 
-async function syncDirectory(dir: string): Promise<void> {
+async function syncDirectory(dir: string, fsync: Fsync): Promise<void> {
   const fd = fs.openSync(dir, 'r');
   try {
-    await fsyncAsync(fd);
+    await fsync(fd);
   } finally {
     fs.closeSync(fd);
   }

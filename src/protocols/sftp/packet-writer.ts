@@ -73,14 +73,29 @@ export function handleReply(id: number, handle: Buffer): Buffer {
 }
 
 /**
+ * Buffers of DATA replies the channel has copied out, for the next replies: a
+ * 1 GiB download otherwise allocates 1 GiB of buffers, and that much external
+ * memory keeps V8's collector busy. A few suffice, reads being answered one by one.
+ */
+const spares: Buffer[] = [];
+const MAX_SPARES = 4;
+
+/**
  * A DATA reply whose payload is filled in place by the caller: returns the packet
  * and the region to read file bytes into, so a download makes no extra copy.
+ * Hand the packet back with reuseDataReply once the channel is done with it.
  */
 export function dataReplyBuffer(id: number, maxLength: number): { packet: Buffer; payloadOffset: number } {
-  const packet = Buffer.allocUnsafe(4 + 1 + 4 + 4 + maxLength);
+  const size = 4 + 1 + 4 + 4 + maxLength;
+  const spare = spares.pop();
+  const packet = spare !== undefined && spare.length >= size ? spare : Buffer.allocUnsafe(size);
   packet[4] = Packet.DATA;
   packet.writeUInt32BE(id, 5);
   return { packet, payloadOffset: 13 };
+}
+
+export function reuseDataReply(packet: Buffer): void {
+  if (spares.length < MAX_SPARES) spares.push(packet);
 }
 
 /** Trims a DATA reply made by dataReplyBuffer to the bytes actually read. */

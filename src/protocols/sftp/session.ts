@@ -24,7 +24,15 @@ export interface SessionContext {
 }
 
 export type OpenHandle =
-  | { kind: 'upload'; upload: Upload; transferId: number; busy: boolean }
+  | {
+      kind: 'upload';
+      upload: Upload;
+      /** The transfer-log row, recorded just after the client has its handle (see handlers/files.ts open). */
+      transferId: Promise<number>;
+      /** Set when that row could not be recorded: the upload can then only fail. */
+      startError?: Error;
+      busy: boolean;
+    }
   | { kind: 'download'; download: Download; transferId: number }
   | { kind: 'dir'; dir: ResolvedPath; names: string[] | undefined; next: number };
 
@@ -49,11 +57,6 @@ export class SftpSession {
     readonly ctx: SessionContext,
   ) {
     channel.on('data', (chunk: Buffer) => this.onData(chunk));
-    channel.on('drain', () => {
-      this.blocked = false;
-      this.processBuffered();
-      if (!this.blocked) channel.resume();
-    });
     channel.on('close', () => void this.end('connection closed before the file was closed'));
     // The client sent EOF: finish our side too, or OpenSSH waits for our close forever.
     // scp reports failure unless the subsystem ends with exit status 0, as sftp-server does.
@@ -65,11 +68,26 @@ export class SftpSession {
     channel.on('error', (err: Error) => ctx.log.debug({ err }, 'sftp channel error'));
   }
 
-  send(packet: Buffer): void {
+  /**
+   * Sends a reply. Requests wait while the channel holds back any reply for want
+   * of the peer's window: taking more would only pile up replies in memory (a
+   * download's reads would be read ahead by megabytes, each buffer outliving a
+   * young-generation collection). `onSent` runs once the channel has copied the
+   * packet into SSH packets, so its buffer may be reused.
+   */
+  send(packet: Buffer, onSent?: () => void): void {
     if (this.ended) return;
     if (this.ctx.log.isLevelEnabled('trace')) this.ctx.log.trace({ reply: packet[4], id: packet.readUInt32BE(5), length: packet.length }, 'sftp reply');
-    if (!this.channel.write(packet)) this.blocked = true;
+    this.channel.write(packet, onSent ? () => (onSent(), this.onWritten()) : this.onWritten);
+    if (this.channel.writableLength > 0) this.blocked = true;
   }
+
+  private readonly onWritten = (): void => {
+    if (!this.blocked || this.ended || this.channel.writableLength > 0) return;
+    this.blocked = false;
+    this.processBuffered();
+    if (!this.blocked) this.channel.resume();
+  };
 
   sendStatus(id: number, code: Status, message?: string): void {
     this.send(statusReply(id, code, message));
@@ -230,7 +248,9 @@ export class SftpSession {
       if (handle.kind === 'upload') {
         const bytes = handle.upload.currentSize;
         handle.upload.abandon();
-        finishing.push(this.ctx.journal.finish(handle.transferId, { status: 'aborted', bytes, error: reason }));
+        // No row to finish when recording the start failed (already logged then).
+        const finish = (id: number) => this.ctx.journal.finish(id, { status: 'aborted', bytes, error: reason });
+        finishing.push(handle.transferId.then(finish, () => {}));
       } else if (handle.kind === 'download') {
         const done = handle.download.close();
         finishing.push(

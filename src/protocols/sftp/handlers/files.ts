@@ -4,7 +4,7 @@ import { Upload } from '../../../storage/upload.js';
 import { MAX_READ_LENGTH, OpenFlag, Status } from '../constants.js';
 import { SftpError } from '../errors.js';
 import type { RequestAttrs } from '../packet-reader.js';
-import { attrsReply, dataReplyBuffer, finishDataReply, handleReply } from '../packet-writer.js';
+import { attrsReply, dataReplyBuffer, finishDataReply, handleReply, reuseDataReply } from '../packet-writer.js';
 import type { OpenHandle, SftpSession } from '../session.js';
 import type { Handler } from './types.js';
 
@@ -40,15 +40,17 @@ export const open: Handler = async (session, id, r) => {
       create: (flags & OpenFlag.CREAT) !== 0,
       mode: attrs.permissions,
     });
-    let transferId: number;
+    // transferId is set once the handle exists: recording the start may mark the handle failed.
+    const handle: OpenHandle = { kind: 'upload', upload, transferId: Promise.resolve(0), busy: false };
     try {
-      transferId = await session.ctx.journal.start(journalEntry(session, target.virtual, 'upload', upload.startOffset));
+      session.send(handleReply(id, session.addHandle(handle)));
     } catch (err) {
       upload.abandon();
       throw err;
     }
-    session.ctx.log.info({ path: target.virtual, transferId, offset: upload.startOffset }, 'upload started');
-    session.send(handleReply(id, session.addHandle({ kind: 'upload', upload, transferId, busy: false })));
+    handle.transferId = recordStart(session, handle, target.virtual);
+    // Its failure is logged there and reported by the handle's next request, not as an unhandled rejection.
+    handle.transferId.catch(() => {});
     return;
   }
   const download = Download.open(target);
@@ -64,6 +66,30 @@ export const open: Handler = async (session, id, r) => {
   session.send(handleReply(id, session.addHandle({ kind: 'download', download, transferId })));
 };
 
+/** Lets the replies sent so far leave before the caller goes on (they are corked until the tick ends). */
+const afterReplies = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * Records an upload's transfer-log row after its handle reply has left, so the
+ * client sends its first data while the database works; the row is in place
+ * before the upload can complete (close awaits it). If it cannot be recorded,
+ * the upload fails at its next request.
+ */
+async function recordStart(session: SftpSession, handle: OpenHandle & { kind: 'upload' }, path: string): Promise<number> {
+  const { journal, log } = session.ctx;
+  const { upload } = handle;
+  try {
+    await afterReplies();
+    const transferId = await journal.start(journalEntry(session, path, 'upload', upload.startOffset));
+    log.info({ path, transferId, offset: upload.startOffset }, 'upload started');
+    return transferId;
+  } catch (err) {
+    log.error({ err, path }, 'could not record the start of an upload');
+    handle.startError = new SftpError(Status.FAILURE, 'the transfer could not be recorded');
+    throw handle.startError;
+  }
+}
+
 export const read: Handler = (session, id, r) => {
   const handle = requireHandle(session, r.bytes());
   const offset = r.uint64();
@@ -71,8 +97,12 @@ export const read: Handler = (session, id, r) => {
   if (handle.kind !== 'download') throw new SftpError(Status.FAILURE, 'handle is not open for reading');
   const { packet, payloadOffset } = dataReplyBuffer(id, length);
   const n = handle.download.read(offset, packet, payloadOffset, length);
-  if (n === 0) session.sendStatus(id, Status.EOF);
-  else session.send(finishDataReply(packet, n));
+  if (n === 0) {
+    reuseDataReply(packet);
+    session.sendStatus(id, Status.EOF);
+  } else {
+    session.send(finishDataReply(packet, n), () => reuseDataReply(packet));
+  }
 };
 
 export const write: Handler = (session, id, r) => {
@@ -85,6 +115,7 @@ export const write: Handler = (session, id, r) => {
 export function writeParts(session: SftpSession, id: number, rawHandle: Buffer, offset: number, parts: Buffer[]): void {
   const handle = requireHandle(session, rawHandle);
   if (handle.kind !== 'upload' || handle.busy) throw new SftpError(Status.FAILURE, 'handle is not open for writing');
+  if (handle.startError) throw handle.startError;
   handle.upload.writev(offset, parts);
   session.sendStatus(id, Status.OK);
 }
@@ -112,12 +143,19 @@ export const close: Handler = async (session, id, r) => {
     return;
   }
   handle.busy = true;
-  const { upload, transferId } = handle;
+  const { upload } = handle;
+  let transferId: number;
+  try {
+    transferId = await handle.transferId;
+  } catch (err) {
+    upload.abandon();
+    throw err;
+  }
   try {
     const done = await upload.commit();
     await journal.finish(transferId, { status: 'completed', bytes: done.bytes, sha256: done.sha256, fileStamp: done.stamp });
-    log.info({ path: upload.target.virtual, transferId, bytes: done.bytes, sha256: done.sha256 }, 'upload completed');
     session.sendStatus(id, Status.OK);
+    log.info({ path: upload.target.virtual, transferId, bytes: done.bytes, sha256: done.sha256 }, 'upload completed');
   } catch (err) {
     log.warn({ err, path: upload.target.virtual, transferId }, 'upload failed at close');
     await journal.finish(transferId, { status: 'failed', bytes: upload.currentSize, error: (err as Error).message });
