@@ -275,7 +275,7 @@ describe('routing over HTTPS, scheduled pulls and archiving (SQLite)', () => {
 
   after(async () => {
     await node?.kill('SIGKILL');
-    fs.rmSync(dir, { recursive: true, force: true });
+    if (!process.env.KEEP) fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('pushes over HTTPS with PUT and multipart POST, verifies TLS, and fails a refused delivery at once', async () => {
@@ -299,7 +299,11 @@ describe('routing over HTTPS, scheduled pulls and archiving (SQLite)', () => {
       const done = await waitFor('the HTTPS delivery', async () => {
         const t = await byPath('/web/invoice.xml');
         return t?.status === 'completed' && t;
-      }, 30_000);
+      }, 30_000).catch(async (err) => {
+        const t = await byPath('/web/invoice.xml');
+        const log = fs.readFileSync(path.join(env.dataDir, 'node-output.log'), 'utf8').split('\n').filter((l) => l.includes('"job"')).slice(-10);
+        throw new Error(`${err.message}: ${JSON.stringify(t)}\n${log.join('\n')}`);
+      });
       assert.equal(done.sha256, sha);
       const put = web.received.find((x) => x.method === 'PUT' && x.url.startsWith('/upload/'))!;
       assert.equal(put.url, '/upload/ferry-invoice.xml');
