@@ -12,6 +12,7 @@ import { accountHome } from './storage/home.js';
 import { retryWhileDatabaseDown } from './transfers/retry.js';
 import { TransferLog, type AfterFinish, type TransferEnd } from './transfers/transfer-log.js';
 import { enqueueDeliveries } from './routing/enqueue.js';
+import { uploadHasRoutes } from './routing/routes.js';
 
 const LOAD_REPORT_INTERVAL_MS = 500;
 
@@ -50,7 +51,10 @@ export async function runWorker(config: Config): Promise<void> {
       start: (t) => transfers.start({ ...t, nodeId, workerPid: process.pid }),
       // The end of a transfer must reach the log even across a database restart.
       finish: (id, end) =>
-        retryWhileDatabaseDown(() => transfers.finish(id, end, end.status === 'completed' ? routeUpload(end) : undefined), log),
+        retryWhileDatabaseDown(async () => {
+          const routed = end.status === 'completed' && (await uploadHasRoutes(database.db, id));
+          await transfers.finish(id, end, routed ? routeUpload(end) : undefined);
+        }, log),
       knownSha256: (account, path, stamp) => transfers.knownSha256(account, path, stamp),
     },
     authenticatePassword: (name, password, address) => authenticator.password(name, password, address),

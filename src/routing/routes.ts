@@ -90,6 +90,25 @@ export class RouteStore {
   }
 }
 
+/**
+ * Whether the account of an upload has any enabled upload route: one statement,
+ * so an upload of an account without routes completes with a single UPDATE. A
+ * route added meanwhile applies from the next upload on.
+ */
+export async function uploadHasRoutes(db: Kysely<Database>, transferId: number): Promise<boolean> {
+  const row = await db
+    .selectFrom('routes')
+    .innerJoin('transfers', 'transfers.account', 'routes.account')
+    .select('routes.id')
+    .where('transfers.id', '=', transferId)
+    .where('transfers.direction', '=', 'upload')
+    .where('routes.on_event', '=', 'upload')
+    .where('routes.enabled', '=', 1)
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
 /** The enabled routes of one account and event whose glob matches the path. */
 export async function matchingRoutes(db: Kysely<Database>, account: string, event: RouteEvent, virtualPath: string): Promise<RouteRow[]> {
   const rows = await db
