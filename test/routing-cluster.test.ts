@@ -67,7 +67,7 @@ describe('routing in an active-active cluster on PostgreSQL', () => {
     for (const n of Object.values(nodes)) await n?.kill('SIGKILL');
     await proxy?.close();
     await sshd?.stop();
-    if (!process.env.KEEP) fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('resumes a 200 MiB push on another node after the pushing node is killed, and the partner gets one whole file', async () => {

@@ -275,7 +275,7 @@ describe('routing over HTTPS, scheduled pulls and archiving (SQLite)', () => {
 
   after(async () => {
     await node?.kill('SIGKILL');
-    if (!process.env.KEEP) fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('pushes over HTTPS with PUT and multipart POST, verifies TLS, and fails a refused delivery at once', async () => {
