@@ -360,6 +360,17 @@ describe('routing over HTTPS, scheduled pulls and archiving (SQLite)', () => {
         ['/pulled/a.csv', a, 'partner:supplier'],
         ['/pulled/b.csv', b, 'partner:supplier'],
       ]);
+
+      // Without --then delete, a file left at the partner is fetched once per version, not at every firing.
+      await ferry(env, ['schedule', 'add', 'mirror', '--cron', '* * * * * *', '--pull', 'supplier', '--to', 'alice/mirror', '--path', '*.txt']);
+      const mirrored = async () => (await transfers(env, 'upload')).filter((t) => t.path === '/mirror/keep.txt');
+      await waitFor('the first fetch', async () => (await mirrored()).length === 1, 20_000);
+      await new Promise((r) => setTimeout(r, 3_000));
+      assert.equal((await mirrored()).length, 1, 'three more firings fetched nothing');
+      fs.writeFileSync(path.join(outgoing, 'keep.txt'), 'a new version, longer than before');
+      await waitFor('the new version fetched', async () => (await mirrored()).length === 2, 20_000);
+      await ferry(env, ['schedule', 'remove', 'mirror']);
+      assert.equal(fs.readFileSync(path.join(home, 'alice', 'mirror', 'keep.txt'), 'utf8'), 'a new version, longer than before');
     } finally {
       await sshd.stop();
     }

@@ -222,6 +222,19 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0005_pulled_files': {
+      async up(db: Kysely<any>) {
+        // The partner file versions a pull schedule has fetched: each version is fetched once.
+        await db.schema
+          .createTable('pulled_files')
+          .addColumn('schedule_id', 'bigint', (c) => c.notNull())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('version', 'text', (c) => c.notNull())
+          .addColumn('pulled_at', 'bigint', (c) => c.notNull())
+          .addPrimaryKeyConstraint('pulled_files_pk', ['schedule_id', 'name'])
+          .execute();
+      },
+    },
   };
 }
 

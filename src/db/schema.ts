@@ -212,6 +212,15 @@ export interface MonitorsTable {
   created_at: number;
 }
 
+export interface PulledFilesTable {
+  schedule_id: number;
+  /** The file's name in the partner's directory. */
+  name: string;
+  /** size-mtime as the partner listed it when it was fetched. */
+  version: string;
+  pulled_at: number;
+}
+
 export interface MonitorFilesTable {
   monitor_id: number;
   path: string;
@@ -235,4 +244,5 @@ export interface Database {
   schedules: SchedulesTable;
   monitors: MonitorsTable;
   monitor_files: MonitorFilesTable;
+  pulled_files: PulledFilesTable;
 }

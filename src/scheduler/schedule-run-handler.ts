@@ -13,11 +13,6 @@ import type { Home } from '../storage/home.js';
 import { homeOfAccount } from '../routing/account-home.js';
 import { SCHEDULE_RUN_JOB, type ScheduleRunPayload } from './scheduler.js';
 
-interface PullCheckpoint {
-  /** Remote files already stored in the account (and logged) by an earlier attempt. */
-  pulled: string[];
-}
-
 /**
  * Runs one firing of a schedule. A push queues one delivery per matching file
  * (each deduplicated on schedule, slot and path, so a repeat of this job queues
@@ -93,10 +88,12 @@ export class ScheduleRunHandler implements JobHandler {
     if (!row) throw new PermanentJobError(`partner "${payload.action.partner}" no longer exists`);
     const partner = partnerSettings(row);
     if (partner.protocol !== 'sftp') throw new PermanentJobError(`partner "${row.name}" is not an SFTP partner: only SFTP partners can be pulled from`);
-    const checkpoint: PullCheckpoint = { pulled: [...((ctx.checkpoint as PullCheckpoint | undefined)?.pulled ?? [])] };
     const dir = home.resolve(payload.action.dir);
     fs.mkdirSync(dir.real, { recursive: true });
     const matches = globMatcher(payload.action.glob);
+    const pulled = new Map(
+      (await this.db.selectFrom('pulled_files').select(['name', 'version']).where('schedule_id', '=', payload.scheduleId).execute()).map((r) => [r.name, r.version]),
+    );
     const remote = await PartnerSftp.connect(partner, (key) => this.partners.pinHostKey(row.name, key), ctx.signal);
     const release = remote.abortOn(ctx.signal);
     try {
@@ -104,20 +101,22 @@ export class ScheduleRunHandler implements JobHandler {
       const files = listing
         // A partner's name must be one plain file name here: no '/', no control characters.
         .filter((e) => e.attrs.isFile() && !e.filename.startsWith('.') && !/[/\x00-\x1f\x7f]/.test(e.filename) && matches(e.filename))
-        .map((e) => e.filename)
-        .sort();
-      for (const name of files) {
+        .sort((a, b) => (a.filename < b.filename ? -1 : 1));
+      for (const { filename: name, attrs } of files) {
         ctx.signal.throwIfAborted();
         const remotePath = path.posix.join(partner.dir, name);
-        if (!checkpoint.pulled.includes(name)) {
-          await this.fetch(remote, remotePath, home, dir.real, path.posix.join(dir.virtual, name), ctx, payload, row.name);
-          checkpoint.pulled.push(name);
-          await ctx.saveCheckpoint(checkpoint);
+        // Each version once: a file left at the partner is not fetched again at the next firing.
+        const version = `${attrs.size}-${attrs.mtime}`;
+        if (pulled.get(name) !== version) {
+          await this.fetch(remote, remotePath, home, dir.real, path.posix.join(dir.virtual, name), ctx, payload, row.name, version);
         }
         if (payload.after === 'delete') await remote.unlink(remotePath).catch((err) => {
           if ((err as { code?: number }).code !== 2) throw err;
         });
       }
+      const listed = new Set(files.map((f) => f.filename));
+      const gone = [...pulled.keys()].filter((name) => !listed.has(name));
+      if (gone.length > 0) await this.db.deleteFrom('pulled_files').where('schedule_id', '=', payload.scheduleId).where('name', 'in', gone).execute();
     } finally {
       release();
       remote.close();
@@ -133,9 +132,10 @@ export class ScheduleRunHandler implements JobHandler {
     ctx: JobContext,
     payload: ScheduleRunPayload,
     partnerName: string,
+    version: string,
   ): Promise<void> {
     const startedAt = Date.now();
-    const temp = path.join(home.partialDir, `pull-${ctx.job.id}.part`);
+    const temp = path.join(home.partialDir, `pull-${ctx.job.id}-${crypto.randomBytes(4).toString('hex')}.part`);
     await new Promise<void>((resolve, reject) => remote.sftp.fastGet(remotePath, temp, (err) => (err ? reject(err) : resolve())));
     const hash = crypto.createHash('sha256');
     const fd = fs.openSync(temp, 'r+');
@@ -175,9 +175,15 @@ export class ScheduleRunHandler implements JobHandler {
           status: 'completed',
         })
         .execute();
+      const name = path.posix.basename(virtual);
+      await trx
+        .insertInto('pulled_files')
+        .values({ schedule_id: payload.scheduleId, name, version, pulled_at: Date.now() })
+        .onConflict((oc) => oc.columns(['schedule_id', 'name']).doUpdateSet({ version, pulled_at: Date.now() }))
+        .execute();
       queued = await enqueueDeliveries(
         trx,
-        { event: 'upload', account: payload.action.account, path: virtual, size, sha256, realPath: finalPath, dedupeKey: `pull:${payload.scheduleId}:${virtual}:${sha256}` },
+        { event: 'upload', account: payload.action.account, path: virtual, size, sha256, realPath: finalPath, dedupeKey: `pull:${payload.scheduleId}:${virtual}:${version}` },
         { maxAttempts: this.maxAttempts, storageDir: this.storageDir },
       );
     });
