@@ -8,6 +8,8 @@ import { openDatabase } from './db/connect.js';
 import { createLogger } from './observability/logger.js';
 import { loadHostKeys } from './protocols/sftp/host-keys.js';
 import { SshService } from './protocols/sftp/ssh-service.js';
+import { TunnelConnector } from './edge/tunnel-connector.js';
+import { readTls } from './edge/tunnel-protocol.js';
 import { accountHome } from './storage/home.js';
 import { retryWhileDatabaseDown } from './transfers/retry.js';
 import { TransferLog, type AfterFinish, type TransferEnd } from './transfers/transfer-log.js';
@@ -62,6 +64,15 @@ export async function runWorker(config: Config): Promise<void> {
     homeOf: (account: AccountRow) => accountHome(config.storage.dir, account),
   });
 
+  let tunnels: TunnelConnector | undefined;
+  if (config.edges.length > 0) {
+    tunnels = new TunnelConnector(
+      { edges: config.edges, tls: readTls(config.tls, 'a node with edges'), ready: () => ssh.accepting, accept: (socket) => ssh.accept(socket) },
+      log,
+    );
+    tunnels.start();
+  }
+
   let lastLoad = '';
   const loadTimer = setInterval(() => {
     const load = { type: 'load' as const, sessions: ssh.sessionCount, transfers: ssh.openTransfers };
@@ -77,6 +88,7 @@ export async function runWorker(config: Config): Promise<void> {
     if (stopping) return;
     stopping = true;
     ssh.stopAccepting();
+    tunnels?.stop();
     const deadline = Date.now() + graceMs;
     while (ssh.openTransfers > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     if (ssh.openTransfers > 0) log.warn({ open: ssh.openTransfers }, 'grace period over; aborting open transfers');

@@ -5,6 +5,7 @@ import { ConfigError } from '../config/load.js';
 import { VERSION } from '../version.js';
 import { registerAccount } from './commands/account.js';
 import { registerCluster } from './commands/cluster.js';
+import { registerEdge } from './commands/edge.js';
 import { registerMonitor } from './commands/monitor.js';
 import { registerPartner } from './commands/partner.js';
 import { registerRoute } from './commands/route.js';
@@ -20,6 +21,7 @@ const program = new Command('ferry')
   .exitOverride();
 
 registerStart(program);
+registerEdge(program);
 registerAccount(program);
 registerTransfers(program);
 registerCluster(program);

@@ -91,6 +91,28 @@ export const configSchema = z.object({
       interval: duration('2s'),
     })
     .prefault({}),
+  /** Edges this node dials out to: host:port of their tunnel listeners (FERRY_EDGES: comma-separated). */
+  edges: z
+    .union([z.string(), z.array(z.string())])
+    .default([])
+    .transform((value, ctx) => {
+      const list = (typeof value === 'string' ? value.split(',') : value).map((v) => v.trim()).filter(Boolean);
+      for (const item of list) {
+        if (!/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/.test(item)) ctx.addIssue({ code: 'custom', message: `"${item}" is not host:port` });
+      }
+      return list;
+    }),
+  /** Mutual TLS for edge tunnels (files made by `ferry pki`): the CA, and this node's or edge's certificate and key. */
+  tls: z.object({ ca: z.string().optional(), cert: z.string().optional(), key: z.string().optional() }).prefault({}),
+  edge: z
+    .object({
+      sftp_port: port(2222),
+      tunnel_port: port(7443),
+      health_port: port(8080),
+      /** Address the edge's listeners bind. */
+      host: z.string().default('0.0.0.0'),
+    })
+    .prefault({}),
   accounts: z
     .object({
       /** Failed password logins within lockout_window that lock an account. */

@@ -71,11 +71,13 @@ export interface RunningNode {
 /** Starts `ferry start` and waits until it logs "node ready". */
 export async function startNode(
   env: FerryEnv,
-  options: { workers?: number; sftpPort?: number; adminPort?: number; waitFor?: 'ready' | 'started' } = {},
+  options: { workers?: number; sftpPort?: number; adminPort?: number; waitFor?: 'ready' | 'started'; command?: 'start' | 'edge'; cwd?: string } = {},
 ): Promise<RunningNode> {
   const sftpPort = options.sftpPort ?? (await freePort());
   const adminPort = options.adminPort ?? (await freePort());
-  const child = spawn(process.execPath, [FERRY_MAIN, 'start'], {
+  const command = options.command ?? 'start';
+  const child = spawn(process.execPath, [FERRY_MAIN, command], {
+    cwd: options.cwd,
     env: ferryEnv({
       ...env,
       extra: {
@@ -130,7 +132,7 @@ export async function startNode(
     });
   };
   await Promise.race([
-    waitForLog((l) => l.msg === 'node ready'),
+    waitForLog((l) => l.msg === (command === 'edge' ? 'edge ready' : 'node ready')),
     exited.then((code) => {
       throw new Error(`ferry start exited with ${code}: ${fs.readFileSync(logFile, 'utf8').slice(-2000)}`);
     }),

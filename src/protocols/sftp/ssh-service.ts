@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import net from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import ssh2 from 'ssh2';
 import type { Connection, AuthContext, ServerChannel } from 'ssh2';
@@ -69,6 +70,21 @@ export class SshService {
     });
     this.listener = listener;
     return this.port;
+  }
+
+  /** Whether the service takes new connections now (it listens). */
+  get accepting(): boolean {
+    return this.listener !== undefined;
+  }
+
+  /** Takes a client connection that arrived another way (an edge tunnel stream). */
+  accept(socket: Duplex): void {
+    if (!this.accepting) {
+      socket.destroy();
+      return;
+    }
+    socket.on('error', () => {});
+    this.server.injectSocket(socket as net.Socket);
   }
 
   get port(): number {
