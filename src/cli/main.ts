@@ -8,6 +8,7 @@ import { registerCluster } from './commands/cluster.js';
 import { registerEdge } from './commands/edge.js';
 import { registerMonitor } from './commands/monitor.js';
 import { registerPartner } from './commands/partner.js';
+import { registerPki } from './commands/pki.js';
 import { registerRoute } from './commands/route.js';
 import { registerSchedule } from './commands/schedule.js';
 import { registerStart } from './commands/start.js';
@@ -29,6 +30,7 @@ registerPartner(program);
 registerRoute(program);
 registerSchedule(program);
 registerMonitor(program);
+registerPki(program);
 
 try {
   await program.parseAsync(process.argv);
