@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { makeCa, tlsEnv } from './harness/certs.js';
 import { freshDatabaseUrl, tempDir } from './harness/databases.js';
 import { ferryOk, startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
 import { sha256File, writeRandomFile } from './harness/files.js';
@@ -42,8 +41,17 @@ describe('an edge gateway in front of two nodes that dial out to it', () => {
   before(async () => {
     dir = tempDir();
     const databaseUrl = await freshDatabaseUrl('postgres', dir);
-    const ca = makeCa(path.join(dir, 'pki'));
-    const edgeTls = ca.issue('edge1', 'edge');
+    // The mutual-TLS material as an operator makes it: ferry pki.
+    const pki = path.join(dir, 'pki');
+    const noDb: FerryEnv = { dataDir: path.join(dir, 'pki-cli'), databaseUrl: 'sqlite:/nonexistent/never-opened.db' };
+    await ferryOk(noDb, ['pki', 'init', pki]);
+    await ferryOk(noDb, ['pki', 'issue', 'edge', 'edge1', '--dir', pki, '--host', '127.0.0.1']);
+    for (const name of ['n1', 'n2']) await ferryOk(noDb, ['pki', 'issue', 'node', name, '--dir', pki]);
+    const tlsEnv = (name: string) => ({
+      FERRY_TLS_CA: path.join(pki, 'ca.crt'),
+      FERRY_TLS_CERT: path.join(pki, `${name}.crt`),
+      FERRY_TLS_KEY: path.join(pki, `${name}.key`),
+    });
     ports.sftp = await freePort();
     ports.tunnel = await freePort();
     ports.health = await freePort();
@@ -53,7 +61,7 @@ describe('an edge gateway in front of two nodes that dial out to it', () => {
       dataDir: path.join(dir, 'edge-logs'),
       databaseUrl: 'sqlite:/nonexistent/never-opened.db',
       extra: {
-        ...tlsEnv(edgeTls),
+        ...tlsEnv('edge1'),
         FERRY_NODE_NAME: 'edge1',
         FERRY_EDGE_HOST: '127.0.0.1',
         FERRY_EDGE_SFTP_PORT: String(ports.sftp),
@@ -67,7 +75,7 @@ describe('an edge gateway in front of two nodes that dial out to it', () => {
         dataDir: path.join(dir, name),
         databaseUrl,
         storageDir: path.join(dir, 'shared'),
-        extra: { ...FAST, ...tlsEnv(ca.issue(name, 'node')), FERRY_NODE_NAME: name, FERRY_EDGES: `127.0.0.1:${ports.tunnel}` },
+        extra: { ...FAST, ...tlsEnv(name), FERRY_NODE_NAME: name, FERRY_EDGES: `127.0.0.1:${ports.tunnel}` },
       };
     }
     const key = sshKeygen(dir);
