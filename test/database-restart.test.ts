@@ -48,7 +48,8 @@ describe('PostgreSQL restarted under load', () => {
     const client = sftpSpawn(login, [`put ${source} load.bin`], ['-l', '32000']);
     await nodes[0]!.waitForLog((l) => l.msg === 'upload started');
 
-    const stopStart = pg.restart(3000);
+    // Down long enough that every node's next heartbeats (1 s apart) fail even on a busy machine.
+    const stopStart = pg.restart(6000);
     await waitFor('nodes report not ready', async () => {
       const states = await Promise.all(nodes.map((n) => n.ready().catch(() => ({ code: 0, body: {} }))));
       return states.every((s) => s.code === 503 && (s.body as any).reason === 'database unreachable');
