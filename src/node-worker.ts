@@ -36,7 +36,6 @@ export async function runWorker(config: Config): Promise<void> {
   const send = (msg: WorkerMessage) => process.send?.(msg);
   // A completed upload and the deliveries its routes ask for commit together.
   const routeUpload = (end: TransferEnd): AfterFinish => async (trx, row) => {
-    if (row.direction !== 'upload') return;
     const queued = await enqueueDeliveries(
       trx,
       { event: 'upload', account: row.account, path: row.path, size: row.start_offset + end.bytes, sha256: end.sha256 ?? null },
@@ -52,9 +51,10 @@ export async function runWorker(config: Config): Promise<void> {
     journal: {
       start: (t) => transfers.start({ ...t, nodeId, workerPid: process.pid }),
       // The end of a transfer must reach the log even across a database restart.
-      finish: (id, end) =>
+      finish: (id, end) => retryWhileDatabaseDown(() => transfers.finish(id, end), log),
+      completeUpload: (id, end) =>
         retryWhileDatabaseDown(async () => {
-          const routed = end.status === 'completed' && (await uploadHasRoutes(database.db, id));
+          const routed = await uploadHasRoutes(database.db, id);
           await transfers.finish(id, end, routed ? routeUpload(end) : undefined);
         }, log),
       knownSha256: (account, path, stamp) => transfers.knownSha256(account, path, stamp),

@@ -101,7 +101,6 @@ export async function uploadHasRoutes(db: Kysely<Database>, transferId: number):
     .innerJoin('transfers', 'transfers.account', 'routes.account')
     .select('routes.id')
     .where('transfers.id', '=', transferId)
-    .where('transfers.direction', '=', 'upload')
     .where('routes.on_event', '=', 'upload')
     .where('routes.enabled', '=', 1)
     .limit(1)

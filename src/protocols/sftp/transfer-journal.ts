@@ -11,18 +11,19 @@ export interface TransferJournal {
     direction: TransferDirection;
     startOffset: number;
   }): Promise<number>;
-  finish(
-    id: number,
-    end: {
-      status: Exclude<TransferStatus, 'in-progress'>;
-      bytes: number;
-      startOffset?: number;
-      sha256?: string | null;
-      error?: string | null;
-      /** The stamp of the file version whose whole SHA-256 this transfer recorded. */
-      fileStamp?: string;
-    },
-  ): Promise<void>;
+  finish(id: number, end: JournalEnd): Promise<void>;
+  /** Records an upload completed: the file is in place; routes it triggers are queued with the record. */
+  completeUpload(id: number, end: JournalEnd & { status: 'completed' }): Promise<void>;
   /** The SHA-256 a completed upload recorded for exactly this file version, if any. */
   knownSha256(account: string, path: string, fileStamp: string): Promise<string | undefined>;
+}
+
+export interface JournalEnd {
+  status: Exclude<TransferStatus, 'in-progress'>;
+  bytes: number;
+  startOffset?: number;
+  sha256?: string | null;
+  error?: string | null;
+  /** The stamp of the file version whose whole SHA-256 this transfer recorded. */
+  fileStamp?: string;
 }

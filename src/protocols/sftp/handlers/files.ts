@@ -153,7 +153,7 @@ export const close: Handler = async (session, id, r) => {
   }
   try {
     const done = await upload.commit();
-    await journal.finish(transferId, { status: 'completed', bytes: done.bytes, sha256: done.sha256, fileStamp: done.stamp });
+    await journal.completeUpload(transferId, { status: 'completed', bytes: done.bytes, sha256: done.sha256, fileStamp: done.stamp });
     session.sendStatus(id, Status.OK);
     log.info({ path: upload.target.virtual, transferId, bytes: done.bytes, sha256: done.sha256 }, 'upload completed');
   } catch (err) {
