@@ -12,15 +12,15 @@ export async function readyCode(adminPort: number, timeoutMs = 1000): Promise<{ 
 }
 
 /**
- * One SFTP login with the ssh2 client: TCP connect, key authentication, the sftp
- * subsystem, then realpath('.') (what `pwd` asks). Resolves true on success, false
- * on any failure (refused, reset, auth, timeout).
+ * One SFTP login with the ssh2 client: TCP connect, key exchange, key
+ * authentication, the sftp subsystem, then realpath('.') (what `pwd` asks).
+ * Resolves undefined on success, else why not (refused, reset, auth, timeout).
  */
-export function sftpLoginOnce(port: number, user: string, privateKey: Buffer, timeoutMs = 5000): Promise<boolean> {
+export function sftpLoginFailure(port: number, user: string, privateKey: Buffer, timeoutMs: number): Promise<string | undefined> {
   return new Promise((resolve) => {
     const client = new ssh2.Client();
     let settled = false;
-    const done = (ok: boolean) => {
+    const done = (why: string | undefined) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
@@ -28,19 +28,24 @@ export function sftpLoginOnce(port: number, user: string, privateKey: Buffer, ti
       client.on('error', () => {});
       client.end();
       client.destroy();
-      resolve(ok);
+      resolve(why);
     };
-    const timer = setTimeout(() => done(false), timeoutMs);
-    client.on('error', () => done(false));
-    client.on('close', () => done(false));
+    const timer = setTimeout(() => done(`no answer within ${timeoutMs} ms`), timeoutMs);
+    client.on('error', (err) => done((err as Error).message));
+    client.on('close', () => done('connection closed before the login completed'));
     client.on('ready', () => {
       client.sftp((err, sftp) => {
-        if (err) return done(false);
-        sftp.realpath('.', (err2, abs) => done(!err2 && typeof abs === 'string' && abs.length > 0));
+        if (err) return done(`sftp subsystem: ${err.message}`);
+        sftp.realpath('.', (err2, abs) => done(err2 ? `realpath: ${err2.message}` : typeof abs === 'string' && abs.length > 0 ? undefined : 'empty realpath'));
       });
     });
     client.connect({ host: '127.0.0.1', port, username: user, privateKey, readyTimeout: timeoutMs, keepaliveInterval: 0 });
   });
+}
+
+/** One fresh SSH login + SFTP realpath('.'): true when it worked. */
+export async function sftpLoginOnce(port: number, user: string, privateKey: Buffer, timeoutMs = 5000): Promise<boolean> {
+  return (await sftpLoginFailure(port, user, privateKey, timeoutMs)) === undefined;
 }
 
 /**

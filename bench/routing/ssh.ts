@@ -1,6 +1,6 @@
 /** The OpenSSH reference (an `sftp -b` session) and the cost of one SSH login, both against the partner sshd. */
 import { spawn } from 'node:child_process';
-import ssh2 from 'ssh2';
+import { sftpLoginFailure } from '../cluster/probes.js';
 import type { Teardown } from '../cluster/teardown.js';
 
 const CLIENT_OPTIONS = [
@@ -74,37 +74,6 @@ export interface LoginCost {
 }
 
 /**
- * One SFTP login with ssh2: TCP connect, key exchange, key authentication, the
- * sftp subsystem, realpath('.'), end. Resolves undefined on success, else why not.
- */
-function loginOnce(port: number, user: string, privateKey: Buffer, timeoutMs: number): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const client = new ssh2.Client();
-    let settled = false;
-    const done = (why: string | undefined) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      client.removeAllListeners();
-      client.on('error', () => {});
-      client.end();
-      client.destroy();
-      resolve(why);
-    };
-    const timer = setTimeout(() => done(`no answer within ${timeoutMs} ms`), timeoutMs);
-    client.on('error', (err) => done((err as Error).message));
-    client.on('close', () => done('connection closed before the login completed'));
-    client.on('ready', () => {
-      client.sftp((err, sftp) => {
-        if (err) return done(`sftp subsystem: ${err.message}`);
-        sftp.realpath('.', (err2, abs) => done(err2 ? `realpath: ${err2.message}` : typeof abs === 'string' && abs.length > 0 ? undefined : 'empty realpath'));
-      });
-    });
-    client.connect({ host: '127.0.0.1', port, username: user, privateKey, readyTimeout: timeoutMs, keepaliveInterval: 0 });
-  });
-}
-
-/**
  * What one fresh SFTP connection costs with ssh2 (the library Ferry's SFTP push
  * uses) against this sshd: first one at a time, then `parallel` at once (the
  * queue's concurrency on both nodes), which shows how many per second the
@@ -114,7 +83,7 @@ export async function measureLoginCost(port: number, user: string, privateKey: B
   let failures = 0;
   const errors: Record<string, number> = {};
   const attempt = async (): Promise<boolean> => {
-    const why = await loginOnce(port, user, privateKey, 10_000);
+    const why = await sftpLoginFailure(port, user, privateKey, 10_000);
     if (why === undefined) return true;
     failures++;
     errors[why] = (errors[why] ?? 0) + 1;
