@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { AccountError } from '../accounts/account-store.js';
+import { AdminUserError } from '../admin/admin-users.js';
 import { ConfigError } from '../config/load.js';
 import { VERSION } from '../version.js';
 import { registerAccount } from './commands/account.js';
+import { registerAdmin } from './commands/admin.js';
 import { registerCluster } from './commands/cluster.js';
 import { registerEdge } from './commands/edge.js';
 import { registerMonitor } from './commands/monitor.js';
@@ -31,6 +33,7 @@ registerRoute(program);
 registerSchedule(program);
 registerMonitor(program);
 registerPki(program);
+registerAdmin(program);
 
 try {
   await program.parseAsync(process.argv);
@@ -38,7 +41,7 @@ try {
   if (err instanceof CommanderError) {
     // --help and --version end here too, with exit code 0.
     process.exitCode = err.exitCode === 0 ? 0 : 2;
-  } else if (err instanceof CliError || err instanceof ConfigError || err instanceof AccountError) {
+  } else if (err instanceof CliError || err instanceof ConfigError || err instanceof AccountError || err instanceof AdminUserError) {
     process.stderr.write(`ferry: ${err.message}\n`);
     process.exitCode = 1;
   } else {

@@ -1,8 +1,9 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
-import { AccountStore, type AccountKeyRow, type AccountRow } from '../../accounts/account-store.js';
+import { AccountStore } from '../../accounts/account-store.js';
 import { parsePublicKey, type ParsedPublicKey } from '../../accounts/public-key.js';
-import { CliError, isoTime, passwordFromStdin, printJson, printTable, withDatabase, type GlobalOptions } from '../context.js';
+import { accountJson } from '../../views/account-view.js';
+import { CliError, passwordFromStdin, printJson, printTable, withDatabase, type GlobalOptions } from '../context.js';
 
 function readKeyFile(file: string): ParsedPublicKey {
   let text: string;
@@ -16,31 +17,6 @@ function readKeyFile(file: string): ParsedPublicKey {
   } catch (err) {
     throw new CliError(`${file}: ${(err as Error).message}`);
   }
-}
-
-function state(account: AccountRow, now = Date.now()): string {
-  if (account.disabled) return 'disabled';
-  if (account.locked_until !== null && account.locked_until > now) return 'locked';
-  return 'enabled';
-}
-
-/** The stable JSON shape of an account (documented in docs/cli.md). */
-function accountJson(account: AccountRow, keys: AccountKeyRow[]) {
-  return {
-    name: account.name,
-    state: state(account),
-    home: account.home,
-    password: account.password_hash !== null,
-    keys: keys.map((k) => ({ algorithm: k.algorithm, fingerprint: k.fingerprint, comment: k.comment })),
-    created: isoTime(account.created_at),
-    updated: isoTime(account.updated_at),
-    lockout: {
-      recentFailures: account.failure_count,
-      lastFailure: isoTime(account.last_failure_at),
-      lastFailureAddress: account.last_failure_address,
-      lockedUntil: account.locked_until !== null && account.locked_until > Date.now() ? isoTime(account.locked_until) : null,
-    },
-  };
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];

@@ -1,17 +1,15 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
 import ssh2 from 'ssh2';
-import { fingerprintOf } from '../../accounts/public-key.js';
 import {
   PartnerStore,
   parseHeader,
   parseHttpsUrl,
   parseSftpUrl,
-  partnerSettings,
-  type PartnerRow,
   type PartnerSettings,
 } from '../../routing/partners.js';
-import { CliError, isoTime, passwordFromStdin, withDatabase, type GlobalOptions } from '../context.js';
+import { CliError, passwordFromStdin, withDatabase, type GlobalOptions } from '../context.js';
+import { partnerJson } from '../../views/catalog-views.js';
 import { registerCatalogCommands } from './catalog.js';
 
 function readFile(file: string, what: string): string {
@@ -46,24 +44,6 @@ function readHostKey(file: string): string {
     if (key) return key.getPublicSSH().toString('base64');
   }
   throw new CliError(`${file}: no SSH host key found (give a .pub file or a known_hosts line)`);
-}
-
-/** The stable JSON shape of a partner (documented in docs/cli.md); secrets never appear. */
-export function partnerJson(row: PartnerRow) {
-  const s = partnerSettings(row);
-  return {
-    name: row.name,
-    protocol: row.protocol,
-    url: row.url,
-    ...(s.protocol === 'sftp'
-      ? {
-          auth: s.privateKey ? 'key' : s.password ? 'password' : 'none',
-          hostKey: s.hostKey ? fingerprintOf(Buffer.from(s.hostKey, 'base64')) : null,
-        }
-      : { method: s.method, headers: Object.keys(s.headers), ca: s.ca !== undefined }),
-    created: isoTime(row.created_at),
-    updated: isoTime(row.updated_at),
-  };
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];

@@ -1,0 +1,73 @@
+import { fingerprintOf } from '../accounts/public-key.js';
+import type { MonitorRow } from '../monitor/monitors.js';
+import { partnerSettings, type PartnerRow } from '../routing/partners.js';
+import { routeSteps, type RouteRow } from '../routing/routes.js';
+import { cronOf, scheduleAction, type ScheduleRow } from '../scheduler/schedules.js';
+import { isoTime } from './time.js';
+
+/** The stable JSON shape of a partner (documented in docs/cli.md); secrets never appear. */
+export function partnerJson(row: PartnerRow) {
+  const s = partnerSettings(row);
+  return {
+    name: row.name,
+    protocol: row.protocol,
+    url: row.url,
+    ...(s.protocol === 'sftp'
+      ? {
+          auth: s.privateKey ? 'key' : s.password ? 'password' : 'none',
+          hostKey: s.hostKey ? fingerprintOf(Buffer.from(s.hostKey, 'base64')) : null,
+        }
+      : { method: s.method, headers: Object.keys(s.headers), ca: s.ca !== undefined }),
+    created: isoTime(row.created_at),
+    updated: isoTime(row.updated_at),
+  };
+}
+
+/** The stable JSON shape of a route (documented in docs/cli.md). */
+export function routeJson(row: RouteRow) {
+  return {
+    name: row.name,
+    account: row.account,
+    path: row.path_glob,
+    on: row.on_event,
+    steps: routeSteps(row),
+    rename: row.rename,
+    then: row.after_delivery,
+    enabled: row.enabled === 1,
+    created: isoTime(row.created_at),
+  };
+}
+
+/** The stable JSON shape of a schedule (documented in docs/cli.md). */
+export function scheduleJson(row: ScheduleRow) {
+  let next: string | null = null;
+  try {
+    next = cronOf(row).nextRun()?.toISOString() ?? null;
+  } catch {}
+  return {
+    name: row.name,
+    cron: row.cron,
+    timezone: row.timezone,
+    action: scheduleAction(row),
+    rename: row.rename,
+    then: row.after_delivery,
+    catchUp: row.catch_up,
+    lastSlot: isoTime(row.last_slot),
+    next,
+    enabled: row.enabled === 1,
+    created: isoTime(row.created_at),
+  };
+}
+
+/** The stable JSON shape of a folder monitor (documented in docs/cli.md). */
+export function monitorJson(row: MonitorRow) {
+  return {
+    name: row.name,
+    account: row.account,
+    dir: row.dir,
+    path: row.path_glob,
+    stableSeconds: Number(row.stable_ms) / 1000,
+    enabled: row.enabled === 1,
+    created: isoTime(row.created_at),
+  };
+}
