@@ -235,6 +235,29 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0007_admin_users': {
+      async up(db: Kysely<any>) {
+        // Operators of the REST API and console; tokens are kept as SHA-256 hashes so every node can check them.
+        await id(db.schema.createTable('admin_users'))
+          .addColumn('name', 'text', (c: any) => c.notNull().unique())
+          .addColumn('password_hash', 'text', (c: any) => c.notNull())
+          .addColumn('role', 'text', (c: any) => c.notNull())
+          .addColumn('disabled', 'integer', (c: any) => c.notNull().defaultTo(0))
+          .addColumn('created_at', 'bigint', (c: any) => c.notNull())
+          .addColumn('updated_at', 'bigint', (c: any) => c.notNull())
+          .execute();
+        await id(db.schema.createTable('admin_tokens'))
+          .addColumn('token_hash', 'text', (c: any) => c.notNull().unique())
+          .addColumn('admin_id', 'bigint', (c: any) => c.notNull())
+          .addColumn('kind', 'text', (c: any) => c.notNull())
+          .addColumn('label', 'text', (c: any) => c.notNull().defaultTo(''))
+          .addColumn('created_at', 'bigint', (c: any) => c.notNull())
+          .addColumn('expires_at', 'bigint', (c: any) => c.notNull())
+          .addColumn('last_used_at', 'bigint')
+          .execute();
+        await db.schema.createIndex('admin_tokens_admin').on('admin_tokens').column('admin_id').execute();
+      },
+    },
   };
 }
 
