@@ -1,5 +1,6 @@
 import fs from 'node:fs';
-import { startHealthServer } from './admin/health-server.js';
+import { adminTls } from './admin/admin-tls.js';
+import { startAdminServer } from './admin/admin-server.js';
 import { Coordinator, type NodeStatus } from './cluster/coordinator.js';
 import { ClusterEvents } from './cluster/events.js';
 import { Housekeeping } from './cluster/housekeeping.js';
@@ -59,9 +60,17 @@ export async function runSupervisor(config: Config): Promise<void> {
     log,
   );
   let coordinator: Coordinator | undefined;
-  const health = await startHealthServer({
+  const tls = await adminTls({ cert: config.admin.tls_cert, key: config.admin.tls_key, dataDir: config.data.dir, nodeName: config.node.name });
+  const health = await startAdminServer({
     host: config.admin.host,
     port: config.admin.port,
+    tls,
+    db: database.db,
+    dialect: database.dialect,
+    deadAfterMs: config.node.dead_after,
+    sessionTtlMs: config.admin.session_ttl,
+    loginRateLimit: config.admin.login_rate_limit,
+    log,
     status: () => {
       if (!coordinator) return undefined;
       const status = { ...coordinator.status, nodeId, name: config.node.name };

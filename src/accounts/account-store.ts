@@ -113,6 +113,28 @@ export class AccountStore {
     await this.db.updateTable('accounts').set(change).where('id', '=', account.id).execute();
   }
 
+  /** Adds a login key; refuses one the account already has. */
+  async addKey(name: string, key: ParsedPublicKey): Promise<void> {
+    const account = await this.require(name);
+    await this.db.transaction().execute(async (trx) => {
+      const existing = await trx.selectFrom('account_keys').select('id').where('account_id', '=', account.id).where('public_key', '=', key.publicKey).executeTakeFirst();
+      if (existing) throw new AccountError(`account "${name}" already has the key ${key.fingerprint}`);
+      await trx
+        .insertInto('account_keys')
+        .values({ account_id: account.id, algorithm: key.algorithm, public_key: key.publicKey, fingerprint: key.fingerprint, comment: key.comment, created_at: Date.now() })
+        .execute();
+      await trx.updateTable('accounts').set({ updated_at: Date.now() }).where('id', '=', account.id).execute();
+    });
+  }
+
+  /** Removes the login key with this fingerprint (SHA256:…). */
+  async removeKey(name: string, fingerprint: string): Promise<void> {
+    const account = await this.require(name);
+    const result = await this.db.deleteFrom('account_keys').where('account_id', '=', account.id).where('fingerprint', '=', fingerprint).executeTakeFirst();
+    if (Number(result.numDeletedRows) === 0) throw new AccountError(`account "${name}" has no key ${fingerprint}`);
+    await this.db.updateTable('accounts').set({ updated_at: Date.now() }).where('id', '=', account.id).execute();
+  }
+
   /** Removes the account and its keys; its files stay on storage. */
   async remove(name: string): Promise<void> {
     const account = await this.require(name);

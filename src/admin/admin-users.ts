@@ -56,7 +56,7 @@ export class AdminUsers {
 
   async get(name: string): Promise<AdminUserRow> {
     const user = await this.find(name);
-    if (!user) throw new AdminUserError(`no admin user "${name}"`);
+    if (!user) throw new AdminUserError(`no admin user named "${name}"`);
     return user;
   }
 

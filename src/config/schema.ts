@@ -56,7 +56,19 @@ export const configSchema = z.object({
       login_timeout: duration('60s'),
     })
     .prefault({}),
-  admin: z.object({ port: port(8443), host: z.string().default('0.0.0.0') }).prefault({}),
+  admin: z
+    .object({
+      port: port(8443),
+      host: z.string().default('0.0.0.0'),
+      /** PEM certificate and key of the admin port; without them a self-signed pair is made in data.dir/admin-tls. */
+      tls_cert: z.string().optional(),
+      tls_key: z.string().optional(),
+      /** How long a console login lasts (also the default lifetime of a token from POST /api/v1/login). */
+      session_ttl: duration('12h'),
+      /** Login attempts allowed per client address per minute. */
+      login_rate_limit: z.coerce.number().int().min(1).max(10000).default(10),
+    })
+    .prefault({}),
   cluster: z
     .object({
       mode: z.enum(['active-active', 'active-passive']).default('active-active'),
