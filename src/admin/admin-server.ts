@@ -24,6 +24,8 @@ import { installAuthentication } from './auth.js';
 import { registerHealthRoutes, type HealthStatus } from './health-routes.js';
 import { domainErrorStatus } from './domain-errors.js';
 
+const TOKEN_PURGE_INTERVAL_MS = 60 * 60 * 1000;
+
 export interface AdminServerOptions {
   host: string;
   port: number;
@@ -81,6 +83,12 @@ export async function startAdminServer(options: AdminServerOptions): Promise<{ s
   });
 
   const tokens = new AdminTokens(options.db);
+  // Expired sessions and tokens are refused anyway; deleting them keeps the table small. Any node may.
+  const purge = setInterval(() => {
+    tokens.purgeExpired().catch((err) => options.log.warn({ err: (err as Error).message }, 'could not purge expired admin tokens'));
+  }, TOKEN_PURGE_INTERVAL_MS);
+  purge.unref();
+  server.addHook('onClose', async () => clearInterval(purge));
   installAuthentication(server, tokens);
   registerHealthRoutes(server, options.status);
   server.get('/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, async () => server.swagger());
