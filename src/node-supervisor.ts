@@ -61,7 +61,7 @@ export async function runSupervisor(config: Config): Promise<void> {
   );
   let coordinator: Coordinator | undefined;
   const tls = await adminTls({ cert: config.admin.tls_cert, key: config.admin.tls_key, dataDir: config.data.dir, nodeName: config.node.name });
-  const health = await startAdminServer({
+  const admin = await startAdminServer({
     host: config.admin.host,
     port: config.admin.port,
     tls,
@@ -85,7 +85,7 @@ export async function runSupervisor(config: Config): Promise<void> {
     version: VERSION,
     mode: config.cluster.mode,
     sftpAddress: `${config.sftp.host}:${config.sftp.port}`,
-    adminAddress: `${config.admin.host}:${health.port}`,
+    adminAddress: `${config.admin.host}:${admin.port}`,
   });
   const runner = new QueueRunner(
     new WorkQueue(database.db, database.dialect, nodeId, config.queue.lease_ttl),
@@ -157,7 +157,7 @@ export async function runSupervisor(config: Config): Promise<void> {
     {
       nodeId,
       sftpPort: workers.port || config.sftp.port,
-      adminPort: health.port,
+      adminPort: admin.port,
       workers: workers.size,
       mode: config.cluster.mode,
       role: coordinator.status.role,
@@ -176,7 +176,7 @@ export async function runSupervisor(config: Config): Promise<void> {
     await Promise.all([workers.stop(config.shutdown.grace), runner.stop(config.shutdown.grace)]);
     await coordinator!.stop();
     await transfers.abortRowsOfNodes([nodeId], 'node shut down during the transfer').catch(() => 0);
-    await health.server.close();
+    await admin.server.close();
     await database.close();
     log.info('node stopped');
     process.exit(0);
