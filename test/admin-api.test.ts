@@ -62,6 +62,10 @@ describe('REST API on the admin port (two nodes, one PostgreSQL)', () => {
       https.get({ host: '127.0.0.1', port: a.adminPort, path: '/health/ready', ca: fs.readFileSync(certFile) }, (res) => (res.resume(), resolve(res.statusCode!))).on('error', reject);
     });
     assert.equal(status, 200);
+    const page = await adminRequest(a.adminPort, '/');
+    assert.equal(page.status, 200);
+    assert.match(page.body, /<div id="app">/);
+    assert.match(String(page.headers['content-security-policy']), /default-src 'self'.*frame-ancestors 'none'/);
     const openapi = await adminRequest(a.adminPort, '/openapi.json');
     assert.equal(openapi.status, 200);
     assert.equal(openapi.body.openapi.slice(0, 2), '3.');

@@ -82,6 +82,13 @@ export async function startAdminServer(options: AdminServerOptions): Promise<{ s
     transform: jsonSchemaTransform,
   });
 
+  server.addHook('onSend', async (_request, reply) => {
+    // The console loads only its own files and may not be framed by another site.
+    reply.header('content-security-policy', "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('referrer-policy', 'no-referrer');
+    reply.header('strict-transport-security', 'max-age=31536000');
+  });
   const tokens = new AdminTokens(options.db);
   // Expired sessions and tokens are refused anyway; deleting them keeps the table small. Any node may.
   const purge = setInterval(() => {
