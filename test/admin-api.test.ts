@@ -139,6 +139,14 @@ describe('REST API on the admin port (two nodes, one PostgreSQL)', () => {
     assert.equal(notUpload.status, 400);
     assert.match(notUpload.body.error, /only deliveries can be resubmitted/);
 
+    const badNetwork = await adminRequest(a.adminPort, '/api/v1/accounts/carol', { method: 'PATCH', token: rootToken, body: { disabled: true, allowFrom: ['10.1.2.3/8'] } });
+    assert.equal(badNetwork.status, 400);
+    assert.match(badNetwork.body.error, /10\.0\.0\.0\/8/);
+    const elsewhere = await adminRequest(a.adminPort, '/api/v1/accounts/carol', { method: 'PATCH', token: rootToken, body: { allowFrom: ['192.0.2.0/24'] } });
+    assert.deepEqual(elsewhere.body.allowFrom, ['192.0.2.0/24']);
+    assert.equal(elsewhere.body.state, 'enabled', 'the refused PATCH changed nothing');
+    assert.notEqual((await sftpBatch(login, ['pwd'])).code, 0, 'a login from outside the allowed network is refused');
+    await adminRequest(a.adminPort, '/api/v1/accounts/carol', { method: 'PATCH', token: rootToken, body: { allowFrom: null } });
     const disabled = await adminRequest(a.adminPort, '/api/v1/accounts/carol', { method: 'PATCH', token: rootToken, body: { disabled: true } });
     assert.equal(disabled.body.state, 'disabled');
     assert.notEqual((await sftpBatch(login, ['pwd'])).code, 0);

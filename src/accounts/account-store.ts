@@ -1,13 +1,15 @@
 import path from 'node:path';
 import type { Kysely, Selectable } from 'kysely';
 import type { AccountKeysTable, AccountsTable, Database } from '../db/schema.js';
+import { encodeAllowFrom, parseAllowFrom, type AllowFrom } from './allow-from.js';
+import { AccountError } from './errors.js';
 import { hashPassword } from './password.js';
 import type { ParsedPublicKey } from './public-key.js';
 
 export type AccountRow = Selectable<AccountsTable>;
 export type AccountKeyRow = Selectable<AccountKeysTable>;
 
-export class AccountError extends Error {}
+export { AccountError };
 
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$/;
 
@@ -33,6 +35,8 @@ export interface NewAccount {
   password?: string;
   keys: ParsedPublicKey[];
   home?: string;
+  /** Networks logins may come from, as the operator wrote them; omitted: any address. */
+  allowFrom?: string[];
 }
 
 /** Accounts in the database: the only copy, read fresh at every login on every node. */
@@ -42,6 +46,7 @@ export class AccountStore {
   async add(input: NewAccount): Promise<AccountRow> {
     validateAccountName(input.name);
     const home = validateHome(input.home ?? input.name);
+    const allowFrom = input.allowFrom === undefined || input.allowFrom.length === 0 ? null : parseAllowFrom(input.allowFrom);
     const passwordHash = input.password !== undefined ? await hashPassword(input.password) : null;
     const now = Date.now();
     return this.db.transaction().execute(async (trx) => {
@@ -57,6 +62,7 @@ export class AccountStore {
           created_at: now,
           updated_at: now,
           failure_count: 0,
+          allow_from: encodeAllowFrom(allowFrom),
         })
         .returningAll()
         .executeTakeFirstOrThrow();
@@ -133,6 +139,18 @@ export class AccountStore {
     const result = await this.db.deleteFrom('account_keys').where('account_id', '=', account.id).where('fingerprint', '=', fingerprint).executeTakeFirst();
     if (Number(result.numDeletedRows) === 0) throw new AccountError(`account "${name}" has no key ${fingerprint}`);
     await this.db.updateTable('accounts').set({ updated_at: Date.now() }).where('id', '=', account.id).execute();
+  }
+
+  /** Replaces the networks the account may log in from (null: any address); the next login on every node sees it. */
+  async setAllowFrom(name: string, entries: string[] | null): Promise<AllowFrom> {
+    const allowFrom = entries === null ? null : parseAllowFrom(entries);
+    const account = await this.require(name);
+    await this.db
+      .updateTable('accounts')
+      .set({ allow_from: encodeAllowFrom(allowFrom), updated_at: Date.now() })
+      .where('id', '=', account.id)
+      .execute();
+    return allowFrom;
   }
 
   /** Removes the account and its keys; its files stay on storage. */

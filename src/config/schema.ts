@@ -16,6 +16,13 @@ const duration = (fallback: string) =>
       }
     });
 
+/** A yes/no setting: true/false in YAML, "true"/"false" (or 1/0, yes/no) in the environment. */
+const flag = (fallback: boolean) =>
+  z
+    .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
+    .default(fallback)
+    .transform((value) => value === true || value === 'true' || value === '1' || value === 'yes');
+
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 
 /**
@@ -123,6 +130,8 @@ export const configSchema = z.object({
       health_port: port(8080),
       /** Address the edge's listeners bind. */
       host: z.string().default('0.0.0.0'),
+      /** Clients come through a balancer sending the PROXY protocol (v1 or v2) with their own address; required on every client connection. */
+      proxy_protocol: flag(false),
     })
     .prefault({}),
   accounts: z

@@ -235,6 +235,12 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0006_account_allow_from': {
+      async up(db: Kysely<any>) {
+        // The networks an account may log in from, a JSON array of CIDRs; NULL allows any address.
+        await db.schema.alterTable('accounts').addColumn('allow_from', 'text').execute();
+      },
+    },
     '0007_admin_users': {
       async up(db: Kysely<any>) {
         // Operators of the REST API and console; tokens are kept as SHA-256 hashes so every node can check them.

@@ -68,6 +68,8 @@ export interface AccountsTable {
   last_failure_at: number | null;
   last_failure_address: string | null;
   locked_until: number | null;
+  /** JSON array of the CIDRs logins may come from (accounts/allow-from.ts); NULL: any address. */
+  allow_from: string | null;
 }
 
 export interface AccountKeysTable {

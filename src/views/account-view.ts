@@ -1,4 +1,5 @@
 import type { AccountKeyRow, AccountRow } from '../accounts/account-store.js';
+import { decodeAllowFrom } from '../accounts/allow-from.js';
 import { isoTime } from './time.js';
 
 export function accountState(account: AccountRow, now = Date.now()): string {
@@ -17,6 +18,7 @@ export function accountJson(account: AccountRow, keys: AccountKeyRow[]) {
     keys: keys.map((k) => ({ algorithm: k.algorithm, fingerprint: k.fingerprint, comment: k.comment })),
     created: isoTime(account.created_at),
     updated: isoTime(account.updated_at),
+    allowFrom: decodeAllowFrom(account.allow_from),
     lockout: {
       recentFailures: account.failure_count,
       lastFailure: isoTime(account.last_failure_at),

@@ -112,6 +112,7 @@ export function AccountPage({ name, me }: { name: string; me: Me }) {
             fields={[
               ['State', <Badge value={a.state} />],
               ['Home', a.home],
+              ['Logins allowed from', a.allowFrom ? a.allowFrom.join(', ') : 'any address'],
               ['Password', a.password ? 'set' : 'none'],
               ['Recent failed logins', a.lockout.recentFailures],
               ['Last failure', a.lockout.lastFailure ? `${time(a.lockout.lastFailure)} from ${a.lockout.lastFailureAddress}` : 'none'],

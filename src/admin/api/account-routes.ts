@@ -3,6 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import { AccountStore } from '../../accounts/account-store.js';
+import { parseAllowFrom } from '../../accounts/allow-from.js';
 import { parsePublicKey, type ParsedPublicKey } from '../../accounts/public-key.js';
 import type { Database } from '../../db/schema.js';
 import { accountJson } from '../../views/account-view.js';
@@ -46,6 +47,7 @@ export function registerAccountRoutes(server: FastifyInstance, db: Kysely<Databa
           password: z.string().min(1).max(1024).optional(),
           keys: z.array(z.string().max(16384)).max(100).default([]),
           home: z.string().max(1024).optional(),
+          allowFrom: z.array(z.string().max(100)).max(1000).optional().describe('networks (CIDR) it may log in from; absent or empty: any'),
         }),
       },
     },
@@ -53,7 +55,7 @@ export function registerAccountRoutes(server: FastifyInstance, db: Kysely<Databa
       const body = request.body;
       const keys = body.keys.map(parseKey);
       if (body.password === undefined && keys.length === 0) throw new ApiError(400, 'an account needs a password or at least one key');
-      await accounts.add({ name: body.name, password: body.password, keys, home: body.home });
+      await accounts.add({ name: body.name, password: body.password, keys, home: body.home, allowFrom: body.allowFrom });
       request.log.info({ account: body.name, admin: request.principal!.name }, 'account created');
       reply.code(201);
       return show(body.name);
@@ -65,14 +67,21 @@ export function registerAccountRoutes(server: FastifyInstance, db: Kysely<Databa
     {
       config: ADMIN,
       schema: {
-        summary: 'Enable or disable an account (enabling lifts a lockout), or reset its password',
+        summary: 'Enable or disable an account (enabling lifts a lockout), reset its password, set the networks it may log in from',
         params: name,
-        body: z.object({ disabled: z.boolean().optional(), password: z.string().min(1).max(1024).optional() }),
+        body: z.object({
+          disabled: z.boolean().optional(),
+          password: z.string().min(1).max(1024).optional(),
+          allowFrom: z.array(z.string().max(100)).max(1000).nullable().optional().describe('CIDRs; null or []: any address'),
+        }),
       },
     },
     async (request) => {
-      const { disabled, password } = request.body;
+      const { disabled, password, allowFrom } = request.body;
       await accounts.require(request.params.name);
+      // Checked before anything changes, so a bad entry leaves the account as it was.
+      const networks = allowFrom === undefined ? undefined : allowFrom === null || allowFrom.length === 0 ? null : parseAllowFrom(allowFrom);
+      if (networks !== undefined) await accounts.setAllowFrom(request.params.name, networks);
       if (password !== undefined) await accounts.setPassword(request.params.name, password);
       if (disabled !== undefined) await accounts.setDisabled(request.params.name, disabled);
       return show(request.params.name);
