@@ -1,20 +1,13 @@
 import type { Command } from 'commander';
 import { parseDuration } from '../../config/duration.js';
 import { MonitorStore, type MonitorRow } from '../../monitor/monitors.js';
+import { monitorSpec } from '../../snapshot/kinds/monitors.js';
 import { CliError, isoTime, withDatabase, type GlobalOptions } from '../context.js';
 import { registerCatalogCommands } from './catalog.js';
 
 /** The stable JSON shape of a folder monitor (documented in docs/cli.md). */
 export function monitorJson(row: MonitorRow) {
-  return {
-    name: row.name,
-    account: row.account,
-    dir: row.dir,
-    path: row.path_glob,
-    stableSeconds: Number(row.stable_ms) / 1000,
-    enabled: row.enabled === 1,
-    created: isoTime(row.created_at),
-  };
+  return { ...monitorSpec(row), created: isoTime(row.created_at) };
 }
 
 export function registerMonitor(program: Command): void {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { CatchUp } from '../../db/schema.js';
-import { CATCH_UP, ScheduleStore, cronOf, scheduleAction, type ScheduleAction, type ScheduleRow } from '../../scheduler/schedules.js';
+import { CATCH_UP, ScheduleStore, cronOf, type ScheduleAction, type ScheduleRow } from '../../scheduler/schedules.js';
+import { scheduleSpec } from '../../snapshot/kinds/schedules.js';
 import { CliError, isoTime, withDatabase, type GlobalOptions } from '../context.js';
 import { registerCatalogCommands } from './catalog.js';
 import { parseAccountFolder, parseAfter } from './route.js';
@@ -11,19 +12,8 @@ export function scheduleJson(row: ScheduleRow) {
   try {
     next = cronOf(row).nextRun()?.toISOString() ?? null;
   } catch {}
-  return {
-    name: row.name,
-    cron: row.cron,
-    timezone: row.timezone,
-    action: scheduleAction(row),
-    rename: row.rename,
-    then: row.after_delivery,
-    catchUp: row.catch_up,
-    lastSlot: isoTime(row.last_slot),
-    next,
-    enabled: row.enabled === 1,
-    created: isoTime(row.created_at),
-  };
+  const { enabled, ...definition } = scheduleSpec(row);
+  return { ...definition, lastSlot: isoTime(row.last_slot), next, enabled, created: isoTime(row.created_at) };
 }
 
 function actionText(a: ScheduleAction): string {

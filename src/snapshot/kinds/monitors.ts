@@ -1,4 +1,4 @@
-import { MonitorStore, validateMonitor, type MonitorDefinition } from '../../monitor/monitors.js';
+import { MonitorStore, validateMonitor, type MonitorDefinition, type MonitorRow } from '../../monitor/monitors.js';
 import type { MonitorSpec } from '../model.js';
 import type { SnapshotKind } from './kind.js';
 
@@ -7,21 +7,24 @@ function definition(spec: MonitorSpec): MonitorDefinition {
   return { ...rest, glob: path, stableMs: Math.round(stableSeconds * 1000) };
 }
 
+/** A folder monitor as the snapshot (and `monitor show --json`) describes it. */
+export function monitorSpec(row: MonitorRow): MonitorSpec {
+  return {
+    name: row.name,
+    account: row.account,
+    dir: row.dir,
+    path: row.path_glob,
+    stableSeconds: Number(row.stable_ms) / 1000,
+    enabled: row.enabled === 1,
+  };
+}
+
 /** Folder monitors; the file versions each has seen are run state and stay as they are. */
 export const monitorKind: SnapshotKind<MonitorSpec> = {
   key: 'monitors',
   noun: 'monitor',
 
-  async read(db) {
-    return (await new MonitorStore(db).list()).map((row) => ({
-      name: row.name,
-      account: row.account,
-      dir: row.dir,
-      path: row.path_glob,
-      stableSeconds: Number(row.stable_ms) / 1000,
-      enabled: row.enabled === 1,
-    }));
-  },
+  read: async (db) => (await new MonitorStore(db).list()).map(monitorSpec),
 
   normalize(spec) {
     const def = definition(spec);

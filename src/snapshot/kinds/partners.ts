@@ -9,7 +9,6 @@ import {
   validateCa,
   validateName,
   validatePrivateKey,
-  type HttpsPartner,
   type PartnerSettings,
   type SftpPartner,
 } from '../../routing/partners.js';

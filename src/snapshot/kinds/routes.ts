@@ -1,4 +1,4 @@
-import { RouteStore, routeSteps, validateRoute, type RouteDefinition } from '../../routing/routes.js';
+import { RouteStore, routeSteps, validateRoute, type RouteDefinition, type RouteRow } from '../../routing/routes.js';
 import type { RouteSpec } from '../model.js';
 import type { SnapshotKind } from './kind.js';
 
@@ -7,22 +7,25 @@ function definition(spec: RouteSpec): RouteDefinition {
   return { ...rest, pathGlob: path, onEvent: on, after: then };
 }
 
+/** A route as the snapshot (and `route show --json`) describes it. */
+export function routeSpec(row: RouteRow): RouteSpec {
+  return {
+    name: row.name,
+    account: row.account,
+    path: row.path_glob,
+    on: row.on_event,
+    steps: routeSteps(row),
+    rename: row.rename,
+    then: row.after_delivery,
+    enabled: row.enabled === 1,
+  };
+}
+
 export const routeKind: SnapshotKind<RouteSpec> = {
   key: 'routes',
   noun: 'route',
 
-  async read(db) {
-    return (await new RouteStore(db).list()).map((row) => ({
-      name: row.name,
-      account: row.account,
-      path: row.path_glob,
-      on: row.on_event,
-      steps: routeSteps(row),
-      rename: row.rename,
-      then: row.after_delivery,
-      enabled: row.enabled === 1,
-    }));
-  },
+  read: async (db) => (await new RouteStore(db).list()).map(routeSpec),
 
   normalize(spec) {
     validateRoute(definition(spec));

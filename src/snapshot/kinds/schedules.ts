@@ -1,4 +1,4 @@
-import { ScheduleStore, scheduleAction, validateSchedule, type ScheduleDefinition } from '../../scheduler/schedules.js';
+import { ScheduleStore, scheduleAction, validateSchedule, type ScheduleDefinition, type ScheduleRow } from '../../scheduler/schedules.js';
 import type { ScheduleSpec } from '../model.js';
 import type { SnapshotKind } from './kind.js';
 
@@ -7,23 +7,26 @@ function definition(spec: ScheduleSpec): ScheduleDefinition {
   return { ...rest, after: then };
 }
 
+/** A schedule as the snapshot describes it (`schedule show --json` adds its run state). */
+export function scheduleSpec(row: ScheduleRow): ScheduleSpec {
+  return {
+    name: row.name,
+    cron: row.cron,
+    timezone: row.timezone,
+    action: scheduleAction(row),
+    rename: row.rename,
+    then: row.after_delivery,
+    catchUp: row.catch_up,
+    enabled: row.enabled === 1,
+  };
+}
+
 /** Schedules; when each last fired is run state, not configuration, and stays as it is. */
 export const scheduleKind: SnapshotKind<ScheduleSpec> = {
   key: 'schedules',
   noun: 'schedule',
 
-  async read(db) {
-    return (await new ScheduleStore(db).list()).map((row) => ({
-      name: row.name,
-      cron: row.cron,
-      timezone: row.timezone,
-      action: scheduleAction(row),
-      rename: row.rename,
-      then: row.after_delivery,
-      catchUp: row.catch_up,
-      enabled: row.enabled === 1,
-    }));
-  },
+  read: async (db) => (await new ScheduleStore(db).list()).map(scheduleSpec),
 
   normalize(spec) {
     validateSchedule(definition(spec));
