@@ -13,6 +13,7 @@ import { registerPartner } from './commands/partner.js';
 import { registerPki } from './commands/pki.js';
 import { registerRoute } from './commands/route.js';
 import { registerSchedule } from './commands/schedule.js';
+import { registerSnapshot } from './commands/snapshot.js';
 import { registerStart } from './commands/start.js';
 import { registerTransfers } from './commands/transfers.js';
 import { CliError } from './context.js';
@@ -34,6 +35,7 @@ registerSchedule(program);
 registerMonitor(program);
 registerPki(program);
 registerAdmin(program);
+registerSnapshot(program);
 
 try {
   await program.parseAsync(process.argv);

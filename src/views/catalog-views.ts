@@ -1,8 +1,11 @@
 import { fingerprintOf } from '../accounts/public-key.js';
 import type { MonitorRow } from '../monitor/monitors.js';
 import { partnerSettings, type PartnerRow } from '../routing/partners.js';
-import { routeSteps, type RouteRow } from '../routing/routes.js';
-import { cronOf, scheduleAction, type ScheduleRow } from '../scheduler/schedules.js';
+import type { RouteRow } from '../routing/routes.js';
+import { cronOf, type ScheduleRow } from '../scheduler/schedules.js';
+import { monitorSpec } from '../snapshot/kinds/monitors.js';
+import { routeSpec } from '../snapshot/kinds/routes.js';
+import { scheduleSpec } from '../snapshot/kinds/schedules.js';
 import { isoTime } from './time.js';
 
 /** The stable JSON shape of a partner (documented in docs/cli.md); secrets never appear. */
@@ -25,17 +28,7 @@ export function partnerJson(row: PartnerRow) {
 
 /** The stable JSON shape of a route (documented in docs/cli.md). */
 export function routeJson(row: RouteRow) {
-  return {
-    name: row.name,
-    account: row.account,
-    path: row.path_glob,
-    on: row.on_event,
-    steps: routeSteps(row),
-    rename: row.rename,
-    then: row.after_delivery,
-    enabled: row.enabled === 1,
-    created: isoTime(row.created_at),
-  };
+  return { ...routeSpec(row), created: isoTime(row.created_at) };
 }
 
 /** The stable JSON shape of a schedule (documented in docs/cli.md). */
@@ -44,30 +37,11 @@ export function scheduleJson(row: ScheduleRow) {
   try {
     next = cronOf(row).nextRun()?.toISOString() ?? null;
   } catch {}
-  return {
-    name: row.name,
-    cron: row.cron,
-    timezone: row.timezone,
-    action: scheduleAction(row),
-    rename: row.rename,
-    then: row.after_delivery,
-    catchUp: row.catch_up,
-    lastSlot: isoTime(row.last_slot),
-    next,
-    enabled: row.enabled === 1,
-    created: isoTime(row.created_at),
-  };
+  const { enabled, ...definition } = scheduleSpec(row);
+  return { ...definition, lastSlot: isoTime(row.last_slot), next, enabled, created: isoTime(row.created_at) };
 }
 
 /** The stable JSON shape of a folder monitor (documented in docs/cli.md). */
 export function monitorJson(row: MonitorRow) {
-  return {
-    name: row.name,
-    account: row.account,
-    dir: row.dir,
-    path: row.path_glob,
-    stableSeconds: Number(row.stable_ms) / 1000,
-    enabled: row.enabled === 1,
-    created: isoTime(row.created_at),
-  };
+  return { ...monitorSpec(row), created: isoTime(row.created_at) };
 }

@@ -1,12 +1,13 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
-import ssh2 from 'ssh2';
 import {
   PartnerStore,
   parseHeader,
+  parseHostKey,
   parseHttpsUrl,
   parseSftpUrl,
   type PartnerSettings,
+  validatePrivateKey,
 } from '../../routing/partners.js';
 import { CliError, passwordFromStdin, withDatabase, type GlobalOptions } from '../context.js';
 import { partnerJson } from '../../views/catalog-views.js';
@@ -23,27 +24,25 @@ function readFile(file: string, what: string): string {
 /** A partner's login key: an unencrypted OpenSSH or PEM private key. */
 function readPrivateKey(file: string): string {
   const text = readFile(file, 'key file');
-  const parsed = ssh2.utils.parseKey(text);
-  if (parsed instanceof Error) throw new CliError(`${file}: not a usable private key (${parsed.message}; encrypted keys are not supported)`);
-  const key = Array.isArray(parsed) ? parsed[0] : parsed;
-  if (!key?.isPrivateKey()) throw new CliError(`${file}: this is a public key; give the private key Ferry logs in with`);
+  try {
+    validatePrivateKey(text);
+  } catch (err) {
+    throw new CliError(`${file}: ${(err as Error).message}`);
+  }
   return text;
 }
 
 /** The partner's host key from a .pub file or a known_hosts line: the wire-format blob, base64. */
 function readHostKey(file: string): string {
   const text = readFile(file, 'host key file');
-  for (const line of text.split(/\r?\n/)) {
-    const fields = line.trim().split(/\s+/);
-    if (!fields[0] || fields[0].startsWith('#')) continue;
-    const at = fields.findIndex((f) => /^(ssh-|ecdsa-|sk-)/.test(f));
-    if (at < 0 || !fields[at + 1]) continue;
-    const parsed = ssh2.utils.parseKey(`${fields[at]} ${fields[at + 1]}`);
-    if (parsed instanceof Error) throw new CliError(`${file}: not an SSH public key (${parsed.message})`);
-    const key = Array.isArray(parsed) ? parsed[0] : parsed;
-    if (key) return key.getPublicSSH().toString('base64');
+  let blob: string | undefined;
+  try {
+    blob = parseHostKey(text);
+  } catch (err) {
+    throw new CliError(`${file}: ${(err as Error).message}`);
   }
-  throw new CliError(`${file}: no SSH host key found (give a .pub file or a known_hosts line)`);
+  if (!blob) throw new CliError(`${file}: no SSH host key found (give a .pub file or a known_hosts line)`);
+  return blob;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
