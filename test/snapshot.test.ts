@@ -10,7 +10,7 @@ import { ferryOk, runFerry, startNode, type FerryEnv } from './harness/ferry.js'
 import { sftpBatch, sshKeygen } from './harness/openssh.js';
 
 const XSD = fileURLToPath(new URL('../../docs/ferry-snapshot.xsd', import.meta.url));
-const TABLES = ['accounts', 'account_keys', 'partners', 'routes', 'schedules', 'monitors', 'host_keys'] as const;
+const TABLES = ['accounts', 'account_keys', 'partners', 'routes', 'schedules', 'monitors', 'host_keys', 'admin_users'] as const;
 
 /** Every row of every configuration table: what "nothing changed" is checked against. */
 async function dump(env: FerryEnv): Promise<Record<string, unknown[]>> {
@@ -62,7 +62,8 @@ for (const kind of DATABASE_KINDS) {
       bankKey = sshKeygen(dir, 'bank');
       await ferryOk(source, ['pki', 'init', path.join(dir, 'pki')]);
       await ferryOk(source, ['account', 'add', 'alice', '--password-stdin', '--key', alice + '.pub', '--key', extra + '.pub'], 'alice secret 1\n');
-      await ferryOk(source, ['account', 'add', 'bob', '--key', alice + '.pub', '--home', 'partners/bob']);
+      await ferryOk(source, ['account', 'add', 'bob', '--key', alice + '.pub', '--home', 'partners/bob', '--allow-from', '192.0.2.0/24', '--allow-from', '2001:db8::/32']);
+      await ferryOk(source, ['admin', 'add', 'ops', '--role', 'operator', '--password-stdin'], 'ops password 1\n');
       await ferryOk(source, ['account', 'disable', 'bob']);
       await ferryOk(source, ['partner', 'add', 'bank', '--url', 'sftp://ferry@bank.example:2222/in box', '--key', bankKey, '--host-key', alice + '.pub']);
       await ferryOk(source, ['partner', 'add', 'legacy', '--url', 'sftp://ops@10.0.0.7/drop', '--password-stdin'], 'legacy pass\n');
@@ -84,7 +85,7 @@ for (const kind of DATABASE_KINDS) {
         const file = write(`full.${format}`, exported);
         const target = await fresh(`round-trip-${format}`);
         const report = JSON.parse(await ferryOk(target, ['import', file, '--json']));
-        assert.equal(report.created, 12, JSON.stringify(report)); // 2 accounts, 3 partners, 2 routes, 2 schedules, 1 monitor, 2 host keys
+        assert.equal(report.created, 13, JSON.stringify(report)); // 2 accounts, 3 partners, 2 routes, 2 schedules, 1 monitor, 1 admin user, 2 host keys
         assert.equal(await ferryOk(target, ['export', '--format', format, '--with-secrets', '--with-host-keys']), exported);
       }
       const xml = fs.readFileSync(path.join(dir, 'full.xml'), 'utf8');
@@ -118,9 +119,9 @@ for (const kind of DATABASE_KINDS) {
       await ferryOk(target, ['import', file]);
       const before = await dump(target);
       const again = JSON.parse(await ferryOk(target, ['import', file, '--json']));
-      assert.deepEqual(again, { dryRun: false, created: 0, updated: 0, removed: 0, unchanged: 12, changes: [] });
+      assert.deepEqual(again, { dryRun: false, created: 0, updated: 0, removed: 0, unchanged: 13, changes: [] });
       assert.deepEqual(await dump(target), before);
-      assert.equal(await ferryOk(target, ['import', file]), 'import: 0 created, 0 updated, 0 removed, 12 unchanged\n');
+      assert.equal(await ferryOk(target, ['import', file]), 'import: 0 created, 0 updated, 0 removed, 13 unchanged\n');
     });
 
     it('updates changed objects in place; --dry-run only reports', async () => {
@@ -148,7 +149,7 @@ for (const kind of DATABASE_KINDS) {
 
       assert.equal(
         await ferryOk(target, ['import', file]),
-        'updated account alice (enabled, keys)\nupdated route to-bank (path)\nimport: 0 created, 2 updated, 0 removed, 10 unchanged\n',
+        'updated account alice (enabled, keys)\nupdated route to-bank (path)\nimport: 0 created, 2 updated, 0 removed, 11 unchanged\n',
       );
       const route = JSON.parse(await ferryOk(target, ['route', 'show', 'to-bank', '--json']));
       assert.equal(route.path, 'out/**/*.txt');
@@ -157,7 +158,7 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(alice.state, 'disabled');
       const fingerprints = alice.keys.map((k: any) => k.comment).sort();
       assert.deepEqual(fingerprints, ['alice@test', 'new@test']);
-      assert.match(await ferryOk(target, ['import', file]), /import: 0 created, 0 updated, 0 removed, 12 unchanged/);
+      assert.match(await ferryOk(target, ['import', file]), /import: 0 created, 0 updated, 0 removed, 13 unchanged/);
     });
 
     it('leaves objects the snapshot lacks alone, and removes them with --prune', async () => {
@@ -168,11 +169,11 @@ for (const kind of DATABASE_KINDS) {
         .replace(/ *<monitor name="drop"[^\n]*\n/, '')
         .replace(/ *<route name="drops"[^]*?<\/route>\n/, '');
       const file = write('fewer.xml', fewer);
-      assert.match(await ferryOk(target, ['import', file]), /import: 0 created, 0 updated, 0 removed, 10 unchanged/);
+      assert.match(await ferryOk(target, ['import', file]), /import: 0 created, 0 updated, 0 removed, 11 unchanged/);
       assert.equal(JSON.parse(await ferryOk(target, ['monitor', 'list', '--json'])).length, 1);
       assert.equal(
         await ferryOk(target, ['import', file, '--prune']),
-        'removed monitor drop\nremoved route drops\nimport: 0 created, 0 updated, 2 removed, 10 unchanged\n',
+        'removed monitor drop\nremoved route drops\nimport: 0 created, 0 updated, 2 removed, 11 unchanged\n',
       );
       assert.deepEqual(JSON.parse(await ferryOk(target, ['monitor', 'list', '--json'])), []);
       // --prune refuses a snapshot that refers to something it would remove.
@@ -193,7 +194,7 @@ for (const kind of DATABASE_KINDS) {
 
       const file = write('plain.xml', plain);
       const before = await dump(source);
-      assert.match(await ferryOk(source, ['import', file]), /0 created, 0 updated, 0 removed, 10 unchanged/);
+      assert.match(await ferryOk(source, ['import', file]), /0 created, 0 updated, 0 removed, 11 unchanged/);
       assert.deepEqual(await dump(source), before);
 
       // An empty database has no credentials to keep: refused, and the accounts before the partners are not created either.

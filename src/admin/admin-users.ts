@@ -46,6 +46,27 @@ export class AdminUsers {
     });
   }
 
+  /**
+   * Creates or updates a user with a password hash as Ferry writes it (from a
+   * configuration snapshot). A changed hash or role ends the user's sessions and tokens.
+   */
+  async restore(name: string, role: AdminRole, passwordHash: string, disabled: boolean): Promise<void> {
+    const now = Date.now();
+    const existing = await this.find(name);
+    if (!existing) {
+      await this.db.insertInto('admin_users').values({ name, role, password_hash: passwordHash, disabled: disabled ? 1 : 0, created_at: now, updated_at: now }).execute();
+      return;
+    }
+    await this.db
+      .updateTable('admin_users')
+      .set({ role, password_hash: passwordHash, disabled: disabled ? 1 : 0, updated_at: now })
+      .where('id', '=', existing.id)
+      .execute();
+    if (existing.password_hash !== passwordHash || existing.role !== role || disabled) {
+      await this.db.deleteFrom('admin_tokens').where('admin_id', '=', existing.id).execute();
+    }
+  }
+
   list(): Promise<AdminUserRow[]> {
     return this.db.selectFrom('admin_users').selectAll().orderBy('name').execute();
   }

@@ -20,6 +20,16 @@ const account = z.strictObject({
   passwordHash: z.string().nullable().default(null),
   /** OpenSSH public key lines: `ssh-ed25519 AAAA… comment`. */
   keys: z.array(z.string()).default([]),
+  /** Networks (CIDR) logins may come from; empty: any address. */
+  allowFrom: z.array(z.string()).default([]),
+});
+
+/** A user of the REST API and console, with the scrypt hash of its password. */
+const adminUser = z.strictObject({
+  name: z.string(),
+  role: z.enum(['admin', 'operator']),
+  enabled: z.boolean().default(true),
+  passwordHash: z.string(),
 });
 
 const sftpPartner = z.strictObject({
@@ -101,6 +111,7 @@ export const snapshotSchema = z.strictObject({
   routes: z.array(route).default([]),
   schedules: z.array(schedule).default([]),
   monitors: z.array(monitor).default([]),
+  adminUsers: z.array(adminUser).default([]),
   /** The cluster's own SSH host keys (private): only in an export made with --with-host-keys. */
   sshHostKeys: z.array(sshHostKey).optional(),
 });
@@ -114,10 +125,11 @@ export type HttpsPartnerSpec = z.infer<typeof httpsPartner>;
 export type RouteSpec = z.infer<typeof route>;
 export type ScheduleSpec = z.infer<typeof schedule>;
 export type MonitorSpec = z.infer<typeof monitor>;
+export type AdminUserSpec = z.infer<typeof adminUser>;
 export type SshHostKeySpec = z.infer<typeof sshHostKey>;
 
 /** The object kinds of a snapshot that have names, in the order an import applies them. */
-export const NAMED_KINDS = ['accounts', 'partners', 'routes', 'schedules', 'monitors'] as const;
+export const NAMED_KINDS = ['accounts', 'partners', 'routes', 'schedules', 'monitors', 'adminUsers'] as const;
 export type NamedKind = (typeof NAMED_KINDS)[number];
 
 export const OMITTED = { omitted: true } as const;

@@ -40,6 +40,7 @@ export function snapshotToXml(s: Snapshot): string {
         w.element('account', [['name', a.name], ['home', a.home], ['enabled', notDefault(a.enabled)]], () => {
           if (a.passwordHash !== null) w.text('password-hash', [], a.passwordHash);
           for (const key of a.keys) w.text('key', [], key);
+          for (const network of a.allowFrom) w.text('allow-from', [], network);
         });
       }
     });
@@ -67,6 +68,11 @@ export function snapshotToXml(s: Snapshot): string {
     w.element('monitors', [], () => {
       for (const m of s.monitors) {
         w.element('monitor', [['name', m.name], ['account', m.account], ['dir', m.dir], ['path', m.path], ['stable-seconds', m.stableSeconds], ['enabled', notDefault(m.enabled)]]);
+      }
+    });
+    w.element('admin-users', [], () => {
+      for (const u of s.adminUsers) {
+        w.element('admin-user', [['name', u.name], ['role', u.role], ['enabled', notDefault(u.enabled)]], () => w.text('password-hash', [], u.passwordHash));
       }
     });
     if (s.sshHostKeys) {
@@ -97,6 +103,12 @@ const readAccount = whole((e) => ({
   ...given({ name: e.attribute('name'), home: e.attribute('home'), enabled: e.boolean('enabled') }),
   ...given({ passwordHash: e.one('password-hash', [...e.path, 'passwordHash'], lineText) }),
   keys: e.many('key', [...e.path, 'keys'], lineText),
+  allowFrom: e.many('allow-from', [...e.path, 'allowFrom'], lineText),
+}));
+
+const readAdminUser = whole((e) => ({
+  ...given({ name: e.attribute('name'), role: e.attribute('role'), enabled: e.boolean('enabled') }),
+  ...given({ passwordHash: e.one('password-hash', [...e.path, 'passwordHash'], lineText) }),
 }));
 
 const readSftpPartner = whole((e) => ({
@@ -191,6 +203,7 @@ export function snapshotFromXml(text: string): { raw: unknown; locator: XmlLocat
       routes: section('routes', 'routes', 'route', readRoute),
       schedules: section('schedules', 'schedules', 'schedule', readSchedule),
       monitors: section('monitors', 'monitors', 'monitor', readMonitor),
+      adminUsers: section('admin-users', 'adminUsers', 'admin-user', readAdminUser),
       sshHostKeys: section('ssh-host-keys', 'sshHostKeys', 'ssh-host-key', readSshHostKey),
     }),
   };

@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { AccountStore, validateAccountName, validateHome, type AccountChange } from '../../accounts/account-store.js';
+import { decodeAllowFrom, parseAllowFrom } from '../../accounts/allow-from.js';
 import { isPasswordHash } from '../../accounts/password.js';
 import { parsePublicKey, type ParsedPublicKey } from '../../accounts/public-key.js';
 import type { AccountSpec } from '../model.js';
@@ -41,6 +42,7 @@ export const accountKind: SnapshotKind<AccountSpec> = {
         .filter((k) => Number(k.account_id) === Number(a.id))
         .map((k) => keyLine({ algorithm: k.algorithm, publicKey: k.public_key, comment: k.comment }))
         .sort(),
+      allowFrom: decodeAllowFrom(a.allow_from) ?? [],
     }));
   },
 
@@ -57,7 +59,13 @@ export const accountKind: SnapshotKind<AccountSpec> = {
     }
     const keys = parseKeys(spec.keys);
     if (spec.passwordHash === null && keys.length === 0) throw new Error('an account needs a password hash or at least one key');
-    return { ...spec, home, keys: keys.map(keyLine).sort() };
+    let allowFrom: string[];
+    try {
+      allowFrom = spec.allowFrom.length > 0 ? parseAllowFrom(spec.allowFrom) : [];
+    } catch (err) {
+      throw new FieldError(['allowFrom'], (err as Error).message);
+    }
+    return { ...spec, home, keys: keys.map(keyLine).sort(), allowFrom };
   },
 
   async create(db, spec) {
@@ -67,6 +75,7 @@ export const accountKind: SnapshotKind<AccountSpec> = {
       keys: spec.keys.map((k) => parsePublicKey(k)),
       home: spec.home,
       disabled: !spec.enabled,
+      allowFrom: spec.allowFrom,
     });
   },
 
@@ -76,7 +85,9 @@ export const accountKind: SnapshotKind<AccountSpec> = {
     if (spec.passwordHash !== current.passwordHash) change.passwordHash = spec.passwordHash;
     if (spec.enabled !== current.enabled) change.disabled = !spec.enabled;
     if (!isDeepStrictEqual(spec.keys, current.keys)) change.keys = spec.keys.map((k) => parsePublicKey(k));
-    await new AccountStore(db).update(spec.name, change);
+    const store = new AccountStore(db);
+    await store.update(spec.name, change);
+    if (!isDeepStrictEqual(spec.allowFrom, current.allowFrom)) await store.setAllowFrom(spec.name, spec.allowFrom.length > 0 ? spec.allowFrom : null);
   },
 
   remove: (db, name) => new AccountStore(db).remove(name),

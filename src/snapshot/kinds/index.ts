@@ -1,5 +1,6 @@
 import type { NamedKind, Snapshot } from '../model.js';
 import { accountKind } from './accounts.js';
+import { adminUserKind } from './admin-users.js';
 import type { SnapshotKind } from './kind.js';
 import { monitorKind } from './monitors.js';
 import { partnerKind } from './partners.js';
@@ -13,4 +14,5 @@ export const KINDS: { [K in NamedKind]: SnapshotKind<Snapshot[K][number]> } = {
   routes: routeKind,
   schedules: scheduleKind,
   monitors: monitorKind,
+  adminUsers: adminUserKind,
 };
