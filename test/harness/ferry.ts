@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { fetchAdmin } from './admin.js';
 import { freePort } from './ports.js';
 
 export const FERRY_MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -142,8 +143,8 @@ export async function startNode(
     sftpPort,
     adminPort,
     async ready() {
-      const res = await fetch(`http://127.0.0.1:${adminPort}/health/ready`);
-      return { code: res.status, body: await res.json() };
+      const res = await fetchAdmin(adminPort, '/health/ready');
+      return { code: res.status, body: JSON.parse(res.text) };
     },
     logs,
     waitForLog,
