@@ -108,7 +108,7 @@ export async function runSupervisor(config: Config): Promise<void> {
     log,
     {
       failed: (trx, job, error) =>
-        events.record({ kind: 'delivery-failed', nodeId, nodeName: config.node.name, detail: `job ${job.id} (${job.kind}), transfer ${job.transfer_id ?? '-'}, after ${job.attempts} attempts: ${error}` }, trx),
+        events.record({ kind: 'delivery-failed', nodeId, nodeName: config.node.name, detail: `job ${job.id} (${job.kind}), transfer ${job.transfer_id ?? '-'}, attempt ${job.attempts} of ${job.max_attempts}: ${error}` }, trx),
       recorded: (job, outcome) => metrics.queueAttempt(job.kind, outcome.status),
     },
   );

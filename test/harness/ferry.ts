@@ -72,12 +72,21 @@ export interface RunningNode {
 /** Starts `ferry start` and waits until it logs "node ready". */
 export async function startNode(
   env: FerryEnv,
-  options: { workers?: number; sftpPort?: number; adminPort?: number; waitFor?: 'ready' | 'started'; command?: 'start' | 'edge'; cwd?: string } = {},
+  options: {
+    workers?: number;
+    sftpPort?: number;
+    adminPort?: number;
+    waitFor?: 'ready' | 'started';
+    command?: 'start' | 'edge';
+    cwd?: string;
+    /** More arguments, e.g. --config FILE. */
+    args?: string[];
+  } = {},
 ): Promise<RunningNode> {
   const sftpPort = options.sftpPort ?? (await freePort());
   const adminPort = options.adminPort ?? (await freePort());
   const command = options.command ?? 'start';
-  const child = spawn(process.execPath, [FERRY_MAIN, command], {
+  const child = spawn(process.execPath, [FERRY_MAIN, command, ...(options.args ?? [])], {
     cwd: options.cwd,
     env: ferryEnv({
       ...env,
