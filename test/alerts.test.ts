@@ -8,8 +8,8 @@ import { scrapeMetrics } from './harness/admin.js';
 import { freshDatabaseUrl, tempDir } from './harness/databases.js';
 import { FERRY_MAIN, ferryEnv, ferryOk, startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
 import { writeRandomFile } from './harness/files.js';
-import { sftpBatch, sshKeygen } from './harness/openssh.js';
-import { freePort } from './harness/ports.js';
+import { sftpBatch } from './harness/openssh.js';
+import { clusterEnvs, seedAccountsAndFailingRoute } from './harness/seed.js';
 import { waitFor } from './harness/wait.js';
 import { WebhookReceiver } from './harness/webhook-receiver.js';
 
@@ -66,15 +66,8 @@ describe('alert webhooks of a three-node cluster', () => {
         `      kinds: [${PAGER_KINDS.join(', ')}]`,
       ].join('\n') + '\n',
     );
-    for (const name of ['a', 'b', 'c']) {
-      envs[name] = { dataDir: path.join(dir, name), databaseUrl, storageDir: path.join(dir, 'shared'), extra: { ...FAST, FERRY_NODE_NAME: name } };
-    }
-    key = sshKeygen(dir);
-    await ferryOk(envs.a!, ['account', 'add', 'alice', '--key', key + '.pub']);
-    await ferryOk(envs.a!, ['account', 'add', 'bob', '--password-stdin'], 'right password\n');
-    const deadPort = await freePort();
-    await ferryOk(envs.a!, ['partner', 'add', 'gone', '--url', `sftp://ferry@127.0.0.1:${deadPort}/in`, '--password-stdin'], 'x\n');
-    await ferryOk(envs.a!, ['route', 'add', 'to-gone', '--account', 'alice', '--path', 'out/*', '--push', 'gone']);
+    Object.assign(envs, clusterEnvs(['a', 'b', 'c'], dir, databaseUrl, FAST));
+    key = await seedAccountsAndFailingRoute(envs.a!, dir);
     for (const name of ['a', 'b', 'c']) {
       nodes[name] = await startNode(envs[name]!, { args: ['--config', config] });
     }

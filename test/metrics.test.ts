@@ -4,10 +4,10 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fetchAdmin, scrapeMetrics, type Scrape } from './harness/admin.js';
 import { freshDatabaseUrl, tempDir } from './harness/databases.js';
-import { ferryOk, startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
+import { startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
 import { writeRandomFile } from './harness/files.js';
-import { sftpBatch, sftpSpawn, sshKeygen, type Login } from './harness/openssh.js';
-import { freePort } from './harness/ports.js';
+import { sftpBatch, sftpSpawn, type Login } from './harness/openssh.js';
+import { clusterEnvs, seedAccountsAndFailingRoute } from './harness/seed.js';
 import { waitFor } from './harness/wait.js';
 
 const FAST = {
@@ -33,16 +33,9 @@ describe('Prometheus metrics of a two-node cluster', () => {
   before(async () => {
     dir = tempDir();
     const databaseUrl = await freshDatabaseUrl('postgres', dir);
-    for (const name of ['m1', 'm2']) {
-      envs[name] = { dataDir: path.join(dir, name), databaseUrl, storageDir: path.join(dir, 'shared'), extra: { ...FAST, FERRY_NODE_NAME: name } };
-    }
-    key = sshKeygen(dir);
-    await ferryOk(envs.m1!, ['account', 'add', 'alice', '--key', key + '.pub']);
-    await ferryOk(envs.m1!, ['account', 'add', 'bob', '--password-stdin'], 'right password\n');
-    // A partner nobody listens for: every push to it fails and is retried.
-    const deadPort = await freePort();
-    await ferryOk(envs.m1!, ['partner', 'add', 'gone', '--url', `sftp://ferry@127.0.0.1:${deadPort}/in`, '--password-stdin'], 'x\n');
-    await ferryOk(envs.m1!, ['route', 'add', 'to-gone', '--account', 'alice', '--path', 'out/*', '--push', 'gone']);
+    Object.assign(envs, clusterEnvs(['m1', 'm2'], dir, databaseUrl, FAST));
+    // What alice uploads to out/ is pushed to a partner nobody listens for: the delivery fails and waits.
+    key = await seedAccountsAndFailingRoute(envs.m1!, dir);
     nodes.m1 = await startNode(envs.m1!);
     nodes.m2 = await startNode(envs.m2!);
   });

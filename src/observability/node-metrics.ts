@@ -51,23 +51,15 @@ export class NodeMetrics {
     'protocol',
     'direction',
   ]);
-  private readonly transferSeconds = new Histogram({
-    name: 'ferry_transfer_duration_seconds',
-    help: 'Duration of completed uploads and downloads.',
-    labelNames: ['protocol', 'direction'],
-    buckets: TRANSFER_SECONDS_BUCKETS,
-    registers: [this.registry],
-  });
+  private readonly transferSeconds = this.histogram('ferry_transfer_duration_seconds', 'Duration of completed uploads and downloads.', TRANSFER_SECONDS_BUCKETS, [
+    'protocol',
+    'direction',
+  ]);
   private readonly deliveries = this.counter('ferry_deliveries_total', 'Queue job attempts run by this node, by job kind and outcome (completed, retry, failed).', [
     'kind',
     'outcome',
   ]);
-  private readonly roundTrip = new Histogram({
-    name: 'ferry_database_round_trip_seconds',
-    help: "Duration of the node's heartbeat statement: one database round trip.",
-    buckets: ROUND_TRIP_SECONDS_BUCKETS,
-    registers: [this.registry],
-  });
+  private readonly roundTrip = this.histogram('ferry_database_round_trip_seconds', "Duration of the node's heartbeat statement: one database round trip.", ROUND_TRIP_SECONDS_BUCKETS);
   private readonly alertsSent = this.counter('ferry_alert_deliveries_total', 'Alert webhook requests made by this node as primary, by result (delivered, retry, given-up).', [
     'webhook',
     'result',
@@ -114,6 +106,10 @@ export class NodeMetrics {
 
   private gauge(name: string, help: string, labelNames: string[] = []): Gauge<string> {
     return new Gauge({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  private histogram(name: string, help: string, buckets: number[], labelNames: string[] = []): Histogram<string> {
+    return new Histogram({ name, help, labelNames, buckets, registers: [this.registry] });
   }
 
   /** Applies what a worker reported. */
