@@ -53,11 +53,11 @@ export class AlertDispatcher implements SingletonService {
     if (this.webhooks.length === 0) return;
     this.seen.push({ at: Date.now(), lastId: await this.store.lastEventId() });
     const settled = this.settledId();
-    try {
-      await Promise.all(this.webhooks.map((hook) => this.serve(hook, settled, fence)));
-    } catch (err) {
-      if (err instanceof NotPrimaryAnyMore) return; // the next primary goes on from the table
-      throw err;
+    // Every webhook's round ends before this one does: the next round must not send what this one still is.
+    const rounds = await Promise.allSettled(this.webhooks.map((hook) => this.serve(hook, settled, fence)));
+    for (const round of rounds) {
+      // NotPrimaryAnyMore: the next primary goes on from the table.
+      if (round.status === 'rejected' && !(round.reason instanceof NotPrimaryAnyMore)) throw round.reason;
     }
   }
 
