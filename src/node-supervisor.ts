@@ -10,7 +10,12 @@ import { loadNodeId } from './cluster/node-identity.js';
 import { WorkerPool } from './cluster/worker-pool.js';
 import type { Config } from './config/schema.js';
 import { migrate, openDatabase } from './db/connect.js';
+import { AlertDispatcher } from './observability/alerts/alert-dispatcher.js';
+import { AlertStore } from './observability/alerts/alert-store.js';
+import { resolveWebhooks } from './observability/alerts/webhooks.js';
+import { readClusterSnapshot } from './observability/cluster-snapshot.js';
 import { createLogger } from './observability/logger.js';
+import { NodeMetrics } from './observability/node-metrics.js';
 import { hasNativeSshCrypto } from './observability/native-crypto.js';
 import { loadHostKeys } from './protocols/sftp/host-keys.js';
 import { FolderMonitor } from './monitor/folder-monitor.js';
@@ -18,9 +23,10 @@ import { noopHandler } from './queue/noop-handler.js';
 import { QueueRunner } from './queue/queue-runner.js';
 import { WorkQueue } from './queue/work-queue.js';
 import { DeliverHandler } from './routing/deliver-handler.js';
+import { DELIVER_JOB } from './routing/enqueue.js';
 import { SpoolSweeper } from './routing/spool.js';
 import { ScheduleRunHandler } from './scheduler/schedule-run-handler.js';
-import { Scheduler } from './scheduler/scheduler.js';
+import { SCHEDULE_RUN_JOB, Scheduler } from './scheduler/scheduler.js';
 import { TransferLog } from './transfers/transfer-log.js';
 import { VERSION } from './version.js';
 
@@ -40,6 +46,8 @@ export async function runSupervisor(config: Config): Promise<void> {
   if (!hasNativeSshCrypto()) {
     log.warn("ssh2's native crypto binding (sshcrypto.node) is missing: SFTP will run at about half speed");
   }
+  // A secret file that cannot be read stops the node here, before anything changed.
+  const webhooks = resolveWebhooks(config.alerts);
   fs.mkdirSync(config.data.dir, { recursive: true });
   fs.mkdirSync(config.storage.dir, { recursive: true });
   const database = openDatabase(config.database.url, { poolSize: 4 + config.queue.concurrency });
@@ -50,7 +58,10 @@ export async function runSupervisor(config: Config): Promise<void> {
   if (orphaned > 0) log.warn({ transfers: orphaned }, 'marked transfers of the previous run aborted');
   await loadHostKeys(database.db);
 
-  const events = new ClusterEvents(database.db);
+  const events = new ClusterEvents(database.db, log);
+  const alerts = new AlertStore(database.db);
+  // Events recorded before this node started are history: a webhook it registers does not get them.
+  const alertsStartAfter = await alerts.lastEventId();
   const lease = new PrimaryLease(database.db, database.dialect, nodeId, config.cluster.lease_ttl);
   const housekeeping = new Housekeeping(
     database.db,
@@ -60,6 +71,17 @@ export async function runSupervisor(config: Config): Promise<void> {
     log,
   );
   let coordinator: Coordinator | undefined;
+  const nodeStatus = () => {
+    if (!coordinator) return undefined;
+    const status = { ...coordinator.status, nodeId, name: config.node.name };
+    // Ready means clients can connect: wait until a worker confirms it listens.
+    if (status.ready && !workers.accepting) return { ...status, ready: false, reason: 'workers not accepting yet' };
+    return status;
+  };
+  const metrics = new NodeMetrics(
+    { nodeId, name: config.node.name, version: VERSION, mode: config.cluster.mode, jobKinds: [DELIVER_JOB, SCHEDULE_RUN_JOB] },
+    { status: nodeStatus, cluster: () => readClusterSnapshot(database.db, database.dialect) },
+  );
   const tls = await adminTls({ cert: config.admin.tls_cert, key: config.admin.tls_key, dataDir: config.data.dir, nodeName: config.node.name });
   const admin = await startAdminServer({
     host: config.admin.host,
@@ -71,13 +93,8 @@ export async function runSupervisor(config: Config): Promise<void> {
     sessionTtlMs: config.admin.session_ttl,
     loginRateLimit: config.admin.login_rate_limit,
     log,
-    status: () => {
-      if (!coordinator) return undefined;
-      const status = { ...coordinator.status, nodeId, name: config.node.name };
-      // Ready means clients can connect: wait until a worker confirms it listens.
-      if (status.ready && !workers.accepting) return { ...status, ready: false, reason: 'workers not accepting yet' };
-      return status;
-    },
+    status: nodeStatus,
+    metrics,
   });
   const membership = new Membership(database.db, database.dialect, {
     nodeId,
@@ -103,6 +120,11 @@ export async function runSupervisor(config: Config): Promise<void> {
       retryMaxDelayMs: config.queue.retry_max_delay,
     },
     log,
+    {
+      failed: (trx, job, error) =>
+        events.record({ kind: 'delivery-failed', nodeId, nodeName: config.node.name, detail: `job ${job.id} (${job.kind}), transfer ${job.transfer_id ?? '-'}, attempt ${job.attempts} of ${job.max_attempts}: ${error}` }, trx),
+      recorded: (job, outcome) => metrics.queueAttempt(job.kind, outcome.status),
+    },
   );
 
   coordinator = new Coordinator(
@@ -114,6 +136,20 @@ export async function runSupervisor(config: Config): Promise<void> {
       new Scheduler(database.db, config.queue.max_attempts, log, () => runner.poll()),
       new SpoolSweeper(database.db, config.storage.dir),
       new FolderMonitor(database.db, config.storage.dir, config.monitor.interval, config.queue.max_attempts, log, () => runner.poll()),
+      new AlertDispatcher(
+        alerts,
+        webhooks,
+        {
+          intervalMs: config.node.heartbeat_interval,
+          retryDelayMs: config.alerts.retry_delay,
+          retryMaxDelayMs: config.alerts.retry_max_delay,
+          giveUpAfterMs: config.alerts.give_up_after,
+          timeoutMs: config.alerts.timeout,
+          startAfter: alertsStartAfter,
+        },
+        log,
+        (webhook, result) => metrics.alertSent(webhook, result),
+      ),
     ],
     {
       mode: config.cluster.mode,
@@ -127,11 +163,14 @@ export async function runSupervisor(config: Config): Promise<void> {
   const workers = new WorkerPool(config.node.workers, log, {
     onQueued: () => runner.poll(),
     onLoad: (sessions) => (coordinator!.sessions = sessions),
-    onCrash: (pid) =>
-      transfers
+    onMetric: (pid, event) => metrics.workerEvent(pid, event),
+    onCrash: (pid) => {
+      metrics.forgetWorker(pid);
+      return transfers
         .abortRowsOfWorker(nodeId, pid, 'worker process died during the transfer')
         .then(() => undefined)
-        .catch((err) => log.error({ err: err.message }, 'could not mark the dead worker transfers aborted')),
+        .catch((err) => log.error({ err: err.message }, 'could not mark the dead worker transfers aborted'));
+    },
   });
   await workers.start();
 
@@ -144,6 +183,7 @@ export async function runSupervisor(config: Config): Promise<void> {
     await events.record({ kind: 'node-drained', nodeId, nodeName: config.node.name });
     log.warn('drained');
   };
+  coordinator.on('heartbeat', (seconds: number) => metrics.databaseRoundTrip(seconds));
   coordinator.on('status', (status: NodeStatus) => {
     void workers.serve(shouldServe(status));
     runner.setActive(shouldServe(status));

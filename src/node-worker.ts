@@ -1,11 +1,13 @@
 import path from 'node:path';
 import type { AccountRow } from './accounts/account-store.js';
 import { Authenticator } from './accounts/authenticator.js';
+import { ClusterEvents } from './cluster/events.js';
 import { loadNodeId } from './cluster/node-identity.js';
 import type { SupervisorMessage, WorkerMessage } from './cluster/worker-pool.js';
 import type { Config } from './config/schema.js';
 import { openDatabase } from './db/connect.js';
 import { createLogger } from './observability/logger.js';
+import { measuredJournal, type MetricEvent } from './observability/metric-events.js';
 import { loadHostKeys } from './protocols/sftp/host-keys.js';
 import { SshService } from './protocols/sftp/ssh-service.js';
 import { TunnelConnector } from './edge/tunnel-connector.js';
@@ -34,6 +36,18 @@ export async function runWorker(config: Config): Promise<void> {
     durationMs: config.accounts.lockout_duration,
   });
   const send = (msg: WorkerMessage) => process.send?.(msg);
+  const report = (event: MetricEvent) => send({ type: 'metric', event });
+  const events = new ClusterEvents(database.db, log);
+  const authenticatePassword = async (name: string, password: string, address: string) => {
+    const result = await authenticator.password(name, password, address);
+    if (!result.ok && result.lockedNow) {
+      const detail = `account ${name}: ${config.accounts.lockout_failures} wrong passwords, the last from ${address}; locked for ${Math.round(config.accounts.lockout_duration / 1000)} s`;
+      await events
+        .record({ kind: 'account-locked', nodeId, nodeName: config.node.name, detail })
+        .catch((err) => log.error({ err: (err as Error).message, account: name }, 'could not record the account-locked event'));
+    }
+    return result;
+  };
   // A completed upload and the deliveries its routes ask for commit together.
   const routeUpload = (end: TransferEnd): AfterFinish => async (trx, row) => {
     const queued = await enqueueDeliveries(
@@ -48,7 +62,7 @@ export async function runWorker(config: Config): Promise<void> {
     hostKeys: await loadHostKeys(database.db),
     log,
     loginTimeoutMs: config.sftp.login_timeout,
-    journal: {
+    journal: measuredJournal({
       start: (t) => transfers.start({ ...t, nodeId, workerPid: process.pid }),
       // The end of a transfer must reach the log even across a database restart.
       finish: (id, end) => retryWhileDatabaseDown(() => transfers.finish(id, end), log),
@@ -58,8 +72,9 @@ export async function runWorker(config: Config): Promise<void> {
           await transfers.finish(id, end, routed ? routeUpload(end) : undefined);
         }, log),
       knownSha256: (account, path, stamp) => transfers.knownSha256(account, path, stamp),
-    },
-    authenticatePassword: (name, password, address) => authenticator.password(name, password, address),
+    }, report),
+    authenticatePassword,
+    report,
     authenticateKey: (name, key, address) => authenticator.publicKey(name, key, address),
     homeOf: (account: AccountRow) => accountHome(config.storage.dir, account),
   });

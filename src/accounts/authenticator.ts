@@ -98,11 +98,13 @@ export class Authenticator {
       .returning('failure_count')
       .executeTakeFirst();
     if (!row || row.failure_count < this.lockout.failures) return false;
-    await this.db
+    // Only the failure that engages the lockout says so, however many raced it.
+    const locked = await this.db
       .updateTable('accounts')
       .set({ locked_until: now + this.lockout.durationMs })
       .where('id', '=', accountId)
-      .execute();
-    return true;
+      .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<=', now)]))
+      .executeTakeFirst();
+    return Number(locked.numUpdatedRows) === 1;
   }
 }

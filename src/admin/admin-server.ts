@@ -11,6 +11,7 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Dialect } from '../db/connect.js';
 import type { Database } from '../db/schema.js';
+import { registerMetricsRoute, type MetricsEndpoint } from '../observability/metrics-route.js';
 import { VERSION } from '../version.js';
 import { AdminTokens } from './admin-tokens.js';
 import { AdminUsers } from './admin-users.js';
@@ -36,6 +37,8 @@ export interface AdminServerOptions {
   sessionTtlMs: number;
   loginRateLimit: number;
   status: () => HealthStatus | undefined;
+  /** GET /metrics (Prometheus text format, no login). */
+  metrics: MetricsEndpoint;
   log: Logger;
 }
 
@@ -98,6 +101,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<{ s
   server.addHook('onClose', async () => clearInterval(purge));
   installAuthentication(server, tokens);
   registerHealthRoutes(server, options.status);
+  registerMetricsRoute(server, options.metrics);
   server.get('/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, async () => server.swagger());
 
   await server.register(

@@ -50,7 +50,8 @@ export interface CoordinatorOptions {
 /**
  * The supervisor's view of the cluster, one tick per heartbeat: heartbeat, take or
  * keep the lease, run singleton services while primary, and decide readiness by
- * mode. It emits 'status' whenever role, readiness or state change.
+ * mode. It emits 'status' whenever role, readiness or state change, and
+ * 'heartbeat' with the seconds each heartbeat statement took.
  */
 export class Coordinator extends EventEmitter {
   private token: number | null = null;
@@ -113,7 +114,9 @@ export class Coordinator extends EventEmitter {
 
   private async tickOnce(): Promise<void> {
     try {
+      const sent = performance.now();
       const answer = await this.membership.heartbeat({ ready: this.status.ready, sessions: this.sessions }, this.state);
+      this.emit('heartbeat', (performance.now() - sent) / 1000);
       if (answer.reRegistered) this.log.warn('node row was missing (removed while running); registered again');
       this.state = answer.state;
       this.drainDeadline = answer.drainDeadline;
@@ -158,7 +161,22 @@ export class Coordinator extends EventEmitter {
       },
       this.lease.fence(acquired.token),
     );
+    if (acquired.previousHolder) await this.recordFailover(acquired.token, acquired.previousHolder);
     this.startSingletons(acquired.token);
+  }
+
+  /** The lease was taken from a holder that did not hand it over: it stopped renewing (died, paused, cut off). */
+  private async recordFailover(token: number, previousHolder: string): Promise<void> {
+    const previous = await this.membership.nameOf(previousHolder).catch(() => undefined);
+    await this.events.recordFenced(
+      {
+        kind: 'failover',
+        nodeId: this.membership.nodeId,
+        nodeName: this.membership.identity.name,
+        detail: `token ${token}: ${previous ?? previousHolder} stopped renewing the primary lease`,
+      },
+      this.lease.fence(token),
+    );
   }
 
   private stepDown(why: string): void {

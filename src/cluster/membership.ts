@@ -80,6 +80,12 @@ export class Membership {
     return { state: 'active', drainDeadline: null, reRegistered: true };
   }
 
+  /** Another node's name, for events and logs. */
+  async nameOf(nodeId: string): Promise<string | undefined> {
+    const row = await this.db.selectFrom('nodes').select('name').where('id', '=', nodeId).executeTakeFirst();
+    return row?.name;
+  }
+
   async setState(state: NodeState): Promise<void> {
     await this.db.updateTable('nodes').set({ state }).where('id', '=', this.identity.nodeId).execute();
   }

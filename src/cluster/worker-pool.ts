@@ -1,6 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import os from 'node:os';
 import type { Logger } from 'pino';
+import type { MetricEvent } from '../observability/metric-events.js';
 
 /** Messages from a worker to the supervisor. */
 export type WorkerMessage =
@@ -8,7 +9,9 @@ export type WorkerMessage =
   | { type: 'serving'; on: boolean; sftpPort: number }
   | { type: 'load'; sessions: number; transfers: number }
   /** The worker queued routing work: the supervisor claims it now rather than at its next poll. */
-  | { type: 'queued' };
+  | { type: 'queued' }
+  /** A login, session or transfer start or end, for the node's metrics. */
+  | { type: 'metric'; event: MetricEvent };
 
 /** Messages from the supervisor to its workers. */
 export type SupervisorMessage =
@@ -42,7 +45,12 @@ export class WorkerPool {
   constructor(
     configured: number,
     private readonly log: Logger,
-    private readonly hooks: { onLoad(sessions: number): void; onCrash(pid: number): Promise<void>; onQueued(): void },
+    private readonly hooks: {
+      onLoad(sessions: number): void;
+      onCrash(pid: number): Promise<void>;
+      onQueued(): void;
+      onMetric(pid: number, event: MetricEvent): void;
+    },
   ) {
     this.size = configured || os.availableParallelism();
   }
@@ -72,6 +80,8 @@ export class WorkerPool {
           this.hooks.onLoad(this.sessions);
         } else if (msg.type === 'queued') {
           this.hooks.onQueued();
+        } else if (msg.type === 'metric') {
+          this.hooks.onMetric(pid, msg.event);
         }
       });
       worker.on('exit', (code, signal) => {

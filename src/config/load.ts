@@ -56,8 +56,11 @@ function readFile(file: string): Tree {
 function formatIssues(error: z.ZodError, source: string): string {
   return error.issues
     .map((issue) => {
-      const where = issue.path.join('.');
-      const env = issue.path.length ? ` (${environmentName(issue.path.map(String))})` : '';
+      // A list item's path goes on with its index: the environment variable is the list's.
+      const listAt = issue.path.findIndex((key) => typeof key === 'number');
+      const setting = (listAt < 0 ? issue.path : issue.path.slice(0, listAt)).map(String);
+      const where = issue.path.map((key, i) => (typeof key === 'number' ? `[${key}]` : `${i > 0 ? '.' : ''}${String(key)}`)).join('');
+      const env = setting.length ? ` (${environmentName(setting)})` : '';
       return `${where || '(root)'}${env}: ${issue.message}`;
     })
     .map((line) => `  ${line}`)

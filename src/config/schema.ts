@@ -1,5 +1,6 @@
 import os from 'node:os';
 import { z } from 'zod';
+import { CLUSTER_EVENT_KINDS } from '../db/schema.js';
 import { parseDuration } from './duration.js';
 
 /** A duration setting: "30s", "15m", or seconds as a number; parsed to milliseconds. */
@@ -22,6 +23,62 @@ const flag = (fallback: boolean) =>
     .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
     .default(fallback)
     .transform((value) => value === true || value === 'true' || value === '1' || value === 'yes');
+/** One alert webhook in YAML; FERRY_ALERTS_WEBHOOKS gives plain URLs (comma-separated) that use alerts.secret. */
+const webhook = z
+  .object({
+    url: z.string().refine((value) => /^https?:$/.test(URL.canParse(value) ? new URL(value).protocol : ''), {
+      error: (issue) => `"${String(issue.input)}" is not an http:// or https:// URL`,
+    }),
+    /** How the webhook shows in logs and metrics; defaults to the URL's host. */
+    name: z.string().min(1).max(64).optional(),
+    secret: z.string().min(1).optional(),
+    secret_file: z.string().min(1).optional(),
+    /** Only these event kinds; all when not set. */
+    kinds: z.array(z.enum(CLUSTER_EVENT_KINDS)).min(1).optional(),
+  })
+  .strict();
+
+const alerts = z
+  .object({
+    webhooks: z
+      .union([z.string(), z.array(z.unknown())])
+      .default([])
+      .transform((value, ctx) => {
+        const items = typeof value === 'string' ? value.split(',').map((url) => url.trim()).filter(Boolean) : value;
+        const list: z.output<typeof webhook>[] = [];
+        for (const [i, item] of items.entries()) {
+          const parsed = webhook.safeParse(typeof item === 'string' ? { url: item } : item);
+          if (!parsed.success) {
+            for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', path: [i, ...issue.path.map((key) => (typeof key === 'symbol' ? String(key) : key))], message: issue.message });
+          } else if (list.some((other) => other.url === parsed.data.url)) {
+            ctx.addIssue({ code: 'custom', path: [i, 'url'], message: `${parsed.data.url} is listed twice` });
+          } else {
+            list.push(parsed.data);
+          }
+        }
+        return list;
+      }),
+    /** The HMAC secret of webhooks that name none of their own. */
+    secret: z.string().min(1).optional(),
+    secret_file: z.string().min(1).optional(),
+    /** Wait before the second attempt; doubles with each further one. */
+    retry_delay: duration('5s'),
+    retry_max_delay: duration('5m'),
+    /** An event not acknowledged this long after it happened is given up (and logged). */
+    give_up_after: duration('6h'),
+    /** How long one request may take. */
+    timeout: duration('10s'),
+  })
+  .superRefine((value, ctx) => {
+    if (value.secret && value.secret_file) ctx.addIssue({ code: 'custom', path: ['secret'], message: 'give secret or secret_file, not both' });
+    for (const [i, hook] of value.webhooks.entries()) {
+      if (hook.secret && hook.secret_file) ctx.addIssue({ code: 'custom', path: ['webhooks', i, 'secret'], message: 'give secret or secret_file, not both' });
+      if (!hook.secret && !hook.secret_file && !value.secret && !value.secret_file) {
+        ctx.addIssue({ code: 'custom', path: ['webhooks', i], message: `${hook.url} needs a secret: its own secret or secret_file, or alerts.secret` });
+      }
+    }
+  })
+  .prefault({});
 
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 
@@ -142,6 +199,8 @@ export const configSchema = z.object({
       lockout_duration: duration('15m'),
     })
     .prefault({}),
+  /** Cluster events sent to webhooks by the primary (see docs/configuration.md, Alerts). */
+  alerts,
   shutdown: z.object({ grace: duration('30s') }).prefault({}),
   log: z
     .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })

@@ -264,6 +264,31 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('admin_tokens_admin').on('admin_tokens').column('admin_id').execute();
       },
     },
+    '0008_alert_deliveries': {
+      async up(db: Kysely<any>) {
+        // Where each alert webhook's deliveries start: events recorded before it was configured are not sent.
+        await db.schema
+          .createTable('alert_webhooks')
+          .addColumn('key', 'text', (c) => c.primaryKey())
+          .addColumn('start_after', 'bigint', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .execute();
+        // One row per event and webhook, so an event is sent until it is acknowledged, across failovers.
+        await db.schema
+          .createTable('alert_deliveries')
+          .addColumn('webhook', 'text', (c) => c.notNull())
+          .addColumn('event_id', 'bigint', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('next_attempt_at', 'bigint', (c) => c.notNull())
+          .addColumn('last_error', 'text')
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .addPrimaryKeyConstraint('alert_deliveries_pk', ['webhook', 'event_id'])
+          .execute();
+        await db.schema.createIndex('alert_deliveries_due').on('alert_deliveries').columns(['status', 'next_attempt_at']).execute();
+      },
+    },
   };
 }
 

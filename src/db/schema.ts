@@ -34,16 +34,26 @@ export interface LeasesTable {
   acquired_at: number | null;
 }
 
-export type ClusterEventKind =
-  | 'node-joined'
-  | 'node-lost'
-  | 'node-stopped'
-  | 'primary-changed'
-  | 'node-draining'
-  | 'node-drained'
-  | 'node-removed'
-  | 'database-unreachable'
-  | 'database-recovered';
+export const CLUSTER_EVENT_KINDS = [
+  'node-joined',
+  'node-lost',
+  'node-stopped',
+  'primary-changed',
+  /** The primary changed because the previous one stopped renewing its lease (recorded with its primary-changed). */
+  'failover',
+  'node-draining',
+  'node-drained',
+  'node-removed',
+  'database-unreachable',
+  'database-recovered',
+  /** A queue job (delivery, scheduled push or pull) failed for good: no attempt left, or no retry can fix it. */
+  'delivery-failed',
+  'account-locked',
+  /** Recorded by the capacity report when a figure crosses its warning level. */
+  'capacity-warning',
+] as const;
+
+export type ClusterEventKind = (typeof CLUSTER_EVENT_KINDS)[number];
 
 export interface ClusterEventsTable {
   id: Generated<number>;
@@ -52,6 +62,28 @@ export interface ClusterEventsTable {
   node_id: string | null;
   node_name: string | null;
   detail: string;
+}
+
+/** Each configured alert webhook, by a key derived from its URL: where its deliveries start. */
+export interface AlertWebhooksTable {
+  key: string;
+  /** Events with an id up to this one need no delivery row (recorded before the webhook was configured, or all handled). */
+  start_after: number;
+  created_at: number;
+}
+
+export type AlertDeliveryStatus = 'pending' | 'delivered' | 'failed';
+
+/** One cluster event to one webhook; written by the primary under its fencing token. */
+export interface AlertDeliveriesTable {
+  webhook: string;
+  event_id: number;
+  status: AlertDeliveryStatus;
+  attempts: number;
+  next_attempt_at: number;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
 }
 
 export interface AccountsTable {
@@ -274,4 +306,6 @@ export interface AdminTokensTable {
   created_at: number;
   expires_at: number;
   last_used_at: number | null;
+  alert_webhooks: AlertWebhooksTable;
+  alert_deliveries: AlertDeliveriesTable;
 }

@@ -41,6 +41,14 @@ export interface QueueRunnerOptions extends RetryPolicy {
   leaseTtlMs: number;
 }
 
+/** What the node learns of each attempt's outcome. */
+export interface QueueRunnerHooks {
+  /** A job failed for good: called inside the transaction that records it, so what it writes commits with the failure. */
+  failed?(trx: Transaction<Database>, job: JobRow, error: string): Promise<void>;
+  /** After an attempt's outcome was recorded. */
+  recorded?(job: JobRow, outcome: AttemptOutcome): void;
+}
+
 class LeaseLost extends Error {
   constructor() {
     super('lease on the job lost (taken over by another node)');
@@ -67,6 +75,7 @@ export class QueueRunner {
     handlers: JobHandler[],
     private readonly options: QueueRunnerOptions,
     private readonly log: Logger,
+    private readonly hooks: QueueRunnerHooks = {},
   ) {
     this.handlers = new Map(handlers.map((h) => [h.kind, h]));
   }
@@ -157,7 +166,11 @@ export class QueueRunner {
           ? { status: 'queued' as const, run_after: outcome.runAfter, last_error: outcome.error }
           : { status: 'failed' as const, last_error: outcome.error };
     try {
-      const recorded = await this.queue.whileClaimed(claim, change, handler?.record ? (trx) => handler.record!(trx, job, outcome, result) : undefined);
+      const recorded = await this.queue.whileClaimed(claim, change, async (trx) => {
+        await handler?.record?.(trx, job, outcome, result);
+        if (outcome.status === 'failed') await this.hooks.failed?.(trx, job, outcome.error);
+      });
+      if (recorded) this.hooks.recorded?.(job, outcome);
       if (!recorded) log.warn('queue: outcome not recorded; the lease was taken over');
       else if (outcome.status === 'completed') log.info('queue: job completed');
       else log.warn({ err: outcome.error, outcome: outcome.status }, outcome.status === 'retry' ? 'queue: job attempt failed; will retry' : 'queue: job failed');

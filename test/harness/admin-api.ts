@@ -14,7 +14,7 @@ export interface AdminResponse {
 export function adminRequest(
   port: number,
   path: string,
-  options: { method?: string; body?: unknown; token?: string; headers?: Record<string, string>; timeoutMs?: number } = {},
+  options: { method?: string; body?: unknown; token?: string; headers?: Record<string, string>; timeoutMs?: number; /** The body as text, not parsed. */ raw?: boolean } = {},
 ): Promise<AdminResponse> {
   const payload = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
   const headers: Record<string, string> = { ...options.headers };
@@ -29,9 +29,11 @@ export function adminRequest(
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
           let body: any = text;
-          try {
-            body = text ? JSON.parse(text) : undefined;
-          } catch {}
+          if (!options.raw) {
+            try {
+              body = text ? JSON.parse(text) : undefined;
+            } catch {}
+          }
           resolve({ status: res.statusCode ?? 0, body, headers: res.headers });
         });
         res.on('error', reject);

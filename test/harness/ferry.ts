@@ -2,8 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { fetchAdmin } from './admin.js';
 import { freePort } from './ports.js';
-import { adminRequest } from './admin-api.js';
 
 export const FERRY_MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
@@ -72,12 +72,21 @@ export interface RunningNode {
 /** Starts `ferry start` and waits until it logs "node ready". */
 export async function startNode(
   env: FerryEnv,
-  options: { workers?: number; sftpPort?: number; adminPort?: number; waitFor?: 'ready' | 'started'; command?: 'start' | 'edge'; cwd?: string } = {},
+  options: {
+    workers?: number;
+    sftpPort?: number;
+    adminPort?: number;
+    waitFor?: 'ready' | 'started';
+    command?: 'start' | 'edge';
+    cwd?: string;
+    /** More arguments, e.g. --config FILE. */
+    args?: string[];
+  } = {},
 ): Promise<RunningNode> {
   const sftpPort = options.sftpPort ?? (await freePort());
   const adminPort = options.adminPort ?? (await freePort());
   const command = options.command ?? 'start';
-  const child = spawn(process.execPath, [FERRY_MAIN, command], {
+  const child = spawn(process.execPath, [FERRY_MAIN, command, ...(options.args ?? [])], {
     cwd: options.cwd,
     env: ferryEnv({
       ...env,
@@ -143,8 +152,8 @@ export async function startNode(
     sftpPort,
     adminPort,
     async ready() {
-      const res = await adminRequest(adminPort, '/health/ready');
-      return { code: res.status, body: res.body };
+      const res = await fetchAdmin(adminPort, '/health/ready');
+      return { code: res.status, body: JSON.parse(res.text) };
     },
     logs,
     waitForLog,

@@ -6,6 +6,7 @@ import ssh2 from 'ssh2';
 import type { Connection, AuthContext, ServerChannel } from 'ssh2';
 import type { AccountRow } from '../../accounts/account-store.js';
 import type { LoginResult } from '../../accounts/authenticator.js';
+import type { ReportMetric } from '../../observability/metric-events.js';
 import type { Home } from '../../storage/home.js';
 import { runExecCommand } from './exec-command.js';
 import { SftpSession } from './session.js';
@@ -22,6 +23,8 @@ export interface SshServiceDeps {
   authenticatePassword(name: string, password: string, clientAddress: string): Promise<LoginResult>;
   authenticateKey(name: string, keyBase64: string, clientAddress: string): Promise<LoginResult>;
   homeOf(account: AccountRow): Home;
+  /** Logins and sessions, for the node's metrics. */
+  report?: ReportMetric;
 }
 
 const STDIN_LIMIT = 1024 * 1024;
@@ -118,6 +121,7 @@ export class SshService {
     const sessionId = crypto.randomBytes(6).toString('hex');
     let log = this.deps.log.child({ session: sessionId, client: clientAddress });
     let account: AccountRow | undefined;
+    const attempts = { failed: 0, unknownKey: false };
     this.connections.add(client);
     const loginTimer = setTimeout(() => {
       log.warn('login timed out');
@@ -130,6 +134,9 @@ export class SshService {
       clearTimeout(loginTimer);
       this.connections.delete(client);
       log.debug('connection closed');
+      if (account) this.deps.report?.({ metric: 'session', protocol: 'sftp', open: false });
+      // A client whose offered keys were all unknown failed once, when it gave up.
+      else if (attempts.unknownKey && attempts.failed === 0) this.deps.report?.({ metric: 'login', protocol: 'sftp', ok: false });
       // A paused channel never emits 'end' when the TCP connection dies: end its session here.
       for (const sftp of ownSessions) {
         this.sessions.delete(sftp);
@@ -137,7 +144,7 @@ export class SshService {
       }
     });
     client.on('authentication', (ctx) => {
-      this.authenticate(ctx, clientAddress, log)
+      this.authenticate(ctx, clientAddress, log, attempts)
         .then((decision) => {
           if (decision === 'reject') return ctx.reject(['publickey', 'password']);
           // Set before accept(): ssh2 emits 'ready' from inside accept().
@@ -153,6 +160,8 @@ export class SshService {
       clearTimeout(loginTimer);
       log = log.child({ account: account!.name });
       log.info('login');
+      this.deps.report?.({ metric: 'login', protocol: 'sftp', ok: true });
+      this.deps.report?.({ metric: 'session', protocol: 'sftp', open: true });
       const home = this.deps.homeOf(account!);
       // ssh2 keeps the TCP socket as _sock; corking it merges a burst of replies into few segments.
       const socket = (client as unknown as { _sock: net.Socket })._sock;
@@ -199,25 +208,40 @@ export class SshService {
    * Decides one authentication attempt: the account on success, 'continue' when a
    * public key is acceptable and the client should now sign with it, or 'reject'.
    */
-  private async authenticate(ctx: AuthContext, clientAddress: string, log: Logger): Promise<AccountRow | 'continue' | 'reject'> {
+  private async authenticate(
+    ctx: AuthContext,
+    clientAddress: string,
+    log: Logger,
+    attempts: { failed: number; unknownKey: boolean },
+  ): Promise<AccountRow | 'continue' | 'reject'> {
     const name = ctx.username;
+    const refused = () => {
+      attempts.failed++;
+      this.deps.report?.({ metric: 'login', protocol: 'sftp', ok: false });
+      return 'reject' as const;
+    };
     if (ctx.method === 'password') {
       const result = await this.deps.authenticatePassword(name, ctx.password, clientAddress);
       if (result.ok) return result.account;
       log.warn({ account: name, reason: result.reason, locked: result.lockedNow ?? false }, 'login refused');
-      return 'reject';
+      return refused();
     }
     if (ctx.method === 'publickey') {
       const result = await this.deps.authenticateKey(name, ctx.key.data.toString('base64'), clientAddress);
       if (!result.ok) {
-        if (result.reason !== 'unknown-key') log.warn({ account: name, reason: result.reason }, 'login refused');
-        return 'reject';
+        // Clients offer their keys in turn: an unknown one is no failure yet.
+        if (result.reason === 'unknown-key') {
+          attempts.unknownKey = true;
+          return 'reject';
+        }
+        log.warn({ account: name, reason: result.reason }, 'login refused');
+        return refused();
       }
       if (!ctx.signature || !ctx.blob) return 'continue';
       const key = utils.parseKey(ctx.key.data);
       if (key instanceof Error || Array.isArray(key) || key.verify(ctx.blob, ctx.signature, ctx.hashAlgo) !== true) {
         log.warn({ account: name, reason: 'bad-signature' }, 'login refused');
-        return 'reject';
+        return refused();
       }
       return result.account;
     }

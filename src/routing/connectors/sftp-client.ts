@@ -44,7 +44,8 @@ export class PartnerSftp {
     let mismatch: string | undefined;
     const ready = new Promise<void>((resolve, reject) => {
       client.once('ready', resolve);
-      client.once('error', reject);
+      // on, not once: a refused host key can be followed by the socket's ECONNRESET, which must not go unhandled.
+      client.on('error', reject);
       client.once('close', () => reject(new Error('connection closed during login')));
     });
     const onAbort = () => client.destroy();

@@ -1,0 +1,54 @@
+import type { TransferDirection, TransferStatus } from '../db/schema.js';
+import type { JournalEnd, TransferJournal } from '../protocols/sftp/transfer-journal.js';
+
+/**
+ * What a worker process reports to its supervisor, which keeps the node's metrics:
+ * one message per login, session and transfer start or end, none per packet.
+ * Counters then live in the one long-lived process, so a replaced worker does not
+ * make them go back, and one scrape of the supervisor gives the whole node.
+ */
+export type MetricEvent =
+  | { metric: 'login'; protocol: string; ok: boolean }
+  | { metric: 'session'; protocol: string; open: boolean }
+  | { metric: 'transfer-started'; protocol: string; direction: TransferDirection }
+  | {
+      metric: 'transfer-ended';
+      protocol: string;
+      direction: TransferDirection;
+      status: Exclude<TransferStatus, 'in-progress' | 'queued'>;
+      bytes: number;
+      seconds: number;
+    };
+
+export type ReportMetric = (event: MetricEvent) => void;
+
+/**
+ * The journal with a report at each transfer's start and end: the transfer's
+ * bytes are counted once, when it ends, from what the journal records anyway.
+ */
+export function measuredJournal(journal: TransferJournal, report: ReportMetric): TransferJournal {
+  const open = new Map<number, { protocol: string; direction: TransferDirection; startedAt: number }>();
+  const ended = (id: number, end: JournalEnd) => {
+    const t = open.get(id);
+    if (!t || end.status === 'queued') return;
+    open.delete(id);
+    report({ metric: 'transfer-ended', protocol: t.protocol, direction: t.direction, status: end.status, bytes: end.bytes, seconds: (performance.now() - t.startedAt) / 1000 });
+  };
+  return {
+    start: async (t) => {
+      const id = await journal.start(t);
+      open.set(id, { protocol: t.protocol, direction: t.direction, startedAt: performance.now() });
+      report({ metric: 'transfer-started', protocol: t.protocol, direction: t.direction });
+      return id;
+    },
+    finish: (id, end) => {
+      ended(id, end);
+      return journal.finish(id, end);
+    },
+    completeUpload: (id, end) => {
+      ended(id, end);
+      return journal.completeUpload(id, end);
+    },
+    knownSha256: (account, path, stamp) => journal.knownSha256(account, path, stamp),
+  };
+}
