@@ -281,6 +281,8 @@ export interface Database {
   pulled_files: PulledFilesTable;
   admin_users: AdminUsersTable;
   admin_tokens: AdminTokensTable;
+  alert_webhooks: AlertWebhooksTable;
+  alert_deliveries: AlertDeliveriesTable;
 }
 
 export type AdminRole = 'admin' | 'operator';
@@ -306,6 +308,4 @@ export interface AdminTokensTable {
   created_at: number;
   expires_at: number;
   last_used_at: number | null;
-  alert_webhooks: AlertWebhooksTable;
-  alert_deliveries: AlertDeliveriesTable;
 }
