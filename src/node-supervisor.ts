@@ -11,6 +11,7 @@ import type { Config } from './config/schema.js';
 import { migrate, openDatabase } from './db/connect.js';
 import { createLogger } from './observability/logger.js';
 import { hasNativeSshCrypto } from './observability/native-crypto.js';
+import { CapacityCheck } from './observability/capacity/capacity-check.js';
 import { loadHostKeys } from './protocols/sftp/host-keys.js';
 import { FolderMonitor } from './monitor/folder-monitor.js';
 import { noopHandler } from './queue/noop-handler.js';
@@ -105,6 +106,18 @@ export async function runSupervisor(config: Config): Promise<void> {
       new Scheduler(database.db, config.queue.max_attempts, log, () => runner.poll()),
       new SpoolSweeper(database.db, config.storage.dir),
       new FolderMonitor(database.db, config.storage.dir, config.monitor.interval, config.queue.max_attempts, log, () => runner.poll()),
+      new CapacityCheck(
+        database.db,
+        events,
+        {
+          intervalMs: config.capacity.interval,
+          windowMs: config.capacity.window,
+          checkIntervalMs: config.capacity.check_interval,
+          capacity: config.capacity.node_throughput,
+          mode: config.cluster.mode,
+        },
+        log,
+      ),
     ],
     {
       mode: config.cluster.mode,

@@ -4,6 +4,7 @@ import { AccountError } from '../accounts/account-store.js';
 import { ConfigError } from '../config/load.js';
 import { VERSION } from '../version.js';
 import { registerAccount } from './commands/account.js';
+import { registerCapacity } from './commands/capacity.js';
 import { registerCluster } from './commands/cluster.js';
 import { registerEdge } from './commands/edge.js';
 import { registerMonitor } from './commands/monitor.js';
@@ -31,6 +32,7 @@ registerRoute(program);
 registerSchedule(program);
 registerMonitor(program);
 registerPki(program);
+registerCapacity(program);
 
 try {
   await program.parseAsync(process.argv);

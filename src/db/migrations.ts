@@ -235,6 +235,12 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0006_transfers_started_index': {
+      async up(db: Kysely<any>) {
+        // The capacity report and the transfer-log export read the log by time.
+        await db.schema.createIndex('transfers_started').on('transfers').column('started_at').execute();
+      },
+    },
   };
 }
 

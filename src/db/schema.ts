@@ -43,7 +43,9 @@ export type ClusterEventKind =
   | 'node-drained'
   | 'node-removed'
   | 'database-unreachable'
-  | 'database-recovered';
+  | 'database-recovered'
+  /** The primary's capacity check found the cluster nearing capacity or without failover headroom. */
+  | 'capacity-warning';
 
 export interface ClusterEventsTable {
   id: Generated<number>;
