@@ -4,6 +4,7 @@ import { AccountError } from '../accounts/account-store.js';
 import { ConfigError } from '../config/load.js';
 import { VERSION } from '../version.js';
 import { registerAccount } from './commands/account.js';
+import { registerBackup } from './commands/backup.js';
 import { registerCapacity } from './commands/capacity.js';
 import { registerCluster } from './commands/cluster.js';
 import { registerEdge } from './commands/edge.js';
@@ -33,6 +34,7 @@ registerSchedule(program);
 registerMonitor(program);
 registerPki(program);
 registerCapacity(program);
+registerBackup(program);
 
 try {
   await program.parseAsync(process.argv);

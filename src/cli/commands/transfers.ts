@@ -3,6 +3,7 @@ import type { TransferStatus } from '../../db/schema.js';
 import { TRANSFER_STATUSES, TransferLog, type TransferRecord } from '../../transfers/transfer-log.js';
 import { deliveryHistory, resubmitDelivery, ResubmitError } from '../../routing/resubmit.js';
 import { printRecord } from './print-record.js';
+import { registerTransfersExport } from './transfers-export.js';
 import { CliError, isoTime, printJson, printTable, withDatabase, type GlobalOptions } from '../context.js';
 
 /** The stable JSON shape of a transfer (documented in docs/cli.md). */
@@ -115,4 +116,6 @@ export function registerTransfers(program: Command): void {
         process.stdout.write(`transfer ${id} queued again\n`);
       });
     });
+
+  registerTransfersExport(transfers);
 }
