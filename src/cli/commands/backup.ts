@@ -1,17 +1,9 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { createBackup, restoreBackup } from '../../backup/backup.js';
-import { BackupError } from '../../backup/errors.js';
-import { CliError, configFrom, printJson, type GlobalOptions } from '../context.js';
+import { configFrom, printJson, type GlobalOptions } from '../context.js';
 
-async function refusing<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (err) {
-    if (err instanceof BackupError) throw new CliError(err.message);
-    throw err;
-  }
-}
+// A BackupError (a refusal) reaches main.ts, which prints it as `ferry: …` with exit code 1.
 
 export function registerBackup(program: Command): void {
   program
@@ -21,7 +13,7 @@ export function registerBackup(program: Command): void {
     .option('--config <file>', 'YAML configuration file')
     .action(async (dir: string, options: GlobalOptions & { json?: boolean }) => {
       const config = configFrom(options);
-      const manifest = await refusing(() => createBackup(config.database.url, path.resolve(dir)));
+      const manifest = await createBackup(config.database.url, path.resolve(dir));
       if (options.json) return printJson(manifest);
       const [file] = manifest.files;
       process.stdout.write(
@@ -36,7 +28,7 @@ export function registerBackup(program: Command): void {
     .option('--config <file>', 'YAML configuration file')
     .action(async (dir: string, options: GlobalOptions) => {
       const config = configFrom(options);
-      const result = await refusing(() => restoreBackup(path.resolve(dir), config.database.url));
+      const result = await restoreBackup(path.resolve(dir), config.database.url);
       process.stdout.write(
         `restored the backup of ${result.manifest.created} (Ferry ${result.manifest.ferryVersion}): ${result.accounts} accounts, ${result.transfers} transfers\n`,
       );
