@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { DATABASE_KINDS, freshDatabaseUrl, tempDir } from './harness/databases.js';
 import { ferryOk, runFerry, startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
-import { writeRandomFile } from './harness/files.js';
+import { sha256File, writeRandomFile } from './harness/files.js';
 import { sftpBatch, sshKeygen, type Login } from './harness/openssh.js';
 import { waitFor } from './harness/wait.js';
 
@@ -66,7 +66,7 @@ for (const kind of DATABASE_KINDS) {
       fs.rmSync(dir, { recursive: true, force: true });
     });
 
-    it('backs up while a client uploads; the restore holds every committed transfer and every account', async () => {
+    it('backs up while a client uploads; the restore holds every committed transfer, every account and their files', async () => {
       const key = sshKeygen(dir);
       await ferryOk(env, ['account', 'add', 'alice', '--key', key + '.pub']);
       await ferryOk(env, ['account', 'add', 'bob', '--password-stdin', '--home', 'partners/bob'], 'b0b secret\n');
@@ -89,9 +89,10 @@ for (const kind of DATABASE_KINDS) {
         await waitFor('10 uploads committed', async () => ((await completed(env)).length >= 10 ? true : undefined), 60_000, 200);
         committedBeforeBackup = await completed(env);
         accountsBeforeBackup = JSON.parse(await ferryOk(env, ['account', 'list', '--json']));
-        const backup = await runFerry(['backup', backupDir], env);
+        const backup = await runFerry(['backup', backupDir, '--with-files'], env);
         assert.equal(backup.code, 0, backup.stderr);
         assert.match(backup.stdout, new RegExp(`backed up the ${kind} database`));
+        assert.match(backup.stdout, /files of .*storage: \d+ \(\d+ bytes\)/);
         await waitFor('an upload committed after the backup', async () => ((await completed(env)).length > committedBeforeBackup.length ? true : undefined), 60_000, 200);
       } finally {
         stop = true;
@@ -101,24 +102,29 @@ for (const kind of DATABASE_KINDS) {
       const manifest = JSON.parse(fs.readFileSync(path.join(backupDir, 'manifest.json'), 'utf8'));
       assert.equal(manifest.database.kind, kind);
       assert.match(manifest.database.migration, /^\d{4}_/);
-      assert.equal(manifest.files.length, 1);
       assert.match(manifest.files[0].sha256, /^[0-9a-f]{64}$/);
+      assert.ok(manifest.storage.files >= committedBeforeBackup.length);
+      assert.ok(!manifest.files.some((f: any) => f.name.startsWith('files/.partial')), 'partial uploads are not backed up');
       assert.equal(fs.statSync(backupDir).mode & 0o777, 0o700, 'the backup holds secrets: only its owner may read it');
 
-      const restored = await freshEnv('restored');
-      const restore = await runFerry(['restore', backupDir], restored);
+      const restored = { ...(await freshEnv('restored')), storageDir: path.join(dir, 'restored', 'storage') };
+      const restore = await runFerry(['restore', backupDir, '--with-files'], restored);
       assert.equal(restore.code, 0, restore.stderr);
-      assert.match(restore.stdout, /restored the backup .*: 3 accounts, \d+ transfers/);
+      assert.match(restore.stdout, /restored the backup .*: 3 accounts, \d+ transfers, \d+ files/);
       const after = await everything(restored);
       const byId = new Map(after.transfers.map((t) => [t.id, t]));
       for (const row of committedBeforeBackup) assert.deepEqual(byId.get(row.id), row, `transfer ${row.id} restored as it was`);
       assert.deepEqual(after.accounts, accountsBeforeBackup);
-      // The restored database works as one: a node starts on it and its accounts log in.
-      const restoredNode = await startNode({ ...restored, storageDir: env.storageDir });
+      for (const row of committedBeforeBackup) {
+        assert.equal(sha256File(path.join(restored.storageDir, 'alice', row.path)), row.sha256, `${row.path} restored whole`);
+      }
+      // The restored database and storage work as a node's: it starts, and the accounts log in and see their files.
+      const restoredNode = await startNode(restored);
       try {
-        const r = await sftpBatch({ ...login, port: restoredNode.sftpPort }, ['ls']);
+        const r = await sftpBatch({ ...login, port: restoredNode.sftpPort }, ['ls', `get up-0-0.bin ${path.join(dir, 'fetched.bin')}`]);
         assert.equal(r.code, 0, r.stderr);
         assert.match(r.stdout, /up-0-0\.bin/);
+        assert.equal(sha256File(path.join(dir, 'fetched.bin')), sha256File(source));
       } finally {
         await restoredNode.stop();
       }
@@ -150,6 +156,15 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(r.code, 1);
       assert.match(r.stderr, /the target database .*is not empty/);
       assert.deepEqual(await everything(env), before);
+
+      const target = { ...(await freshEnv('busy-storage')), storageDir: path.join(dir, 'busy-storage', 'storage') };
+      fs.mkdirSync(target.storageDir);
+      fs.writeFileSync(path.join(target.storageDir, 'someone-elses.txt'), 'x');
+      const files = await runFerry(['restore', backupDir, '--with-files'], target);
+      assert.equal(files.code, 1);
+      assert.match(files.stderr, /storage\.dir .* is not empty/);
+      assert.ok(await isEmpty(target.databaseUrl), 'the database untouched too');
+      assert.deepEqual(fs.readdirSync(target.storageDir), ['someone-elses.txt']);
     });
 
     it('refuses a backup of the other kind of database, and a backup into a directory in use', async () => {

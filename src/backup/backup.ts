@@ -9,6 +9,7 @@ import { BackupError } from './errors.js';
 import { describeFile, readManifest, verifyFiles, writeManifest, type Manifest } from './manifest.js';
 import { dumpPostgres, restorePostgres } from './postgres-backup.js';
 import { backupSqlite, restoreSqlite, sqliteFile } from './sqlite-backup.js';
+import { backupStorage, isEmptyDirectory, restoreStorage } from './storage-copy.js';
 
 const DATABASE_FILE: Record<Dialect, string> = { sqlite: 'database.sqlite', postgres: 'database.pgdump' };
 
@@ -28,12 +29,17 @@ function prepareDirectory(dir: string): boolean {
   return true;
 }
 
+export interface StorageOption {
+  /** storage.dir, when the files are to be backed up or restored too (--with-files). */
+  storageDir?: string;
+}
+
 /**
  * Backs up the database while the cluster serves: a consistent snapshot (SQLite's
- * online backup API, or pg_dump), its SHA-256 in manifest.json, written last.
- * A failed backup leaves nothing behind.
+ * online backup API, or pg_dump), then optionally the storage files, with their
+ * SHA-256 in manifest.json, written last. A failed backup leaves nothing behind.
  */
-export async function createBackup(url: string, dir: string): Promise<Manifest> {
+export async function createBackup(url: string, dir: string, options: StorageOption = {}): Promise<Manifest> {
   const kind = dialectOf(url);
   const created = prepareDirectory(dir);
   const file = DATABASE_FILE[kind];
@@ -48,11 +54,15 @@ export async function createBackup(url: string, dir: string): Promise<Manifest> 
     }
     if (kind === 'sqlite') await backupSqlite(sqliteFile(url), path.join(dir, file));
     else await dumpPostgres(url, path.join(dir, file));
+    const storageFiles = options.storageDir ? await backupStorage(options.storageDir, dir) : [];
     return writeManifest(dir, {
       ferryVersion: VERSION,
       created: new Date().toISOString(),
       database: { kind, source: maskUrl(url), migration },
-      files: [await describeFile(dir, file)],
+      files: [await describeFile(dir, file), ...storageFiles],
+      ...(options.storageDir
+        ? { storage: { dir: options.storageDir, files: storageFiles.length, bytes: storageFiles.reduce((sum, f) => sum + f.bytes, 0) } }
+        : {}),
     });
   } catch (err) {
     if (created) fs.rmSync(dir, { recursive: true, force: true });
@@ -65,6 +75,8 @@ export interface RestoreResult {
   manifest: Manifest;
   accounts: number;
   transfers: number;
+  /** Storage files restored (with --with-files). */
+  files: number | null;
 }
 
 /**
@@ -72,7 +84,7 @@ export interface RestoreResult {
  * SHA-256 first, refuses a target that holds any table, then applies the
  * migrations this Ferry has beyond the backup's.
  */
-export async function restoreBackup(dir: string, url: string): Promise<RestoreResult> {
+export async function restoreBackup(dir: string, url: string, options: StorageOption = {}): Promise<RestoreResult> {
   const manifest = readManifest(dir);
   const kind = dialectOf(url);
   if (manifest.database.kind !== kind) {
@@ -86,17 +98,24 @@ export async function restoreBackup(dir: string, url: string): Promise<RestoreRe
   }
   const file = DATABASE_FILE[kind];
   if (!manifest.files.some((f) => f.name === file)) throw new BackupError(`the manifest lists no ${file}`);
+  if (options.storageDir) {
+    if (!manifest.storage) throw new BackupError('the backup holds no storage files (it was made without --with-files)');
+    if (!isEmptyDirectory(options.storageDir)) {
+      throw new BackupError(`storage.dir ${options.storageDir} is not empty: restore files only into an empty directory`);
+    }
+  }
   await verifyFiles(dir, manifest);
 
   if (kind === 'sqlite') restoreSqlite(path.join(dir, file), sqliteFile(url));
   else await restorePostgres(path.join(dir, file), url);
+  const files = options.storageDir ? await restoreStorage(dir, manifest.files, options.storageDir) : null;
 
   const handle = openDatabase(url, { poolSize: 1 });
   try {
     await migrate(handle);
     const count = async (table: 'accounts' | 'transfers') =>
       Number((await handle.db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
-    return { manifest, accounts: await count('accounts'), transfers: await count('transfers') };
+    return { manifest, accounts: await count('accounts'), transfers: await count('transfers'), files };
   } finally {
     await handle.close();
   }

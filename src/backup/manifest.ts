@@ -9,9 +9,12 @@ const FORMAT = 'ferry-backup';
 const FORMAT_VERSION = 1;
 
 export interface BackupFile {
+  /** Relative to the backup directory: database.*, or files/<path in storage.dir>. */
   name: string;
   bytes: number;
   sha256: string;
+  /** A storage file's permission bits, restored with it. */
+  mode?: number;
 }
 
 export interface Manifest {
@@ -27,6 +30,8 @@ export interface Manifest {
     migration: string | null;
   };
   files: BackupFile[];
+  /** Whether storage.dir was copied into files/ (ferry backup --with-files). */
+  storage?: { dir: string; files: number; bytes: number };
 }
 
 export async function describeFile(dir: string, name: string): Promise<BackupFile> {
@@ -79,7 +84,10 @@ export function readManifest(dir: string): Manifest {
 export async function verifyFiles(dir: string, manifest: Manifest): Promise<void> {
   const problems: string[] = [];
   for (const expected of manifest.files) {
-    if (path.basename(expected.name) !== expected.name) throw new BackupError(`manifest names a file outside the backup: ${expected.name}`);
+    const normalized = path.normalize(expected.name);
+    if (path.isAbsolute(normalized) || normalized.split(path.sep).includes('..') || normalized !== expected.name) {
+      throw new BackupError(`the manifest names a file outside the backup: ${expected.name}`);
+    }
     if (!fs.existsSync(path.join(dir, expected.name))) {
       problems.push(`${expected.name} is missing`);
       continue;
