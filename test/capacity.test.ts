@@ -83,6 +83,7 @@ for (const kind of DATABASE_KINDS) {
       dir = tempDir();
       fs.mkdirSync(path.join(dir, 'saturated'));
       fs.mkdirSync(path.join(dir, 'healthy'));
+      fs.mkdirSync(path.join(dir, 'long'));
       saturated = await envFor('saturated', '0.5MB/s');
       healthy = await envFor('healthy', '1MB/s');
       await insertLog(saturated.databaseUrl, [QUIET, QUIET, QUIET, SLOW, SLOW, SLOW], now);
@@ -156,6 +157,31 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(report.headroom.projectedPeakAt, intervalStarts(now).map((t) => new Date(t).toISOString())[3]);
       assert.equal(report.warning, false);
       assert.deepEqual(report.reasons, []);
+    });
+
+    it('reads a long log page by page: 12 000 transfers in one interval all count', async () => {
+      const env = await envFor('long', '1MB/s');
+      const handle = openDatabase(env.databaseUrl);
+      const start = intervalStarts(now)[0]!;
+      try {
+        await migrate(handle);
+        for (let chunk = 0; chunk < 12; chunk++) {
+          const rows = Array.from({ length: 1000 }, (_, i) => ({
+            node_id: 'id-a', worker_pid: 1, session_id: 's', account: 'alice', protocol: 'sftp', client_address: '127.0.0.1',
+            path: `/many-${chunk}-${i}`, direction: 'upload' as const, start_offset: 0, bytes: 1000,
+            started_at: start + chunk * 1000 + i, ended_at: start + chunk * 1000 + i + 2000, sha256: null, status: 'completed' as const, error: null,
+          }));
+          await handle.db.insertInto('transfers').values(rows).execute();
+        }
+      } finally {
+        await handle.close();
+      }
+      const [only, ...others] = busy(await capacity(env));
+      assert.equal(others.length, 0);
+      assert.equal(only.count, 12_000);
+      assert.equal(only.bytes, 12_000_000);
+      assert.deepEqual(only.seconds, { mean: 2, stddev: 0, p50: 2, p95: 2, max: 2 });
+      near(only.concurrency, (12_000 * 2) / 60, 0.001, 'concurrency');
     });
 
     it('gives no headroom verdict without a configured capacity per node', async () => {

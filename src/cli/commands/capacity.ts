@@ -79,7 +79,7 @@ export function formatRate(bytesPerSecond: number): string {
   let value = bytesPerSecond;
   let unit = 0;
   while (value >= 1000 && unit < units.length - 1) [value, unit] = [value / 1000, unit + 1];
-  return `${value.toPrecision(3)} ${units[unit]}`;
+  return value === 0 ? '0 B/s' : `${value.toPrecision(3)} ${units[unit]}`;
 }
 
 const yesNo = (v: boolean | null) => (v === null ? 'unknown' : v ? 'yes' : 'no');

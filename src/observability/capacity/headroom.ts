@@ -50,7 +50,7 @@ export function loseBusiestNode(
   capacity: number | undefined,
 ): Headroom {
   const none = { busiestNode: null, projectedPeakThroughput: 0, projectedPeakLoad: null, projectedPeakAt: null, projectedNode: null };
-  if (peaks.length < 2) return { ...none, verdict: null, reason: 'one node: there is no other node to fail over to' };
+  if (peaks.length < 2) return { ...none, verdict: null, reason: 'fewer than two nodes: there is no other node to fail over to' };
   const busiest = peaks.reduce((a, b) => (b.peakThroughput > a.peakThroughput ? b : a));
   const survivors = peaks.filter((p) => p !== busiest).map((p) => p.nodeId);
   const receivers = mode === 'active-passive' ? 1 : survivors.length;

@@ -1,11 +1,12 @@
 import { loseBusiestNode, nodePeaks, type ClusterMode, type Headroom, type NodePeak } from './headroom.js';
-import { intervalStatistics, type IntervalStats, type TimedTransfer, type Window } from './intervals.js';
+import type { IntervalStats, Window } from './intervals.js';
 import { classicRule, throughputRule, type ClassicVerdict, type ThroughputVerdict } from './rules.js';
 
 export interface CapacityInput {
-  transfers: readonly TimedTransfer[];
   window: Window;
-  /** Every node of the cluster, whether or not it moved anything in the window. */
+  /** The window's intervals (IntervalAccumulator). */
+  intervals: IntervalStats[];
+  /** Every node of the cluster, and every node that moved something in the window. */
   nodeIds: readonly string[];
   mode: ClusterMode;
   /** Bytes per second one node can carry (capacity.node_throughput), if configured. */
@@ -31,8 +32,8 @@ export interface CapacityReport {
 }
 
 export function capacityReport(input: CapacityInput): CapacityReport {
-  const intervals = intervalStatistics(input.transfers, input.window);
-  const nodeIds = [...new Set([...input.nodeIds, ...input.transfers.map((t) => t.nodeId)])].sort();
+  const { intervals } = input;
+  const nodeIds = [...new Set(input.nodeIds)].sort();
   const classic = classicRule(intervals);
   const throughput = throughputRule(intervals);
   const nearing = throughput.verdict ?? classic.verdict;
