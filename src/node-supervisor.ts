@@ -1,5 +1,6 @@
 import fs from 'node:fs';
-import { startHealthServer } from './admin/health-server.js';
+import { adminTls } from './admin/admin-tls.js';
+import { startAdminServer } from './admin/admin-server.js';
 import { Coordinator, type NodeStatus } from './cluster/coordinator.js';
 import { ClusterEvents } from './cluster/events.js';
 import { Housekeeping } from './cluster/housekeeping.js';
@@ -60,9 +61,17 @@ export async function runSupervisor(config: Config): Promise<void> {
     log,
   );
   let coordinator: Coordinator | undefined;
-  const health = await startHealthServer({
+  const tls = await adminTls({ cert: config.admin.tls_cert, key: config.admin.tls_key, dataDir: config.data.dir, nodeName: config.node.name });
+  const admin = await startAdminServer({
     host: config.admin.host,
     port: config.admin.port,
+    tls,
+    db: database.db,
+    dialect: database.dialect,
+    deadAfterMs: config.node.dead_after,
+    sessionTtlMs: config.admin.session_ttl,
+    loginRateLimit: config.admin.login_rate_limit,
+    log,
     status: () => {
       if (!coordinator) return undefined;
       const status = { ...coordinator.status, nodeId, name: config.node.name };
@@ -77,7 +86,7 @@ export async function runSupervisor(config: Config): Promise<void> {
     version: VERSION,
     mode: config.cluster.mode,
     sftpAddress: `${config.sftp.host}:${config.sftp.port}`,
-    adminAddress: `${config.admin.host}:${health.port}`,
+    adminAddress: `${config.admin.host}:${admin.port}`,
   });
   const runner = new QueueRunner(
     new WorkQueue(database.db, database.dialect, nodeId, config.queue.lease_ttl),
@@ -161,7 +170,7 @@ export async function runSupervisor(config: Config): Promise<void> {
     {
       nodeId,
       sftpPort: workers.port || config.sftp.port,
-      adminPort: health.port,
+      adminPort: admin.port,
       workers: workers.size,
       mode: config.cluster.mode,
       role: coordinator.status.role,
@@ -180,7 +189,7 @@ export async function runSupervisor(config: Config): Promise<void> {
     await Promise.all([workers.stop(config.shutdown.grace), runner.stop(config.shutdown.grace)]);
     await coordinator!.stop();
     await transfers.abortRowsOfNodes([nodeId], 'node shut down during the transfer').catch(() => 0);
-    await health.server.close();
+    await admin.server.close();
     await database.close();
     log.info('node stopped');
     process.exit(0);

@@ -60,7 +60,7 @@ export async function runWorker(config: Config): Promise<void> {
       knownSha256: (account, path, stamp) => transfers.knownSha256(account, path, stamp),
     },
     authenticatePassword: (name, password, address) => authenticator.password(name, password, address),
-    authenticateKey: (name, key) => authenticator.publicKey(name, key),
+    authenticateKey: (name, key, address) => authenticator.publicKey(name, key, address),
     homeOf: (account: AccountRow) => accountHome(config.storage.dir, account),
   });
 

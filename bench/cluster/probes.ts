@@ -1,11 +1,12 @@
 import ssh2 from 'ssh2';
+import { adminRequest } from '../../test/harness/admin-api.js';
 import { sleep } from './teardown.js';
 
 /** GET /health/ready on loopback: the status code, or 0 when nothing answers (within timeoutMs). */
 export async function readyCode(adminPort: number, timeoutMs = 1000): Promise<{ code: number; body: any }> {
   try {
-    const res = await fetch(`http://127.0.0.1:${adminPort}/health/ready`, { signal: AbortSignal.timeout(timeoutMs) });
-    return { code: res.status, body: await res.json().catch(() => undefined) };
+    const res = await adminRequest(adminPort, '/health/ready', { timeoutMs });
+    return { code: res.status, body: res.body };
   } catch {
     return { code: 0, body: undefined };
   }

@@ -1,13 +1,16 @@
 import path from 'node:path';
 import type { Kysely, Selectable } from 'kysely';
 import type { AccountKeysTable, AccountsTable, Database } from '../db/schema.js';
-import { hashPassword } from './password.js';
+import { encodeAllowFrom, parseAllowFrom, type AllowFrom } from './allow-from.js';
+import { AccountError } from './errors.js';
+import { inTransaction } from '../db/transaction.js';
+import { hashPassword, isPasswordHash } from './password.js';
 import type { ParsedPublicKey } from './public-key.js';
 
 export type AccountRow = Selectable<AccountsTable>;
 export type AccountKeyRow = Selectable<AccountKeysTable>;
 
-export class AccountError extends Error {}
+export { AccountError };
 
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$/;
 
@@ -31,8 +34,28 @@ export function validateHome(home: string): string {
 export interface NewAccount {
   name: string;
   password?: string;
+  /** A hash as hashPassword writes it (from a snapshot), instead of a password. */
+  passwordHash?: string;
   keys: ParsedPublicKey[];
   home?: string;
+  /** Networks logins may come from, as the operator wrote them; omitted: any address. */
+  allowFrom?: string[];
+  disabled?: boolean;
+}
+
+/** What `update` changes; a field left out stays as it is. */
+export interface AccountChange {
+  home?: string;
+  passwordHash?: string | null;
+  disabled?: boolean;
+  /** The account's keys after the change: others are removed, comments updated. */
+  keys?: ParsedPublicKey[];
+}
+
+const NO_FAILURES = { failure_count: 0, failure_window_start: null, locked_until: null };
+
+function checkPasswordHash(hash: string): void {
+  if (!isPasswordHash(hash)) throw new AccountError('invalid password hash: expected scrypt$N$r$p$salt$hash as Ferry writes it');
 }
 
 /** Accounts in the database: the only copy, read fresh at every login on every node. */
@@ -42,9 +65,11 @@ export class AccountStore {
   async add(input: NewAccount): Promise<AccountRow> {
     validateAccountName(input.name);
     const home = validateHome(input.home ?? input.name);
-    const passwordHash = input.password !== undefined ? await hashPassword(input.password) : null;
+    const allowFrom = input.allowFrom === undefined || input.allowFrom.length === 0 ? null : parseAllowFrom(input.allowFrom);
+    if (input.passwordHash !== undefined) checkPasswordHash(input.passwordHash);
+    const passwordHash = input.password !== undefined ? await hashPassword(input.password) : (input.passwordHash ?? null);
     const now = Date.now();
-    return this.db.transaction().execute(async (trx) => {
+    return inTransaction(this.db, async (trx) => {
       const existing = await trx.selectFrom('accounts').select('id').where('name', '=', input.name).executeTakeFirst();
       if (existing) throw new AccountError(`account "${input.name}" already exists`);
       const account = await trx
@@ -53,27 +78,42 @@ export class AccountStore {
           name: input.name,
           password_hash: passwordHash,
           home,
-          disabled: 0,
+          disabled: input.disabled ? 1 : 0,
           created_at: now,
           updated_at: now,
           failure_count: 0,
+          allow_from: encodeAllowFrom(allowFrom),
         })
         .returningAll()
         .executeTakeFirstOrThrow();
-      for (const key of dedupeKeys(input.keys)) {
-        await trx
-          .insertInto('account_keys')
-          .values({
-            account_id: account.id,
-            algorithm: key.algorithm,
-            public_key: key.publicKey,
-            fingerprint: key.fingerprint,
-            comment: key.comment,
-            created_at: now,
-          })
-          .execute();
-      }
+      await insertKeys(trx, account.id, dedupeKeys(input.keys), now);
       return account;
+    });
+  }
+
+  /**
+   * Changes an existing account in one transaction. A new password hash or
+   * enabling the account lifts a lockout, as `passwd` and `enable` do.
+   */
+  async update(name: string, change: AccountChange): Promise<void> {
+    const account = await this.require(name);
+    const home = change.home === undefined ? undefined : validateHome(change.home);
+    if (change.passwordHash) checkPasswordHash(change.passwordHash);
+    const now = Date.now();
+    const liftLockout = (change.passwordHash !== undefined && change.passwordHash !== account.password_hash) || change.disabled === false;
+    await inTransaction(this.db, async (trx) => {
+      await trx
+        .updateTable('accounts')
+        .set({
+          ...(home !== undefined ? { home } : {}),
+          ...(change.passwordHash !== undefined ? { password_hash: change.passwordHash } : {}),
+          ...(change.disabled !== undefined ? { disabled: change.disabled ? 1 : 0 } : {}),
+          ...(liftLockout ? NO_FAILURES : {}),
+          updated_at: now,
+        })
+        .where('id', '=', account.id)
+        .execute();
+      if (change.keys) await replaceKeys(trx, account.id, dedupeKeys(change.keys), now);
     });
   }
 
@@ -100,7 +140,7 @@ export class AccountStore {
     const hash = await hashPassword(password);
     await this.db
       .updateTable('accounts')
-      .set({ password_hash: hash, updated_at: Date.now(), failure_count: 0, failure_window_start: null, locked_until: null })
+      .set({ password_hash: hash, updated_at: Date.now(), ...NO_FAILURES })
       .where('id', '=', account.id)
       .execute();
   }
@@ -109,18 +149,74 @@ export class AccountStore {
     const account = await this.require(name);
     const change: Partial<AccountRow> = { disabled: disabled ? 1 : 0, updated_at: Date.now() };
     // Enabling an account also lifts a lockout: the operator has looked at it.
-    if (!disabled) Object.assign(change, { failure_count: 0, failure_window_start: null, locked_until: null });
+    if (!disabled) Object.assign(change, NO_FAILURES);
     await this.db.updateTable('accounts').set(change).where('id', '=', account.id).execute();
+  }
+
+  /** Adds a login key; refuses one the account already has. */
+  async addKey(name: string, key: ParsedPublicKey): Promise<void> {
+    const account = await this.require(name);
+    await this.db.transaction().execute(async (trx) => {
+      const existing = await trx.selectFrom('account_keys').select('id').where('account_id', '=', account.id).where('public_key', '=', key.publicKey).executeTakeFirst();
+      if (existing) throw new AccountError(`account "${name}" already has the key ${key.fingerprint}`);
+      await trx
+        .insertInto('account_keys')
+        .values({ account_id: account.id, algorithm: key.algorithm, public_key: key.publicKey, fingerprint: key.fingerprint, comment: key.comment, created_at: Date.now() })
+        .execute();
+      await trx.updateTable('accounts').set({ updated_at: Date.now() }).where('id', '=', account.id).execute();
+    });
+  }
+
+  /** Removes the login key with this fingerprint (SHA256:…). */
+  async removeKey(name: string, fingerprint: string): Promise<void> {
+    const account = await this.require(name);
+    const result = await this.db.deleteFrom('account_keys').where('account_id', '=', account.id).where('fingerprint', '=', fingerprint).executeTakeFirst();
+    if (Number(result.numDeletedRows) === 0) throw new AccountError(`account "${name}" has no key ${fingerprint}`);
+    await this.db.updateTable('accounts').set({ updated_at: Date.now() }).where('id', '=', account.id).execute();
+  }
+
+  /** Replaces the networks the account may log in from (null: any address); the next login on every node sees it. */
+  async setAllowFrom(name: string, entries: string[] | null): Promise<AllowFrom> {
+    const allowFrom = entries === null ? null : parseAllowFrom(entries);
+    const account = await this.require(name);
+    await this.db
+      .updateTable('accounts')
+      .set({ allow_from: encodeAllowFrom(allowFrom), updated_at: Date.now() })
+      .where('id', '=', account.id)
+      .execute();
+    return allowFrom;
   }
 
   /** Removes the account and its keys; its files stay on storage. */
   async remove(name: string): Promise<void> {
     const account = await this.require(name);
-    await this.db.transaction().execute(async (trx) => {
+    await inTransaction(this.db, async (trx) => {
       await trx.deleteFrom('account_keys').where('account_id', '=', account.id).execute();
       await trx.deleteFrom('accounts').where('id', '=', account.id).execute();
     });
   }
+}
+
+async function insertKeys(db: Kysely<Database>, accountId: number, keys: ParsedPublicKey[], now: number): Promise<void> {
+  for (const key of keys) {
+    await db
+      .insertInto('account_keys')
+      .values({ account_id: accountId, algorithm: key.algorithm, public_key: key.publicKey, fingerprint: key.fingerprint, comment: key.comment, created_at: now })
+      .execute();
+  }
+}
+
+/** Makes the account's keys exactly `keys`; a key kept keeps its row (and creation time). */
+async function replaceKeys(db: Kysely<Database>, accountId: number, keys: ParsedPublicKey[], now: number): Promise<void> {
+  const current = await db.selectFrom('account_keys').selectAll().where('account_id', '=', accountId).execute();
+  const wanted = new Map(keys.map((k) => [k.publicKey, k]));
+  for (const row of current) {
+    const key = wanted.get(row.public_key);
+    if (!key) await db.deleteFrom('account_keys').where('id', '=', row.id).execute();
+    else if (key.comment !== row.comment) await db.updateTable('account_keys').set({ comment: key.comment }).where('id', '=', row.id).execute();
+  }
+  const kept = new Set(current.map((r) => r.public_key));
+  await insertKeys(db, accountId, keys.filter((k) => !kept.has(k.publicKey)), now);
 }
 
 function dedupeKeys(keys: ParsedPublicKey[]): ParsedPublicKey[] {

@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 import type { AccountRow } from './account-store.js';
+import { decodeAllowFrom, isAllowed } from './allow-from.js';
 import { DUMMY_HASH, verifyPassword } from './password.js';
 
 export interface LockoutPolicy {
@@ -9,13 +10,14 @@ export interface LockoutPolicy {
   durationMs: number;
 }
 
-export type LoginRefusal = 'unknown-account' | 'disabled' | 'locked' | 'wrong-password' | 'no-password' | 'unknown-key';
+export type LoginRefusal = 'unknown-account' | 'address-not-allowed' | 'disabled' | 'locked' | 'wrong-password' | 'no-password' | 'unknown-key';
 
 export type LoginResult = { ok: true; account: AccountRow } | { ok: false; reason: LoginRefusal; lockedNow?: boolean };
 
 /**
  * Decides logins from the database on every attempt, so a password change, a
- * disabled account or a lockout takes effect at once on every node.
+ * disabled account, a lockout or a changed allow-list takes effect at once on
+ * every node.
  */
 export class Authenticator {
   constructor(
@@ -27,8 +29,9 @@ export class Authenticator {
     return this.db.selectFrom('accounts').selectAll().where('name', '=', name).executeTakeFirst();
   }
 
-  private refusalOf(account: AccountRow | undefined, now: number): LoginRefusal | undefined {
+  private refusalOf(account: AccountRow | undefined, clientAddress: string, now: number): LoginRefusal | undefined {
     if (!account) return 'unknown-account';
+    if (!isAllowed(decodeAllowFrom(account.allow_from), clientAddress)) return 'address-not-allowed';
     if (account.disabled) return 'disabled';
     if (account.locked_until !== null && account.locked_until > now) return 'locked';
     return undefined;
@@ -37,9 +40,11 @@ export class Authenticator {
   async password(name: string, password: string, clientAddress: string): Promise<LoginResult> {
     const now = Date.now();
     const account = await this.load(name);
-    const refusal = this.refusalOf(account, now);
+    const refusal = this.refusalOf(account, clientAddress, now);
     if (refusal) {
-      // Same cost as a real check, so timing does not reveal which accounts exist.
+      // Same cost as a real check, so timing reveals neither which accounts exist nor
+      // whether the password was right. A refused address is no guess at the
+      // password: it is not counted, so nobody outside the list can lock the account.
       await verifyPassword(password, DUMMY_HASH);
       return { ok: false, reason: refusal };
     }
@@ -53,9 +58,9 @@ export class Authenticator {
   }
 
   /** Checks that `keyBase64` is one of the account's keys (the signature is checked by the caller). */
-  async publicKey(name: string, keyBase64: string): Promise<LoginResult> {
+  async publicKey(name: string, keyBase64: string, clientAddress: string): Promise<LoginResult> {
     const account = await this.load(name);
-    const refusal = this.refusalOf(account, Date.now());
+    const refusal = this.refusalOf(account, clientAddress, Date.now());
     if (refusal) return { ok: false, reason: refusal };
     const key = await this.db
       .selectFrom('account_keys')

@@ -20,6 +20,17 @@ export async function hashPassword(password: string): Promise<string> {
   return ['scrypt', COST.N, COST.r, COST.p, salt.toString('base64'), hash.toString('base64')].join('$');
 }
 
+/** Whether text has the shape hashPassword writes, so a login can ever match it. */
+export function isPasswordHash(text: string): boolean {
+  const parts = text.split('$');
+  return (
+    parts.length === 6 &&
+    parts[0] === 'scrypt' &&
+    parts.slice(1, 4).every((n) => /^[1-9]\d{0,9}$/.test(n)) &&
+    parts.slice(4).every((b) => /^[A-Za-z0-9+/]+={0,2}$/.test(b))
+  );
+}
+
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
   const parts = stored.split('$');
   if (parts.length !== 6 || parts[0] !== 'scrypt') return false;

@@ -50,6 +50,4 @@ export function printTable(header: string[], rows: string[][]): void {
   process.stdout.write([line(header), ...rows.map(line)].join('\n') + '\n');
 }
 
-export function isoTime(ms: number | null): string | null {
-  return ms === null ? null : new Date(ms).toISOString();
-}
+export { isoTime } from '../views/time.js';

@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { AccountError } from '../accounts/account-store.js';
+import { AdminUserError } from '../admin/admin-users.js';
 import { ConfigError } from '../config/load.js';
 import { VERSION } from '../version.js';
 import { registerAccount } from './commands/account.js';
+import { registerAdmin } from './commands/admin.js';
 import { registerBackup } from './commands/backup.js';
 import { registerCapacity } from './commands/capacity.js';
 import { registerCluster } from './commands/cluster.js';
@@ -13,6 +15,7 @@ import { registerPartner } from './commands/partner.js';
 import { registerPki } from './commands/pki.js';
 import { registerRoute } from './commands/route.js';
 import { registerSchedule } from './commands/schedule.js';
+import { registerSnapshot } from './commands/snapshot.js';
 import { registerStart } from './commands/start.js';
 import { registerTransfers } from './commands/transfers.js';
 import { CliError } from './context.js';
@@ -33,6 +36,8 @@ registerRoute(program);
 registerSchedule(program);
 registerMonitor(program);
 registerPki(program);
+registerAdmin(program);
+registerSnapshot(program);
 registerCapacity(program);
 registerBackup(program);
 
@@ -42,7 +47,7 @@ try {
   if (err instanceof CommanderError) {
     // --help and --version end here too, with exit code 0.
     process.exitCode = err.exitCode === 0 ? 0 : 2;
-  } else if (err instanceof CliError || err instanceof ConfigError || err instanceof AccountError) {
+  } else if (err instanceof CliError || err instanceof ConfigError || err instanceof AccountError || err instanceof AdminUserError) {
     process.stderr.write(`ferry: ${err.message}\n`);
     process.exitCode = 1;
   } else {

@@ -17,6 +17,13 @@ const duration = (fallback: string) =>
       }
     });
 
+/** A yes/no setting: true/false in YAML, "true"/"false" (or 1/0, yes/no) in the environment. */
+const flag = (fallback: boolean) =>
+  z
+    .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
+    .default(fallback)
+    .transform((value) => value === true || value === 'true' || value === '1' || value === 'yes');
+
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 
 /**
@@ -57,7 +64,19 @@ export const configSchema = z.object({
       login_timeout: duration('60s'),
     })
     .prefault({}),
-  admin: z.object({ port: port(8443), host: z.string().default('0.0.0.0') }).prefault({}),
+  admin: z
+    .object({
+      port: port(8443),
+      host: z.string().default('0.0.0.0'),
+      /** PEM certificate and key of the admin port; without them a self-signed pair is made in data.dir/admin-tls. */
+      tls_cert: z.string().optional(),
+      tls_key: z.string().optional(),
+      /** How long a console login lasts (also the default lifetime of a token from POST /api/v1/login). */
+      session_ttl: duration('12h'),
+      /** Login attempts allowed per client address per minute. */
+      login_rate_limit: z.coerce.number().int().min(1).max(10000).default(10),
+    })
+    .prefault({}),
   cluster: z
     .object({
       mode: z.enum(['active-active', 'active-passive']).default('active-active'),
@@ -112,6 +131,8 @@ export const configSchema = z.object({
       health_port: port(8080),
       /** Address the edge's listeners bind. */
       host: z.string().default('0.0.0.0'),
+      /** Clients come through a balancer sending the PROXY protocol (v1 or v2) with their own address; required on every client connection. */
+      proxy_protocol: flag(false),
     })
     .prefault({}),
   capacity: z

@@ -235,7 +235,36 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
-    '0006_transfers_started_index': {
+    '0006_account_allow_from': {
+      async up(db: Kysely<any>) {
+        // The networks an account may log in from, a JSON array of CIDRs; NULL allows any address.
+        await db.schema.alterTable('accounts').addColumn('allow_from', 'text').execute();
+      },
+    },
+    '0007_admin_users': {
+      async up(db: Kysely<any>) {
+        // Operators of the REST API and console; tokens are kept as SHA-256 hashes so every node can check them.
+        await id(db.schema.createTable('admin_users'))
+          .addColumn('name', 'text', (c: any) => c.notNull().unique())
+          .addColumn('password_hash', 'text', (c: any) => c.notNull())
+          .addColumn('role', 'text', (c: any) => c.notNull())
+          .addColumn('disabled', 'integer', (c: any) => c.notNull().defaultTo(0))
+          .addColumn('created_at', 'bigint', (c: any) => c.notNull())
+          .addColumn('updated_at', 'bigint', (c: any) => c.notNull())
+          .execute();
+        await id(db.schema.createTable('admin_tokens'))
+          .addColumn('token_hash', 'text', (c: any) => c.notNull().unique())
+          .addColumn('admin_id', 'bigint', (c: any) => c.notNull())
+          .addColumn('kind', 'text', (c: any) => c.notNull())
+          .addColumn('label', 'text', (c: any) => c.notNull().defaultTo(''))
+          .addColumn('created_at', 'bigint', (c: any) => c.notNull())
+          .addColumn('expires_at', 'bigint', (c: any) => c.notNull())
+          .addColumn('last_used_at', 'bigint')
+          .execute();
+        await db.schema.createIndex('admin_tokens_admin').on('admin_tokens').column('admin_id').execute();
+      },
+    },
+    '0008_transfers_started_index': {
       async up(db: Kysely<any>) {
         // The capacity report and the transfer-log export read the log by time.
         await db.schema.createIndex('transfers_started').on('transfers').column('started_at').execute();

@@ -70,6 +70,8 @@ export interface AccountsTable {
   last_failure_at: number | null;
   last_failure_address: string | null;
   locked_until: number | null;
+  /** JSON array of the CIDRs logins may come from (accounts/allow-from.ts); NULL: any address. */
+  allow_from: string | null;
 }
 
 export interface AccountKeysTable {
@@ -247,4 +249,31 @@ export interface Database {
   monitors: MonitorsTable;
   monitor_files: MonitorFilesTable;
   pulled_files: PulledFilesTable;
+  admin_users: AdminUsersTable;
+  admin_tokens: AdminTokensTable;
+}
+
+export type AdminRole = 'admin' | 'operator';
+
+export interface AdminUsersTable {
+  id: Generated<number>;
+  name: string;
+  password_hash: string;
+  role: AdminRole;
+  disabled: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface AdminTokensTable {
+  id: Generated<number>;
+  /** SHA-256 (hex) of the token; the token itself is never stored. */
+  token_hash: string;
+  admin_id: number;
+  /** session: a console login (cookie); api: a bearer token for scripts. */
+  kind: 'session' | 'api';
+  label: string;
+  created_at: number;
+  expires_at: number;
+  last_used_at: number | null;
 }

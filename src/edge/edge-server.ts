@@ -3,9 +3,11 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
-import { CLIENT_HEADER, encodeClient, HTTP2_SETTINGS, READY_PATH, SFTP_PATH, WINDOW_BYTES } from './tunnel-protocol.js';
+import { readProxyHeader } from './proxy-protocol.js';
+import { CLIENT_HEADER, encodeClient, HTTP2_SETTINGS, READY_PATH, SFTP_PATH, WINDOW_BYTES, type ClientAddress } from './tunnel-protocol.js';
 
 const READY_POLL_MS = 500;
+const PROXY_HEADER_TIMEOUT_MS = 10_000;
 
 interface Tunnel {
   id: number;
@@ -21,6 +23,8 @@ export interface EdgeOptions {
   tunnelPort: number;
   healthPort: number;
   tls: { ca: Buffer; cert: Buffer; key: Buffer };
+  /** Clients arrive through a balancer that sends a PROXY protocol header with their own address. */
+  proxyProtocol?: boolean;
 }
 
 /**
@@ -49,7 +53,7 @@ export class EdgeServer {
       (socket) => this.attach(socket),
     );
     this.tunnelListener.on('tlsClientError', (err, socket) => this.log.warn({ err: err.message, from: socket.remoteAddress }, 'tunnel refused'));
-    this.clientListener = net.createServer((socket) => this.carry(socket));
+    this.clientListener = net.createServer((socket) => (this.options.proxyProtocol ? this.carryProxied(socket) : this.carry(socket)));
     this.healthListener = http.createServer((req, res) => {
       const ready = [...this.tunnels.values()].filter((t) => t.ready);
       res.statusCode = ready.length > 0 ? 200 : 503;
@@ -125,13 +129,25 @@ export class EdgeServer {
     return best;
   }
 
-  private carry(client: net.Socket): void {
+  /** Behind a balancer: the client's own address comes from the PROXY header (a LOCAL one: the balancer's). */
+  private carryProxied(socket: net.Socket): void {
+    socket.on('error', () => {});
+    readProxyHeader(socket, PROXY_HEADER_TIMEOUT_MS).then(
+      (client) => this.carry(socket, client ?? undefined),
+      (err: Error) => {
+        this.log.warn({ from: socket.remoteAddress, err: err.message }, 'connection refused: no valid PROXY protocol header');
+        socket.destroy();
+      },
+    );
+  }
+
+  private carry(client: net.Socket, from: ClientAddress = peerOf(client)): void {
     client.setNoDelay(true);
     client.on('error', () => {});
     const tunnel = this.pick();
     if (!tunnel) {
       // A clean refusal: the client sees the connection closed at once, not a hang.
-      this.log.warn({ client: client.remoteAddress }, 'no ready node: connection refused');
+      this.log.warn({ client: from.address }, 'no ready node: connection refused');
       client.destroy();
       return;
     }
@@ -139,7 +155,7 @@ export class EdgeServer {
       {
         ':method': 'POST',
         ':path': SFTP_PATH,
-        [CLIENT_HEADER]: encodeClient({ address: client.remoteAddress ?? '', port: client.remotePort ?? 0, family: client.remoteFamily === 'IPv6' ? 'IPv6' : 'IPv4' }),
+        [CLIENT_HEADER]: encodeClient(from),
       },
       { endStream: false },
     );
@@ -169,4 +185,8 @@ export class EdgeServer {
       [this.tunnelListener, this.clientListener, this.healthListener].map((s) => new Promise<void>((resolve) => (s ? s.close(() => resolve()) : resolve()))),
     );
   }
+}
+
+function peerOf(socket: net.Socket): ClientAddress {
+  return { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0, family: socket.remoteFamily === 'IPv6' ? 'IPv6' : 'IPv4' };
 }

@@ -13,6 +13,7 @@ export async function runEdge(config: Config): Promise<void> {
       sftpPort: config.edge.sftp_port,
       tunnelPort: config.edge.tunnel_port,
       healthPort: config.edge.health_port,
+      proxyProtocol: config.edge.proxy_protocol,
       tls: readTls(config.tls, 'an edge'),
     },
     log,

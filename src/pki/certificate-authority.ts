@@ -48,7 +48,7 @@ export function caPaths(dir: string): CaFiles {
   return { dir, certificate: path.join(dir, 'ca.crt'), key: path.join(dir, 'ca.key') };
 }
 
-function serialNumber(): string {
+export function serialNumber(): string {
   const bytes = crypto.randomBytes(16);
   bytes[0] = (bytes[0]! & 0x7f) | 0x40; // positive, 16 bytes
   return bytes.toString('hex');

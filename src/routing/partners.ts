@@ -1,4 +1,5 @@
 import type { Kysely, Selectable } from 'kysely';
+import ssh2 from 'ssh2';
 import type { Database, PartnersTable } from '../db/schema.js';
 
 export type PartnerRow = Selectable<PartnersTable>;
@@ -69,12 +70,56 @@ export function parseHttpsUrl(text: string): string {
   return url.toString();
 }
 
+export function isHeaderName(name: string): boolean {
+  return /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name);
+}
+
 /** Parses a header given as 'Name: value'. */
 export function parseHeader(text: string): [string, string] {
   const at = text.indexOf(':');
   const name = at > 0 ? text.slice(0, at).trim() : '';
-  if (!name || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw new PartnerError(`invalid header "${text}": use 'Name: value'`);
+  if (!isHeaderName(name)) throw new PartnerError(`invalid header "${text}": use 'Name: value'`);
   return [name, text.slice(at + 1).trim()];
+}
+
+/** A partner's login key must be an unencrypted OpenSSH or PEM private key. */
+export function validatePrivateKey(text: string): void {
+  const parsed = ssh2.utils.parseKey(text);
+  if (parsed instanceof Error) throw new PartnerError(`not a usable private key (${parsed.message}; encrypted keys are not supported)`);
+  const key = Array.isArray(parsed) ? parsed[0] : parsed;
+  if (!key?.isPrivateKey()) throw new PartnerError('this is a public key; give the private key Ferry logs in with');
+}
+
+/**
+ * The host key in a `.pub` file or a `known_hosts` line (the first one found), as
+ * the wire-format blob in base64; undefined when the text holds none.
+ */
+export function parseHostKey(text: string): string | undefined {
+  for (const line of text.split(/\r?\n/)) {
+    const fields = line.trim().split(/\s+/);
+    if (!fields[0] || fields[0].startsWith('#')) continue;
+    const at = fields.findIndex((f) => /^(ssh-|ecdsa-|sk-)/.test(f));
+    if (at < 0 || !fields[at + 1]) continue;
+    const parsed = ssh2.utils.parseKey(`${fields[at]} ${fields[at + 1]}`);
+    if (parsed instanceof Error) throw new PartnerError(`not an SSH public key (${parsed.message})`);
+    const key = Array.isArray(parsed) ? parsed[0] : parsed;
+    if (key) return key.getPublicSSH().toString('base64');
+  }
+  return undefined;
+}
+
+/** A pinned host key (wire-format blob, base64) as an OpenSSH public key line: `ssh-ed25519 AAAA…`. */
+export function hostKeyLine(blob: string): string {
+  const bytes = Buffer.from(blob, 'base64');
+  const typeLength = bytes.readUInt32BE(0);
+  return `${bytes.subarray(4, 4 + typeLength).toString('latin1')} ${blob}`;
+}
+
+/** An extra CA for an HTTPS partner: PEM certificates. */
+export function validateCa(pem: string): void {
+  if (!/-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----/.test(pem)) {
+    throw new PartnerError('not a PEM certificate (-----BEGIN CERTIFICATE-----)');
+  }
 }
 
 /** The URL shown to operators: never a secret. */
@@ -101,6 +146,16 @@ export class PartnerStore {
       .values({ name, protocol: settings.protocol, url: displayUrl(settings), settings: JSON.stringify(settings), created_at: now, updated_at: now })
       .returningAll()
       .executeTakeFirstOrThrow();
+  }
+
+  /** Replaces the settings of an existing partner. */
+  async update(name: string, settings: PartnerSettings): Promise<void> {
+    const result = await this.db
+      .updateTable('partners')
+      .set({ protocol: settings.protocol, url: displayUrl(settings), settings: JSON.stringify(settings), updated_at: Date.now() })
+      .where('name', '=', name)
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 0) throw new PartnerError(`no partner named "${name}"`);
   }
 
   find(name: string): Promise<PartnerRow | undefined> {

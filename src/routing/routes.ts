@@ -18,6 +18,8 @@ export interface RouteDefinition {
   steps: DeliveryStep[];
   rename: string | null;
   after: AfterDelivery | null;
+  /** Defaults to true. */
+  enabled?: boolean;
 }
 
 export function routeSteps(row: Pick<RouteRow, 'action'>): DeliveryStep[] {
@@ -38,42 +40,75 @@ export function validateGlob(glob: string): void {
   }
 }
 
+/** What can be checked of a route without the database. */
+export function validateRoute(route: RouteDefinition): void {
+  validateName('route', route.name);
+  validateGlob(route.pathGlob);
+  if (route.steps.length === 0) throw new PartnerError('a route needs at least one --push or --copy-to');
+  for (const step of route.steps) if (step.type === 'copy') validateFolder(step.dir);
+  if (route.rename !== null) validateRenamePattern(route.rename);
+}
+
+/** A folder inside an account's home, as /DIR. */
+export function validateFolder(dir: string): void {
+  if (!dir.startsWith('/') || dir.includes('\0') || dir.split('/').includes('..')) {
+    throw new PartnerError(`invalid folder "${dir}": give a path inside the account's home, like /inbox`);
+  }
+}
+
+/** Validates a route and that the account and partners it names exist. */
+async function checkRoute(db: Kysely<Database>, route: RouteDefinition): Promise<void> {
+  validateRoute(route);
+  await requireAccount(db, route.account);
+  for (const step of route.steps) {
+    if (step.type === 'push') await requirePartner(db, step.partner);
+    else await requireAccount(db, step.account);
+  }
+}
+
+export async function requireAccount(db: Kysely<Database>, name: string): Promise<void> {
+  if (!(await db.selectFrom('accounts').select('id').where('name', '=', name).executeTakeFirst())) {
+    throw new PartnerError(`no account named "${name}"`);
+  }
+}
+
+export async function requirePartner(db: Kysely<Database>, name: string): Promise<void> {
+  if (!(await db.selectFrom('partners').select('id').where('name', '=', name).executeTakeFirst())) {
+    throw new PartnerError(`no partner named "${name}"`);
+  }
+}
+
+function routeColumns(route: RouteDefinition) {
+  return {
+    account: route.account,
+    path_glob: route.pathGlob,
+    on_event: route.onEvent,
+    action: JSON.stringify({ steps: route.steps }),
+    rename: route.rename,
+    after_delivery: route.after,
+    enabled: route.enabled === false ? 0 : 1,
+  };
+}
+
 /** Routes live in the database, shared by every node. */
 export class RouteStore {
   constructor(private readonly db: Kysely<Database>) {}
 
   async add(route: RouteDefinition): Promise<RouteRow> {
-    validateName('route', route.name);
-    validateGlob(route.pathGlob);
-    if (route.steps.length === 0) throw new PartnerError('a route needs at least one --push or --copy-to');
-    if (route.rename !== null) validateRenamePattern(route.rename);
-    if (!(await this.db.selectFrom('accounts').select('id').where('name', '=', route.account).executeTakeFirst())) {
-      throw new PartnerError(`no account named "${route.account}"`);
-    }
-    for (const step of route.steps) {
-      if (step.type === 'push' && !(await this.db.selectFrom('partners').select('id').where('name', '=', step.partner).executeTakeFirst())) {
-        throw new PartnerError(`no partner named "${step.partner}"`);
-      }
-      if (step.type === 'copy' && !(await this.db.selectFrom('accounts').select('id').where('name', '=', step.account).executeTakeFirst())) {
-        throw new PartnerError(`no account named "${step.account}"`);
-      }
-    }
+    await checkRoute(this.db, route);
     if (await this.find(route.name)) throw new PartnerError(`route "${route.name}" already exists`);
     return this.db
       .insertInto('routes')
-      .values({
-        name: route.name,
-        account: route.account,
-        path_glob: route.pathGlob,
-        on_event: route.onEvent,
-        action: JSON.stringify({ steps: route.steps }),
-        rename: route.rename,
-        after_delivery: route.after,
-        enabled: 1,
-        created_at: Date.now(),
-      })
+      .values({ name: route.name, ...routeColumns(route), created_at: Date.now() })
       .returningAll()
       .executeTakeFirstOrThrow();
+  }
+
+  /** Replaces everything but the name and creation time of an existing route. */
+  async update(route: RouteDefinition): Promise<void> {
+    await checkRoute(this.db, route);
+    const result = await this.db.updateTable('routes').set(routeColumns(route)).where('name', '=', route.name).executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 0) throw new PartnerError(`no route named "${route.name}"`);
   }
 
   find(name: string): Promise<RouteRow | undefined> {

@@ -3,7 +3,7 @@ import type { Kysely, Selectable } from 'kysely';
 import type { AfterDelivery, CatchUp, Database, SchedulesTable } from '../db/schema.js';
 import { PartnerError, validateName } from '../routing/partners.js';
 import { validateRenamePattern } from '../routing/rename-pattern.js';
-import { validateGlob } from '../routing/routes.js';
+import { requireAccount, requirePartner, validateFolder, validateGlob } from '../routing/routes.js';
 
 export type ScheduleRow = Selectable<SchedulesTable>;
 
@@ -26,6 +26,8 @@ export interface ScheduleDefinition {
   rename: string | null;
   after: AfterDelivery | null;
   catchUp: CatchUp;
+  /** Defaults to true. */
+  enabled?: boolean;
 }
 
 export const CATCH_UP: CatchUp[] = ['latest', 'all', 'none'];
@@ -85,38 +87,53 @@ export function slotsToRun(policy: CatchUp, slots: number[], now: number, tolera
   return now - last <= toleranceMs ? [last] : [];
 }
 
+/** What can be checked of a schedule without the database. */
+export function validateSchedule(s: ScheduleDefinition): void {
+  validateName('schedule', s.name);
+  validateCron(s.cron, s.timezone);
+  validateGlob(s.action.glob);
+  validateFolder(s.action.dir);
+  if (s.rename !== null) validateRenamePattern(s.rename);
+  if (s.action.type === 'pull' && s.after === 'archive') throw new PartnerError('a pull can --then delete the remote file, not archive it');
+}
+
+/** Validates a schedule and that its partner and account exist. */
+async function checkSchedule(db: Kysely<Database>, s: ScheduleDefinition): Promise<void> {
+  validateSchedule(s);
+  await requirePartner(db, s.action.partner);
+  await requireAccount(db, s.action.account);
+}
+
+function scheduleColumns(s: ScheduleDefinition) {
+  return {
+    cron: s.cron,
+    timezone: s.timezone,
+    action: JSON.stringify(s.action),
+    rename: s.rename,
+    after_delivery: s.after,
+    catch_up: s.catchUp,
+    enabled: s.enabled === false ? 0 : 1,
+  };
+}
+
 export class ScheduleStore {
   constructor(private readonly db: Kysely<Database>) {}
 
   async add(s: ScheduleDefinition): Promise<ScheduleRow> {
-    validateName('schedule', s.name);
-    validateCron(s.cron, s.timezone);
-    validateGlob(s.action.glob);
-    if (s.rename !== null) validateRenamePattern(s.rename);
-    if (s.action.type === 'pull' && s.after === 'archive') throw new PartnerError('a pull can --then delete the remote file, not archive it');
-    if (!(await this.db.selectFrom('partners').select('id').where('name', '=', s.action.partner).executeTakeFirst())) {
-      throw new PartnerError(`no partner named "${s.action.partner}"`);
-    }
-    if (!(await this.db.selectFrom('accounts').select('id').where('name', '=', s.action.account).executeTakeFirst())) {
-      throw new PartnerError(`no account named "${s.action.account}"`);
-    }
+    await checkSchedule(this.db, s);
     if (await this.find(s.name)) throw new PartnerError(`schedule "${s.name}" already exists`);
     return this.db
       .insertInto('schedules')
-      .values({
-        name: s.name,
-        cron: s.cron,
-        timezone: s.timezone,
-        action: JSON.stringify(s.action),
-        rename: s.rename,
-        after_delivery: s.after,
-        catch_up: s.catchUp,
-        last_slot: null,
-        enabled: 1,
-        created_at: Date.now(),
-      })
+      .values({ name: s.name, ...scheduleColumns(s), last_slot: null, created_at: Date.now() })
       .returningAll()
       .executeTakeFirstOrThrow();
+  }
+
+  /** Replaces the definition of an existing schedule; its last fired slot stays. */
+  async update(s: ScheduleDefinition): Promise<void> {
+    await checkSchedule(this.db, s);
+    const result = await this.db.updateTable('schedules').set(scheduleColumns(s)).where('name', '=', s.name).executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 0) throw new PartnerError(`no schedule named "${s.name}"`);
   }
 
   find(name: string): Promise<ScheduleRow | undefined> {

@@ -1,4 +1,4 @@
-import type { Kysely, Selectable, Transaction } from 'kysely';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { Database, TransferDirection, TransferStatus, TransfersTable } from '../db/schema.js';
 
 export type TransferRecord = Selectable<TransfersTable>;
@@ -35,7 +35,20 @@ export type AfterFinish = (
 export interface TransferQuery {
   account?: string;
   status?: TransferStatus;
+  direction?: TransferRecord['direction'];
+  /** Paths containing this text. */
+  pathContains?: string;
+  /** Started at or after / before these times (epoch ms). */
+  since?: number;
+  until?: number;
+  /** Only rows with a smaller id: the next page after the last row seen. */
+  beforeId?: number;
   limit?: number;
+}
+
+/** A LIKE pattern matching `text` anywhere, its own % and _ taken literally. */
+function containsPattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (c) => '\\' + c)}%`;
 }
 
 /**
@@ -117,6 +130,11 @@ export class TransferLog {
     let q = this.db.selectFrom('transfers').selectAll();
     if (query.account) q = q.where('account', '=', query.account);
     if (query.status) q = q.where('status', '=', query.status);
+    if (query.direction) q = q.where('direction', '=', query.direction);
+    if (query.pathContains) q = q.where(sql<boolean>`path like ${containsPattern(query.pathContains)} escape '\\'`);
+    if (query.since !== undefined) q = q.where('started_at', '>=', query.since);
+    if (query.until !== undefined) q = q.where('started_at', '<', query.until);
+    if (query.beforeId !== undefined) q = q.where('id', '<', query.beforeId);
     return q.orderBy('id', 'desc').limit(query.limit ?? 100).execute();
   }
 

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './ports.js';
+import { adminRequest } from './admin-api.js';
 
 export const FERRY_MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
@@ -142,8 +143,8 @@ export async function startNode(
     sftpPort,
     adminPort,
     async ready() {
-      const res = await fetch(`http://127.0.0.1:${adminPort}/health/ready`);
-      return { code: res.status, body: await res.json() };
+      const res = await adminRequest(adminPort, '/health/ready');
+      return { code: res.status, body: res.body };
     },
     logs,
     waitForLog,

@@ -1,8 +1,10 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
-import { AccountStore, type AccountKeyRow, type AccountRow } from '../../accounts/account-store.js';
+import { AccountStore } from '../../accounts/account-store.js';
+import { parseAllowFrom } from '../../accounts/allow-from.js';
 import { parsePublicKey, type ParsedPublicKey } from '../../accounts/public-key.js';
-import { CliError, isoTime, passwordFromStdin, printJson, printTable, withDatabase, type GlobalOptions } from '../context.js';
+import { accountJson } from '../../views/account-view.js';
+import { CliError, passwordFromStdin, printJson, printTable, withDatabase, type GlobalOptions } from '../context.js';
 
 function readKeyFile(file: string): ParsedPublicKey {
   let text: string;
@@ -18,31 +20,6 @@ function readKeyFile(file: string): ParsedPublicKey {
   }
 }
 
-function state(account: AccountRow, now = Date.now()): string {
-  if (account.disabled) return 'disabled';
-  if (account.locked_until !== null && account.locked_until > now) return 'locked';
-  return 'enabled';
-}
-
-/** The stable JSON shape of an account (documented in docs/cli.md). */
-function accountJson(account: AccountRow, keys: AccountKeyRow[]) {
-  return {
-    name: account.name,
-    state: state(account),
-    home: account.home,
-    password: account.password_hash !== null,
-    keys: keys.map((k) => ({ algorithm: k.algorithm, fingerprint: k.fingerprint, comment: k.comment })),
-    created: isoTime(account.created_at),
-    updated: isoTime(account.updated_at),
-    lockout: {
-      recentFailures: account.failure_count,
-      lastFailure: isoTime(account.last_failure_at),
-      lastFailureAddress: account.last_failure_address,
-      lockedUntil: account.locked_until !== null && account.locked_until > Date.now() ? isoTime(account.locked_until) : null,
-    },
-  };
-}
-
 const collect = (value: string, previous: string[]) => [...previous, value];
 
 export function registerAccount(program: Command): void {
@@ -54,15 +31,18 @@ export function registerAccount(program: Command): void {
     .option('--password-stdin', 'read the password from standard input')
     .option('--key <file>', 'an OpenSSH public key file (repeatable)', collect, [])
     .option('--home <dir>', 'home directory relative to storage.dir (default: the account name)')
+    .option('--allow-from <cidr>', 'a network logins may come from, e.g. 192.0.2.0/24 (repeatable; default: any address)', collect, [])
     .option('--config <file>', 'YAML configuration file')
-    .action(async (name: string, options: GlobalOptions & { passwordStdin?: boolean; key: string[]; home?: string }) => {
+    .action(async (name: string, options: GlobalOptions & { passwordStdin?: boolean; key: string[]; home?: string; allowFrom: string[] }) => {
       const keys = options.key.map(readKeyFile);
+      // Checked before the password is read, so a typo costs nothing.
+      if (options.allowFrom.length > 0) parseAllowFrom(options.allowFrom);
       const password = options.passwordStdin ? await passwordFromStdin() : undefined;
       if (password === undefined && keys.length === 0) {
         throw new CliError('an account needs --password-stdin or at least one --key');
       }
       await withDatabase(options, async ({ db }) => {
-        await new AccountStore(db).add({ name, password, keys, home: options.home });
+        await new AccountStore(db).add({ name, password, keys, home: options.home, allowFrom: options.allowFrom });
       });
       process.stdout.write(`account ${name} created\n`);
     });
@@ -105,6 +85,7 @@ export function registerAccount(program: Command): void {
           `updated:        ${a.updated}`,
           `failed logins:  ${a.lockout.recentFailures}${a.lockout.lastFailure ? ` (last ${a.lockout.lastFailure} from ${a.lockout.lastFailureAddress})` : ''}`,
           `locked until:   ${a.lockout.lockedUntil ?? '-'}`,
+          `allowed from:   ${a.allowFrom === null ? 'any address' : a.allowFrom.join(' ')}`,
           `keys:           ${a.keys.length === 0 ? '-' : ''}`,
           ...a.keys.map((k) => `  ${k.algorithm} ${k.fingerprint}${k.comment ? ' ' + k.comment : ''}`),
         ];
@@ -121,6 +102,17 @@ export function registerAccount(program: Command): void {
       const password = await passwordFromStdin();
       await withDatabase(options, ({ db }) => new AccountStore(db).setPassword(name, password));
       process.stdout.write(`password of ${name} changed\n`);
+    });
+
+  account
+    .command('allow-from <name> [cidr...]')
+    .description('set the networks an account may log in from (replaces the list), or --any')
+    .option('--any', 'allow logins from any address (removes the list)')
+    .option('--config <file>', 'YAML configuration file')
+    .action(async (name: string, cidrs: string[], options: GlobalOptions & { any?: boolean }) => {
+      if (Boolean(options.any) === cidrs.length > 0) throw new CliError('give either the networks (e.g. 192.0.2.0/24 2001:db8::/32) or --any');
+      const allowFrom = await withDatabase(options, ({ db }) => new AccountStore(db).setAllowFrom(name, options.any ? null : cidrs));
+      process.stdout.write(`account ${name} accepts logins from ${allowFrom === null ? 'any address' : allowFrom.join(' ')}\n`);
     });
 
   for (const [verb, disabled] of [

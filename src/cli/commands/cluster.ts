@@ -1,30 +1,8 @@
 import type { Command } from 'commander';
-import { ClusterAdmin, ClusterAdminError, type ClusterView } from '../../cluster/cluster-admin.js';
+import { ClusterAdmin, ClusterAdminError } from '../../cluster/cluster-admin.js';
 import { parseDuration } from '../../config/duration.js';
+import { clusterJson } from '../../views/cluster-view.js';
 import { CliError, isoTime, printJson, printTable, withDatabase, type GlobalOptions } from '../context.js';
-
-/** The stable JSON shape of `ferry cluster status --json` (documented in docs/cli.md). */
-function statusJson(view: ClusterView) {
-  return {
-    mode: view.mode,
-    primary: view.primary.nodeId ? { node: view.primary.name, nodeId: view.primary.nodeId, token: view.primary.token } : null,
-    nodes: view.nodes.map((n) => ({
-      name: n.name,
-      id: n.id,
-      role: n.role,
-      state: n.state,
-      ready: n.ready,
-      heartbeatAgeMs: n.heartbeatAgeMs,
-      sessions: n.sessions,
-      version: n.version,
-      mode: n.mode,
-      sftp: n.sftpAddress,
-      admin: n.adminAddress,
-      started: isoTime(n.startedAt),
-    })),
-    events: view.events.map((e) => ({ at: isoTime(e.at), kind: e.kind, node: e.node_name, nodeId: e.node_id, detail: e.detail })),
-  };
-}
 
 function rethrow(err: unknown): never {
   if (err instanceof ClusterAdminError) throw new CliError(err.message);
@@ -43,7 +21,7 @@ export function registerCluster(program: Command): void {
     .action(async (options: GlobalOptions & { json?: boolean; events: string }) => {
       await withDatabase(options, async ({ db, dialect }, config) => {
         const view = await new ClusterAdmin(db, dialect, config.node.dead_after).view(Number(options.events) || 10);
-        if (options.json) return printJson(statusJson(view));
+        if (options.json) return printJson(clusterJson(view));
         const primary = view.primary.name ? `${view.primary.name} (token ${view.primary.token})` : 'none';
         process.stdout.write(`mode: ${view.mode}\nprimary: ${primary}\n\n`);
         printTable(

@@ -1,21 +1,9 @@
 import type { Command } from 'commander';
 import { parseDuration } from '../../config/duration.js';
-import { MonitorStore, type MonitorRow } from '../../monitor/monitors.js';
-import { CliError, isoTime, withDatabase, type GlobalOptions } from '../context.js';
+import { MonitorStore } from '../../monitor/monitors.js';
+import { CliError, withDatabase, type GlobalOptions } from '../context.js';
+import { monitorJson } from '../../views/catalog-views.js';
 import { registerCatalogCommands } from './catalog.js';
-
-/** The stable JSON shape of a folder monitor (documented in docs/cli.md). */
-export function monitorJson(row: MonitorRow) {
-  return {
-    name: row.name,
-    account: row.account,
-    dir: row.dir,
-    path: row.path_glob,
-    stableSeconds: Number(row.stable_ms) / 1000,
-    enabled: row.enabled === 1,
-    created: isoTime(row.created_at),
-  };
-}
 
 export function registerMonitor(program: Command): void {
   const monitor = program.command('monitor').description("folder monitors: files that appear in an account's folder trigger its routes --on monitor");

@@ -1,17 +1,16 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
-import ssh2 from 'ssh2';
-import { fingerprintOf } from '../../accounts/public-key.js';
 import {
   PartnerStore,
   parseHeader,
+  parseHostKey,
   parseHttpsUrl,
   parseSftpUrl,
-  partnerSettings,
-  type PartnerRow,
   type PartnerSettings,
+  validatePrivateKey,
 } from '../../routing/partners.js';
-import { CliError, isoTime, passwordFromStdin, withDatabase, type GlobalOptions } from '../context.js';
+import { CliError, passwordFromStdin, withDatabase, type GlobalOptions } from '../context.js';
+import { partnerJson } from '../../views/catalog-views.js';
 import { registerCatalogCommands } from './catalog.js';
 
 function readFile(file: string, what: string): string {
@@ -25,45 +24,25 @@ function readFile(file: string, what: string): string {
 /** A partner's login key: an unencrypted OpenSSH or PEM private key. */
 function readPrivateKey(file: string): string {
   const text = readFile(file, 'key file');
-  const parsed = ssh2.utils.parseKey(text);
-  if (parsed instanceof Error) throw new CliError(`${file}: not a usable private key (${parsed.message}; encrypted keys are not supported)`);
-  const key = Array.isArray(parsed) ? parsed[0] : parsed;
-  if (!key?.isPrivateKey()) throw new CliError(`${file}: this is a public key; give the private key Ferry logs in with`);
+  try {
+    validatePrivateKey(text);
+  } catch (err) {
+    throw new CliError(`${file}: ${(err as Error).message}`);
+  }
   return text;
 }
 
 /** The partner's host key from a .pub file or a known_hosts line: the wire-format blob, base64. */
 function readHostKey(file: string): string {
   const text = readFile(file, 'host key file');
-  for (const line of text.split(/\r?\n/)) {
-    const fields = line.trim().split(/\s+/);
-    if (!fields[0] || fields[0].startsWith('#')) continue;
-    const at = fields.findIndex((f) => /^(ssh-|ecdsa-|sk-)/.test(f));
-    if (at < 0 || !fields[at + 1]) continue;
-    const parsed = ssh2.utils.parseKey(`${fields[at]} ${fields[at + 1]}`);
-    if (parsed instanceof Error) throw new CliError(`${file}: not an SSH public key (${parsed.message})`);
-    const key = Array.isArray(parsed) ? parsed[0] : parsed;
-    if (key) return key.getPublicSSH().toString('base64');
+  let blob: string | undefined;
+  try {
+    blob = parseHostKey(text);
+  } catch (err) {
+    throw new CliError(`${file}: ${(err as Error).message}`);
   }
-  throw new CliError(`${file}: no SSH host key found (give a .pub file or a known_hosts line)`);
-}
-
-/** The stable JSON shape of a partner (documented in docs/cli.md); secrets never appear. */
-export function partnerJson(row: PartnerRow) {
-  const s = partnerSettings(row);
-  return {
-    name: row.name,
-    protocol: row.protocol,
-    url: row.url,
-    ...(s.protocol === 'sftp'
-      ? {
-          auth: s.privateKey ? 'key' : s.password ? 'password' : 'none',
-          hostKey: s.hostKey ? fingerprintOf(Buffer.from(s.hostKey, 'base64')) : null,
-        }
-      : { method: s.method, headers: Object.keys(s.headers), ca: s.ca !== undefined }),
-    created: isoTime(row.created_at),
-    updated: isoTime(row.updated_at),
-  };
+  if (!blob) throw new CliError(`${file}: no SSH host key found (give a .pub file or a known_hosts line)`);
+  return blob;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];

@@ -1,23 +1,9 @@
 import type { Command } from 'commander';
 import type { AfterDelivery, RouteEvent } from '../../db/schema.js';
-import { RouteStore, routeSteps, type DeliveryStep, type RouteRow } from '../../routing/routes.js';
-import { CliError, isoTime, withDatabase, type GlobalOptions } from '../context.js';
+import { RouteStore, routeSteps, type DeliveryStep } from '../../routing/routes.js';
+import { CliError, withDatabase, type GlobalOptions } from '../context.js';
+import { routeJson } from '../../views/catalog-views.js';
 import { registerCatalogCommands } from './catalog.js';
-
-/** The stable JSON shape of a route (documented in docs/cli.md). */
-export function routeJson(row: RouteRow) {
-  return {
-    name: row.name,
-    account: row.account,
-    path: row.path_glob,
-    on: row.on_event,
-    steps: routeSteps(row),
-    rename: row.rename,
-    then: row.after_delivery,
-    enabled: row.enabled === 1,
-    created: isoTime(row.created_at),
-  };
-}
 
 /** ACCOUNT[/DIR] of --copy-to, --from and --to. */
 export function parseAccountFolder(flag: string, text: string): { account: string; dir: string } {

@@ -1,30 +1,10 @@
 import type { Command } from 'commander';
 import type { CatchUp } from '../../db/schema.js';
-import { CATCH_UP, ScheduleStore, cronOf, scheduleAction, type ScheduleAction, type ScheduleRow } from '../../scheduler/schedules.js';
-import { CliError, isoTime, withDatabase, type GlobalOptions } from '../context.js';
+import { CATCH_UP, ScheduleStore, type ScheduleAction } from '../../scheduler/schedules.js';
+import { CliError, withDatabase, type GlobalOptions } from '../context.js';
+import { scheduleJson } from '../../views/catalog-views.js';
 import { registerCatalogCommands } from './catalog.js';
 import { parseAccountFolder, parseAfter } from './route.js';
-
-/** The stable JSON shape of a schedule (documented in docs/cli.md). */
-export function scheduleJson(row: ScheduleRow) {
-  let next: string | null = null;
-  try {
-    next = cronOf(row).nextRun()?.toISOString() ?? null;
-  } catch {}
-  return {
-    name: row.name,
-    cron: row.cron,
-    timezone: row.timezone,
-    action: scheduleAction(row),
-    rename: row.rename,
-    then: row.after_delivery,
-    catchUp: row.catch_up,
-    lastSlot: isoTime(row.last_slot),
-    next,
-    enabled: row.enabled === 1,
-    created: isoTime(row.created_at),
-  };
-}
 
 function actionText(a: ScheduleAction): string {
   const folder = `${a.account}${a.dir === '/' ? '' : a.dir}/${a.glob}`;

@@ -7,7 +7,7 @@ import { TransferLog } from '../../transfers/transfer-log.js';
 import { CliError, withDatabase, type GlobalOptions } from '../context.js';
 import { csvRecord } from '../csv.js';
 import { parseSince } from '../since.js';
-import { transferJson } from './transfers.js';
+import { transferJson } from '../../views/transfer-view.js';
 
 type Format = 'csv' | 'json';
 

@@ -1,38 +1,11 @@
 import type { Command } from 'commander';
 import type { TransferStatus } from '../../db/schema.js';
-import { TRANSFER_STATUSES, TransferLog, type TransferRecord } from '../../transfers/transfer-log.js';
+import { TRANSFER_STATUSES, TransferLog } from '../../transfers/transfer-log.js';
 import { deliveryHistory, resubmitDelivery, ResubmitError } from '../../routing/resubmit.js';
+import { attemptJson, transferJson } from '../../views/transfer-view.js';
 import { printRecord } from './print-record.js';
 import { registerTransfersExport } from './transfers-export.js';
 import { CliError, isoTime, printJson, printTable, withDatabase, type GlobalOptions } from '../context.js';
-
-/** The stable JSON shape of a transfer (documented in docs/cli.md). */
-export function transferJson(t: TransferRecord) {
-  return {
-    id: t.id,
-    status: t.status,
-    direction: t.direction,
-    protocol: t.protocol,
-    account: t.account,
-    path: t.path,
-    client: t.client_address,
-    node: t.node_id,
-    session: t.session_id,
-    offset: t.start_offset,
-    bytes: t.bytes,
-    started: isoTime(t.started_at),
-    ended: isoTime(t.ended_at),
-    sha256: t.sha256,
-    error: t.error,
-    attempts: t.attempts,
-    destination: t.destination,
-  };
-}
-
-/** One attempt of a delivery, as `transfers show` lists it. */
-function attemptJson(a: Awaited<ReturnType<typeof deliveryHistory>>[number]) {
-  return { attempt: a.attempt, node: a.node_id, status: a.status, bytes: Number(a.bytes), started: isoTime(a.started_at), ended: isoTime(a.ended_at), error: a.error };
-}
 
 export function registerTransfers(program: Command): void {
   const transfers = program.command('transfers').description('the transfer log');

@@ -9,6 +9,8 @@ const ALGORITHMS = [
   { name: 'ssh-rsa', generate: () => utils.generateKeyPairSync('rsa', { bits: 3072 }) },
 ] as const;
 
+export const HOST_KEY_ALGORITHMS: readonly string[] = ALGORITHMS.map((a) => a.name);
+
 /**
  * The cluster's SSH host keys: generated once, kept in the database, so every
  * node presents the same keys. Nodes starting at once race harmlessly: the first

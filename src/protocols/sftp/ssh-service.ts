@@ -20,7 +20,7 @@ export interface SshServiceDeps {
   journal: TransferJournal;
   loginTimeoutMs: number;
   authenticatePassword(name: string, password: string, clientAddress: string): Promise<LoginResult>;
-  authenticateKey(name: string, keyBase64: string): Promise<LoginResult>;
+  authenticateKey(name: string, keyBase64: string, clientAddress: string): Promise<LoginResult>;
   homeOf(account: AccountRow): Home;
 }
 
@@ -208,7 +208,7 @@ export class SshService {
       return 'reject';
     }
     if (ctx.method === 'publickey') {
-      const result = await this.deps.authenticateKey(name, ctx.key.data.toString('base64'));
+      const result = await this.deps.authenticateKey(name, ctx.key.data.toString('base64'), clientAddress);
       if (!result.ok) {
         if (result.reason !== 'unknown-key') log.warn({ account: name, reason: result.reason }, 'login refused');
         return 'reject';
