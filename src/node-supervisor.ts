@@ -72,6 +72,12 @@ export async function runSupervisor(config: Config): Promise<void> {
     sessionTtlMs: config.admin.session_ttl,
     loginRateLimit: config.admin.login_rate_limit,
     log,
+    capacity: {
+      windowMs: config.capacity.window,
+      intervalMs: config.capacity.interval,
+      nodeThroughput: config.capacity.node_throughput,
+      mode: config.cluster.mode,
+    },
     status: () => {
       if (!coordinator) return undefined;
       const status = { ...coordinator.status, nodeId, name: config.node.name };

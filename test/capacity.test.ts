@@ -4,7 +4,9 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { migrate, openDatabase } from '../src/db/connect.js';
 import { DATABASE_KINDS, freshDatabaseUrl, tempDir, type DatabaseKind } from './harness/databases.js';
-import { runFerry, startNode, type FerryEnv } from './harness/ferry.js';
+import { chromium } from 'playwright-core';
+import { adminLogin, adminRequest } from './harness/admin-api.js';
+import { ferryOk, runFerry, startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
 
 const MINUTE = 60_000;
 
@@ -66,6 +68,41 @@ async function capacity(env: FerryEnv, args: string[] = []): Promise<any> {
 }
 
 const busy = (report: any) => report.intervals.filter((i: any) => i.count > 0);
+
+/** The REST API serves the CLI's report, and the console plots it (Debian's Chromium, driven by playwright-core). */
+async function checkApiAndConsole(node: RunningNode, env: FerryEnv): Promise<void> {
+  const password = 'capacity-admin-pw';
+  await ferryOk(env, ['admin', 'add', 'root', '--role', 'admin', '--password-stdin'], password + '\n');
+  const token = await adminLogin(node.adminPort, 'root', password);
+  const res = await adminRequest(node.adminPort, '/api/v1/capacity?since=30m&interval=1m', { token });
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  const cli = await capacity(env, ['--interval', '1m']);
+  assert.deepEqual(busy(res.body), busy(cli));
+  assert.deepEqual(res.body.rules, cli.rules);
+  const bad = await adminRequest(node.adminPort, '/api/v1/capacity?since=soon', { token });
+  assert.equal(bad.status, 400);
+  assert.match(bad.body.error, /invalid --since "soon"/);
+
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+  try {
+    const page = await (await browser.newContext({ ignoreHTTPSErrors: true })).newPage();
+    page.setDefaultTimeout(20_000);
+    await page.goto(`https://127.0.0.1:${node.adminPort}/#/capacity`);
+    await page.fill('input[name=name]', 'root');
+    await page.fill('input[name=password]', password);
+    await page.click('button[type=submit]');
+    await page.getByRole('heading', { name: 'Capacity' }).waitFor();
+    await page.selectOption('select', '1h');
+    await page.locator('[data-testid=nearing] .value', { hasText: 'yes' }).waitFor();
+    // One line per node that moved bytes, and the six intervals with transfers as one p95 line.
+    assert.equal(await page.locator('svg[aria-label="load per node"] polyline').count(), 2);
+    const p95 = await page.locator('svg[aria-label="p95 throughput per transfer"] polyline').getAttribute('points');
+    assert.equal(p95!.trim().split(' ').length, 6);
+    if (process.env.FERRY_SCREENSHOT_DIR) await page.screenshot({ path: path.join(process.env.FERRY_SCREENSHOT_DIR, 'capacity.png'), fullPage: true });
+  } finally {
+    await browser.close();
+  }
+}
 
 for (const kind of DATABASE_KINDS) {
   describe(`ferry capacity on a synthetic transfer log (${kind})`, () => {
@@ -233,6 +270,7 @@ for (const kind of DATABASE_KINDS) {
       try {
         const raised = await node.waitForLog((l) => l.msg === 'capacity warning');
         assert.match(raised.reasons[0], /nearing capacity/);
+        if (kind === 'postgres') await checkApiAndConsole(node, env);
         await node.stop();
         // The next primary checks at once: the condition lasts, but the warning was raised less than an hour ago.
         node = await startNode(env);

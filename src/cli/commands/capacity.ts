@@ -1,77 +1,8 @@
 import type { Command } from 'commander';
-import { parseDuration } from '../../config/duration.js';
-import type { Summary } from '../../observability/capacity/statistics.js';
 import { loadCapacityReport, type LoadedCapacityReport } from '../../observability/capacity/load-report.js';
-import { SPREAD_THRESHOLD, spreadRatio } from '../../observability/capacity/rules.js';
-import { CliError, isoTime, printJson, printTable, withDatabase, type GlobalOptions } from '../context.js';
-import { parseSince } from '../since.js';
-
-/** More intervals than this is a typo (--interval 1s over a year), not a report. */
-const MAX_INTERVALS = 10_000;
-
-const round = (value: number, digits = 3) => Math.round(value * 10 ** digits) / 10 ** digits;
-const nullable = <T, R>(value: T | null, f: (v: T) => R): R | null => (value === null ? null : f(value));
-
-function summaryJson(s: Summary | null, digits: number) {
-  return nullable(s, (v) => ({ mean: round(v.mean, digits), stddev: round(v.stddev, digits), p50: round(v.p50, digits), p95: round(v.p95, digits), max: round(v.max, digits) }));
-}
-
-/** The stable JSON shape of `ferry capacity --json` (documented in docs/cli.md). */
-export function capacityJson(r: LoadedCapacityReport) {
-  const name = (id: string | null) => (id === null ? null : (r.nodeNames.get(id) ?? id));
-  return {
-    since: isoTime(r.window.since),
-    until: isoTime(r.window.until),
-    intervalSeconds: r.window.intervalMs / 1000,
-    mode: r.mode,
-    capacityPerNode: r.capacity,
-    intervals: r.intervals.map((i) => {
-      const spread = spreadRatio(i);
-      return {
-        start: isoTime(i.start),
-        end: isoTime(i.end),
-        count: i.count,
-        bytes: i.bytes,
-        seconds: summaryJson(i.seconds, 3),
-        throughput: summaryJson(i.throughput, 0),
-        concurrency: round(i.concurrency),
-        load: Math.round(i.load),
-        nodes: Object.fromEntries([...i.nodeLoad].map(([id, load]) => [name(id), Math.round(load)])),
-        spread: nullable(spread, (v) => round(v, 4)),
-        erratic: nullable(spread, (v) => v >= SPREAD_THRESHOLD),
-      };
-    }),
-    nearing: r.nearing,
-    rules: {
-      classic: { ...r.classic, share: nullable(r.classic.share, (v) => round(v, 4)) },
-      throughput: {
-        ...r.throughput,
-        quietConcurrency: nullable(r.throughput.quietConcurrency, round),
-        busyConcurrency: nullable(r.throughput.busyConcurrency, round),
-        quietP95Throughput: nullable(r.throughput.quietP95Throughput, Math.round),
-        busyP95Throughput: nullable(r.throughput.busyP95Throughput, Math.round),
-      },
-    },
-    nodes: r.nodes.map((n) => ({
-      id: n.nodeId,
-      name: name(n.nodeId),
-      peakThroughput: Math.round(n.peakThroughput),
-      peakAt: isoTime(n.peakAt),
-      peakLoad: nullable(n.peakLoad, (v) => round(v, 4)),
-    })),
-    headroom: {
-      verdict: r.headroom.verdict,
-      reason: r.headroom.reason,
-      busiestNode: name(r.headroom.busiestNode),
-      projectedPeakThroughput: Math.round(r.headroom.projectedPeakThroughput),
-      projectedPeakLoad: nullable(r.headroom.projectedPeakLoad, (v) => round(v, 4)),
-      projectedPeakAt: isoTime(r.headroom.projectedPeakAt),
-      projectedNode: name(r.headroom.projectedNode),
-    },
-    warning: r.warning,
-    reasons: r.reasons,
-  };
-}
+import { capacityWindow } from '../../observability/capacity/window.js';
+import { capacityJson } from '../../views/capacity-view.js';
+import { printJson, printTable, withDatabase, type GlobalOptions } from '../context.js';
 
 /** Bytes per second with a decimal unit, three significant digits. */
 export function formatRate(bytesPerSecond: number): string {
@@ -135,25 +66,9 @@ export function registerCapacity(program: Command): void {
     .option('--config <file>', 'YAML configuration file')
     .action(async (options: GlobalOptions & { since?: string; interval?: string; json?: boolean }) => {
       await withDatabase(options, async ({ db }, config) => {
-        const until = Date.now();
-        const since = options.since ? parseSince(options.since, until) : until - config.capacity.window;
-        let intervalMs = config.capacity.interval;
-        if (options.interval) {
-          try {
-            intervalMs = parseDuration(options.interval);
-          } catch (err) {
-            throw new CliError(`invalid --interval: ${(err as Error).message}`);
-          }
-          if (intervalMs < 1000) throw new CliError('--interval must be at least 1s');
-        }
-        if (since >= until) throw new CliError('--since must be before now');
-        if ((until - since) / intervalMs > MAX_INTERVALS) {
-          throw new CliError(`--since and --interval make more than ${MAX_INTERVALS} intervals: choose a longer --interval`);
-        }
+        const window = capacityWindow(options, { windowMs: config.capacity.window, intervalMs: config.capacity.interval });
         const report = await loadCapacityReport(db, {
-          since,
-          until,
-          intervalMs,
+          ...window,
           capacity: config.capacity.node_throughput,
           defaultMode: config.cluster.mode,
         });

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { TransferLog } from '../../transfers/transfer-log.js';
 import { CliError, withDatabase, type GlobalOptions } from '../context.js';
 import { csvRecord } from '../csv.js';
-import { parseSince } from '../since.js';
+import { parseSince } from '../../config/since.js';
 import { transferJson } from '../../views/transfer-view.js';
 
 type Format = 'csv' | 'json';
