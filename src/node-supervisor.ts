@@ -17,6 +17,7 @@ import { readClusterSnapshot } from './observability/cluster-snapshot.js';
 import { createLogger } from './observability/logger.js';
 import { NodeMetrics } from './observability/node-metrics.js';
 import { hasNativeSshCrypto } from './observability/native-crypto.js';
+import { CapacityCheck } from './observability/capacity/capacity-check.js';
 import { loadHostKeys } from './protocols/sftp/host-keys.js';
 import { FolderMonitor } from './monitor/folder-monitor.js';
 import { noopHandler } from './queue/noop-handler.js';
@@ -93,6 +94,12 @@ export async function runSupervisor(config: Config): Promise<void> {
     sessionTtlMs: config.admin.session_ttl,
     loginRateLimit: config.admin.login_rate_limit,
     log,
+    capacity: {
+      windowMs: config.capacity.window,
+      intervalMs: config.capacity.interval,
+      nodeThroughput: config.capacity.node_throughput,
+      mode: config.cluster.mode,
+    },
     status: nodeStatus,
     metrics,
   });
@@ -149,6 +156,18 @@ export async function runSupervisor(config: Config): Promise<void> {
         },
         log,
         (webhook, result) => metrics.alertSent(webhook, result),
+      ),
+      new CapacityCheck(
+        database.db,
+        events,
+        {
+          intervalMs: config.capacity.interval,
+          windowMs: config.capacity.window,
+          checkIntervalMs: config.capacity.check_interval,
+          capacity: config.capacity.node_throughput,
+          mode: config.cluster.mode,
+        },
+        log,
       ),
     ],
     {

@@ -3,6 +3,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, ApiFailure } from './api.js';
 import { useHashPath } from './hooks.js';
 import { AccountPage, AccountsPage } from './pages/accounts.js';
+import { CapacityPage } from './pages/capacity.js';
 import { CatalogPage } from './pages/catalog.js';
 import { Dashboard } from './pages/dashboard.js';
 import { EventsPage } from './pages/events.js';
@@ -23,6 +24,7 @@ const NAV: [string, string][] = [
   ['/schedules', 'Schedules'],
   ['/monitors', 'Monitors'],
   ['/events', 'Cluster events'],
+  ['/capacity', 'Capacity'],
 ];
 
 function Page({ path, me }: { path: string; me: Me }) {
@@ -41,6 +43,8 @@ function Page({ path, me }: { path: string; me: Me }) {
       return <CatalogPage kind={section} />;
     case 'events':
       return <EventsPage />;
+    case 'capacity':
+      return <CapacityPage />;
     default:
       return <p>No such page.</p>;
   }

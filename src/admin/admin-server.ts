@@ -17,6 +17,7 @@ import { AdminTokens } from './admin-tokens.js';
 import { AdminUsers } from './admin-users.js';
 import { ApiError } from './api-error.js';
 import { registerAccountRoutes } from './api/account-routes.js';
+import { registerCapacityRoutes, type CapacitySettings } from './api/capacity-routes.js';
 import { registerCatalogRoutes } from './api/catalog-routes.js';
 import { registerClusterRoutes } from './api/cluster-routes.js';
 import { registerSessionRoutes } from './api/session-routes.js';
@@ -40,6 +41,8 @@ export interface AdminServerOptions {
   /** GET /metrics (Prometheus text format, no login). */
   metrics: MetricsEndpoint;
   log: Logger;
+  /** The defaults of the capacity report (capacity.*, cluster.mode). */
+  capacity: CapacitySettings;
 }
 
 /** The console's built files (vite build → dist/console), next to the compiled server. */
@@ -111,6 +114,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<{ s
       registerTransferRoutes(api, options.db);
       registerAccountRoutes(api, options.db);
       registerCatalogRoutes(api, options.db);
+      registerCapacityRoutes(api, options.db, options.capacity);
     },
     { prefix: '/api/v1' },
   );

@@ -6,6 +6,8 @@ import { ConfigError } from '../config/load.js';
 import { VERSION } from '../version.js';
 import { registerAccount } from './commands/account.js';
 import { registerAdmin } from './commands/admin.js';
+import { registerBackup } from './commands/backup.js';
+import { registerCapacity } from './commands/capacity.js';
 import { registerCluster } from './commands/cluster.js';
 import { registerEdge } from './commands/edge.js';
 import { registerMonitor } from './commands/monitor.js';
@@ -36,6 +38,8 @@ registerMonitor(program);
 registerPki(program);
 registerAdmin(program);
 registerSnapshot(program);
+registerCapacity(program);
+registerBackup(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -2,6 +2,7 @@ import os from 'node:os';
 import { z } from 'zod';
 import { CLUSTER_EVENT_KINDS } from '../db/schema.js';
 import { parseDuration } from './duration.js';
+import { parseThroughput } from './throughput.js';
 
 /** A duration setting: "30s", "15m", or seconds as a number; parsed to milliseconds. */
 const duration = (fallback: string) =>
@@ -189,6 +190,29 @@ export const configSchema = z.object({
       host: z.string().default('0.0.0.0'),
       /** Clients come through a balancer sending the PROXY protocol (v1 or v2) with their own address; required on every client connection. */
       proxy_protocol: flag(false),
+    })
+    .prefault({}),
+  capacity: z
+    .object({
+      /** Length of the intervals the capacity report computes its statistics over. */
+      interval: duration('1h').refine((ms) => ms >= 1000, 'must be at least 1s'),
+      /** How far back `ferry capacity` and the primary's capacity check look by default. */
+      window: duration('24h'),
+      /** How often the primary checks capacity; a warning is raised at most once per this interval. */
+      check_interval: duration('15m').refine((ms) => ms >= 1000, 'must be at least 1s'),
+      /** Bytes per second one node can carry (e.g. "100MB/s"): the reference for per-node load and failover headroom. */
+      node_throughput: z
+        .union([z.string(), z.number()])
+        .optional()
+        .transform((value, ctx) => {
+          if (value === undefined) return undefined;
+          try {
+            return parseThroughput(value);
+          } catch (err) {
+            ctx.addIssue({ code: 'custom', message: (err as Error).message });
+            return z.NEVER;
+          }
+        }),
     })
     .prefault({}),
   accounts: z

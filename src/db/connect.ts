@@ -52,6 +52,13 @@ function withStatementCache(sqlite: SQLite.Database, limit = 200): SQLite.Databa
   }) as SQLite.Database;
 }
 
+/** The kind of database a database.url names, without opening it. */
+export function dialectOf(url: string): Dialect {
+  if (url.startsWith('sqlite:')) return 'sqlite';
+  if (/^postgres(ql)?:\/\//.test(url)) return 'postgres';
+  throw new Error(`database.url must start with sqlite: or postgres:// (got "${maskUrl(url)}")`);
+}
+
 export function maskUrl(url: string): string {
   return url.replace(/^(postgres(?:ql)?:\/\/[^:/@]+:)[^@]*@/, '$1***@');
 }

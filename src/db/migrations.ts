@@ -289,6 +289,12 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('alert_deliveries_due').on('alert_deliveries').columns(['status', 'next_attempt_at']).execute();
       },
     },
+    '0009_transfers_started_index': {
+      async up(db: Kysely<any>) {
+        // The capacity report and the transfer-log export read the log by time.
+        await db.schema.createIndex('transfers_started').on('transfers').column('started_at').execute();
+      },
+    },
   };
 }
 

@@ -138,6 +138,24 @@ export class TransferLog {
     return q.orderBy('id', 'desc').limit(query.limit ?? 100).execute();
   }
 
+  /** Rows that started at or after `since`, by id, `pageSize` at a time (for export: memory stays bounded). */
+  async *since(since: number, pageSize = 1000): AsyncGenerator<TransferRecord[]> {
+    let after = 0;
+    for (;;) {
+      const page = await this.db
+        .selectFrom('transfers')
+        .selectAll()
+        .where('started_at', '>=', since)
+        .where('id', '>', after)
+        .orderBy('id')
+        .limit(pageSize)
+        .execute();
+      if (page.length === 0) return;
+      yield page;
+      after = Number(page[page.length - 1]!.id);
+    }
+  }
+
   async get(id: number): Promise<TransferRecord | undefined> {
     return this.db.selectFrom('transfers').selectAll().where('id', '=', id).executeTakeFirst();
   }

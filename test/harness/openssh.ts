@@ -58,6 +58,8 @@ function collect(child: ChildProcess, timeoutMs: number): Promise<CliResult> {
 export function sftpBatch(login: Login, commands: string[], extraArgs: string[] = [], timeoutMs = 120_000): Promise<CliResult> {
   const { args, env } = commonOptions(login);
   const child = spawn('sftp', [...extraArgs, ...args, '-P', String(login.port), '-b', '-', `${login.user}@127.0.0.1`], { env, stdio: 'pipe' });
+  // sftp may exit before reading its commands (no server yet): its exit code says so, not an EPIPE.
+  child.stdin!.on('error', () => {});
   child.stdin!.end(commands.join('\n') + '\n');
   return collect(child, timeoutMs);
 }

@@ -3,20 +3,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { postgresProgram } from '../../src/backup/postgres-backup.js';
 import { freePort } from './ports.js';
 
 /** Finds the PostgreSQL server binaries: Debian's /usr/lib/postgresql/N/bin, else PATH. */
-function pgBin(name: string): string {
-  const root = '/usr/lib/postgresql';
-  if (fs.existsSync(root)) {
-    const versions = fs.readdirSync(root).sort((a, b) => Number(b) - Number(a));
-    for (const v of versions) {
-      const candidate = path.join(root, v, 'bin', name);
-      if (fs.existsSync(candidate)) return candidate;
-    }
-  }
-  return name;
-}
+const pgBin = postgresProgram;
 
 const asRoot = process.getuid?.() === 0;
 

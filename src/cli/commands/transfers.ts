@@ -4,6 +4,7 @@ import { TRANSFER_STATUSES, TransferLog } from '../../transfers/transfer-log.js'
 import { deliveryHistory, resubmitDelivery, ResubmitError } from '../../routing/resubmit.js';
 import { attemptJson, transferJson } from '../../views/transfer-view.js';
 import { printRecord } from './print-record.js';
+import { registerTransfersExport } from './transfers-export.js';
 import { CliError, isoTime, printJson, printTable, withDatabase, type GlobalOptions } from '../context.js';
 
 export function registerTransfers(program: Command): void {
@@ -88,4 +89,6 @@ export function registerTransfers(program: Command): void {
         process.stdout.write(`transfer ${id} queued again\n`);
       });
     });
+
+  registerTransfersExport(transfers);
 }
