@@ -103,6 +103,10 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(manifest.database.kind, kind);
       assert.match(manifest.database.migration, /^\d{4}_/);
       assert.match(manifest.files[0].sha256, /^[0-9a-f]{64}$/);
+      assert.ok(manifest.files.some((f: any) => f.name === 'configuration.xml'), 'the configuration snapshot is in the manifest');
+      const snapshot = fs.readFileSync(path.join(backupDir, 'configuration.xml'), 'utf8');
+      assert.match(snapshot, /<ferry-snapshot version="1">/);
+      for (const name of ['alice', 'bob', 'carol']) assert.match(snapshot, new RegExp(`<account name="${name}"`));
       assert.ok(manifest.storage.files >= committedBeforeBackup.length);
       assert.ok(!manifest.files.some((f: any) => f.name.startsWith('files/.partial')), 'partial uploads are not backed up');
       assert.equal(fs.statSync(backupDir).mode & 0o777, 0o700, 'the backup holds secrets: only its owner may read it');

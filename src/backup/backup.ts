@@ -6,6 +6,7 @@ import { migrations } from '../db/migrations.js';
 import type { Database } from '../db/schema.js';
 import { VERSION } from '../version.js';
 import { BackupError } from './errors.js';
+import { exportSnapshot } from '../snapshot/index.js';
 import { describeFile, readManifest, verifyFiles, writeManifest, type Manifest } from './manifest.js';
 import { dumpPostgres, restorePostgres } from './postgres-backup.js';
 import { backupSqlite, restoreSqlite, sqliteFile } from './sqlite-backup.js';
@@ -34,9 +35,23 @@ export interface StorageOption {
   storageDir?: string;
 }
 
+/** The configuration snapshot next to the database backup: readable, and importable into any database kind. */
+export const SNAPSHOT_FILE = 'configuration.xml';
+
+/** `ferry export --format xml --with-secrets --with-host-keys`, taken just after the database backup. */
+async function writeSnapshot(url: string, file: string): Promise<void> {
+  const handle = openDatabase(url, { poolSize: 1 });
+  try {
+    fs.writeFileSync(file, await exportSnapshot(handle.db, 'xml', { withSecrets: true, withHostKeys: true }), { mode: 0o600 });
+  } finally {
+    await handle.close();
+  }
+}
+
 /**
  * Backs up the database while the cluster serves: a consistent snapshot (SQLite's
- * online backup API, or pg_dump), then optionally the storage files, with their
+ * online backup API, or pg_dump), the configuration snapshot (configuration.xml),
+ * then optionally the storage files, with their
  * SHA-256 in manifest.json, written last. A failed backup leaves nothing behind.
  */
 export async function createBackup(url: string, dir: string, options: StorageOption = {}): Promise<Manifest> {
@@ -54,12 +69,13 @@ export async function createBackup(url: string, dir: string, options: StorageOpt
     }
     if (kind === 'sqlite') await backupSqlite(sqliteFile(url), path.join(dir, file));
     else await dumpPostgres(url, path.join(dir, file));
+    await writeSnapshot(url, path.join(dir, SNAPSHOT_FILE));
     const storageFiles = options.storageDir ? await backupStorage(options.storageDir, dir) : [];
     return writeManifest(dir, {
       ferryVersion: VERSION,
       created: new Date().toISOString(),
       database: { kind, source: maskUrl(url), migration },
-      files: [await describeFile(dir, file), ...storageFiles],
+      files: [await describeFile(dir, file), await describeFile(dir, SNAPSHOT_FILE), ...storageFiles],
       ...(options.storageDir
         ? { storage: { dir: options.storageDir, files: storageFiles.length, bytes: storageFiles.reduce((sum, f) => sum + f.bytes, 0) } }
         : {}),
