@@ -23,7 +23,7 @@ describe('REST API on the admin port (two nodes, one PostgreSQL)', () => {
     dir = tempDir();
     const databaseUrl = await freshDatabaseUrl('postgres', dir);
     const storageDir = path.join(dir, 'shared');
-    const extra = { FERRY_NODE_WORKERS: '1', FERRY_ADMIN_LOGIN_RATE_LIMIT: '5', FERRY_QUEUE_MAX_ATTEMPTS: '1' };
+    const extra = { FERRY_NODE_WORKERS: '1', FERRY_ADMIN_LOGIN_RATE_LIMIT: '12', FERRY_QUEUE_MAX_ATTEMPTS: '1' };
     envA = { dataDir: path.join(dir, 'a'), databaseUrl, storageDir, extra: { ...extra, FERRY_NODE_NAME: 'a' } };
     envB = { dataDir: path.join(dir, 'b'), databaseUrl, storageDir, extra: { ...extra, FERRY_NODE_NAME: 'b' } };
     await ferryOk(envA, ['admin', 'add', 'root', '--role', 'admin', '--password-stdin'], ROOT_PASSWORD + '\n');
@@ -87,6 +87,53 @@ describe('REST API on the admin port (two nodes, one PostgreSQL)', () => {
     assert.equal(unknown.body.error, 'wrong name or password');
   });
 
+  it('every API route needs a login, however its URL is spelled; operators may change nothing but resubmit', async () => {
+    const openapi = (await adminRequest(a.adminPort, '/openapi.json')).body;
+    const routes: [string, string][] = [];
+    for (const [route, methods] of Object.entries<any>(openapi.paths)) {
+      if (!route.startsWith('/api/v1/') || route === '/api/v1/login') continue;
+      for (const method of Object.keys(methods)) routes.push([method.toUpperCase(), route.replace('{id}', '1').replace('{name}', 'x').replace('{fingerprint}', 'SHA256:x')]);
+    }
+    assert.ok(routes.length >= 20, `only ${routes.length} routes in the OpenAPI document`);
+    const ops = await adminLogin(a.adminPort, 'ops', OPERATOR_PASSWORD);
+    const operatorMay = new Set(['POST /api/v1/logout', 'POST /api/v1/tokens', 'DELETE /api/v1/tokens/1', 'POST /api/v1/transfers/1/resubmit']);
+    for (const [method, url] of routes) {
+      const body = method === 'GET' || method === 'DELETE' ? undefined : {};
+      for (const spelling of [url, url.replace('/api/', '/%61pi/'), url.replace('/v1/', '/%76%31/')]) {
+        const res = await adminRequest(a.adminPort, spelling, { method, body });
+        assert.equal(res.status, 401, `${method} ${spelling} without a login: ${res.status} ${JSON.stringify(res.body)}`);
+      }
+      const absolute = await adminRequest(a.adminPort, `https://127.0.0.1:${a.adminPort}${url}`, { method, body });
+      assert.equal(absolute.status, 401, `${method} ${url} as an absolute-form target: ${absolute.status}`);
+      if (method !== 'GET' && !operatorMay.has(`${method} ${url}`)) {
+        const res = await adminRequest(a.adminPort, url, { method, body, token: ops });
+        assert.equal(res.status, 403, `${method} ${url} as operator: ${res.status} ${JSON.stringify(res.body)}`);
+      }
+    }
+    const unknown = await adminRequest(a.adminPort, '/api/v1/nothing-here', { token: rootToken });
+    assert.equal(unknown.status, 404);
+    assert.match(unknown.body.error, /no GET \/api\/v1\/nothing-here/);
+  });
+
+  it('API tokens: made from a login session only, listed, revoked', async () => {
+    const session = await adminLogin(a.adminPort, 'ops', OPERATOR_PASSWORD);
+    const made = await adminRequest(a.adminPort, '/api/v1/tokens', { method: 'POST', token: session, body: { label: 'nightly-report', ttl: '30d' } });
+    assert.equal(made.status, 200);
+    const chained = await adminRequest(a.adminPort, '/api/v1/tokens', { method: 'POST', token: made.body.token, body: { label: 'longer', ttl: '366d' } });
+    assert.equal(chained.status, 403);
+    assert.match(chained.body.error, /made from a login session/);
+    const listed = await adminRequest(b.adminPort, '/api/v1/tokens', { token: session });
+    const mine = listed.body.find((t: any) => t.label === 'nightly-report');
+    assert.equal(mine.kind, 'api');
+    assert.equal(mine.user, 'ops');
+    assert.ok(listed.body.every((t: any) => t.user === 'ops'), 'an operator sees only their own tokens');
+    assert.ok(!JSON.stringify(listed.body).includes(made.body.token), 'tokens themselves are never listed');
+    const all = await adminRequest(a.adminPort, '/api/v1/tokens', { token: rootToken });
+    assert.ok(all.body.some((t: any) => t.user === 'root') && all.body.some((t: any) => t.user === 'ops'), 'an admin sees everyone’s');
+    assert.equal((await adminRequest(a.adminPort, `/api/v1/tokens/${mine.id}`, { method: 'DELETE', token: rootToken })).status, 200);
+    assert.equal((await adminRequest(b.adminPort, '/api/v1/me', { token: made.body.token })).status, 401);
+  });
+
   it('a token from one node is valid on the other; a session cookie is HttpOnly, Secure, SameSite=Strict', async () => {
     const me = await adminRequest(b.adminPort, '/api/v1/me', { token: rootToken });
     assert.equal(me.status, 200);
@@ -133,6 +180,12 @@ describe('REST API on the admin port (two nodes, one PostgreSQL)', () => {
     assert.equal(found.body.transfers.length, 1);
     assert.equal(found.body.transfers[0].path, '/report,1.csv');
     assert.equal(found.body.transfers[0].bytes, 8);
+    const anyCase = await adminRequest(a.adminPort, `/api/v1/transfers?path=${encodeURIComponent('REPORT,1')}`, { token: rootToken });
+    assert.deepEqual(anyCase.body.transfers.map((t: any) => t.path), ['/report,1.csv'], 'the path search ignores case on PostgreSQL too');
+    for (const literal of ['%', '_', '\\']) {
+      const none = await adminRequest(a.adminPort, `/api/v1/transfers?path=${encodeURIComponent(literal)}`, { token: rootToken });
+      assert.equal(none.body.transfers.length, 0, `"${literal}" is searched for literally`);
+    }
     const detail = await adminRequest(a.adminPort, `/api/v1/transfers/${found.body.transfers[0].id}`, { token: rootToken });
     assert.match(detail.body.sha256, /^[0-9a-f]{64}$/);
     const notUpload = await adminRequest(a.adminPort, `/api/v1/transfers/${found.body.transfers[0].id}/resubmit`, { method: 'POST', token: rootToken });
@@ -199,9 +252,9 @@ describe('REST API on the admin port (two nodes, one PostgreSQL)', () => {
   });
 
   it('rate-limits logins per client address', async () => {
-    // FERRY_ADMIN_LOGIN_RATE_LIMIT=5 per minute: earlier tests used some of node b's budget.
+    // FERRY_ADMIN_LOGIN_RATE_LIMIT=12 per minute: earlier tests used some of node b's budget.
     const codes: number[] = [];
-    for (let i = 0; i < 8; i++) {
+    for (let i = 0; i < 16; i++) {
       codes.push((await adminRequest(b.adminPort, '/api/v1/login', { method: 'POST', body: { name: 'root', password: 'guess' + i } })).status);
     }
     assert.ok(codes.includes(429), `no 429 among ${codes}`);

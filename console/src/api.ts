@@ -17,6 +17,7 @@ export async function api<T = any>(path: string, options: { method?: string; bod
   });
   const text = await res.text();
   const data = text ? JSON.parse(text) : undefined;
+  if (res.status === 401 && path !== '/login') dispatchEvent(new Event('ferry:logged-out'));
   if (!res.ok) throw new ApiFailure(res.status, data?.error ?? `${res.status} ${res.statusText}`);
   return data as T;
 }

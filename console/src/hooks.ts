@@ -6,15 +6,22 @@ export function usePoll<T>(load: () => Promise<T>, deps: unknown[], intervalMs =
   const [error, setError] = useState<string | undefined>(undefined);
   const latest = useRef(load);
   latest.current = load;
+  // Only the newest request may set the data, so a slow older answer never overwrites a newer one.
+  const sequence = useRef(0);
   const reload = useCallback(async () => {
+    const mine = ++sequence.current;
     try {
-      setData(await latest.current());
+      const value = await latest.current();
+      if (mine !== sequence.current) return;
+      setData(value);
       setError(undefined);
     } catch (err) {
-      setError((err as Error).message);
+      if (mine === sequence.current) setError((err as Error).message);
     }
   }, []);
   useEffect(() => {
+    // Another page or search: do not show the previous one's data meanwhile.
+    setData(undefined);
     void reload();
     if (!intervalMs) return;
     const timer = setInterval(() => void reload(), intervalMs);

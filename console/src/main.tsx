@@ -28,7 +28,13 @@ const NAV: [string, string][] = [
 ];
 
 function Page({ path, me }: { path: string; me: Me }) {
-  const [, section, id] = path.split('/').map(decodeURIComponent);
+  const [, section, id] = path.split('/').map((part) => {
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      return part;
+    }
+  });
   switch (section) {
     case '':
       return <Dashboard />;
@@ -53,6 +59,11 @@ function Page({ path, me }: { path: string; me: Me }) {
 function App() {
   const [me, setMe] = useState<Me | null | undefined>(undefined);
   const path = useHashPath();
+  useEffect(() => {
+    const loggedOut = () => setMe(null);
+    addEventListener('ferry:logged-out', loggedOut);
+    return () => removeEventListener('ferry:logged-out', loggedOut);
+  }, []);
   useEffect(() => {
     api<Me>('/me')
       .then(setMe)

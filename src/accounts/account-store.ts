@@ -156,7 +156,7 @@ export class AccountStore {
   /** Adds a login key; refuses one the account already has. */
   async addKey(name: string, key: ParsedPublicKey): Promise<void> {
     const account = await this.require(name);
-    await this.db.transaction().execute(async (trx) => {
+    await inTransaction(this.db, async (trx) => {
       const existing = await trx.selectFrom('account_keys').select('id').where('account_id', '=', account.id).where('public_key', '=', key.publicKey).executeTakeFirst();
       if (existing) throw new AccountError(`account "${name}" already has the key ${key.fingerprint}`);
       await trx
@@ -170,9 +170,11 @@ export class AccountStore {
   /** Removes the login key with this fingerprint (SHA256:…). */
   async removeKey(name: string, fingerprint: string): Promise<void> {
     const account = await this.require(name);
-    const result = await this.db.deleteFrom('account_keys').where('account_id', '=', account.id).where('fingerprint', '=', fingerprint).executeTakeFirst();
-    if (Number(result.numDeletedRows) === 0) throw new AccountError(`account "${name}" has no key ${fingerprint}`);
-    await this.db.updateTable('accounts').set({ updated_at: Date.now() }).where('id', '=', account.id).execute();
+    await inTransaction(this.db, async (trx) => {
+      const result = await trx.deleteFrom('account_keys').where('account_id', '=', account.id).where('fingerprint', '=', fingerprint).executeTakeFirst();
+      if (Number(result.numDeletedRows) === 0) throw new AccountError(`account "${name}" has no key ${fingerprint}`);
+      await trx.updateTable('accounts').set({ updated_at: Date.now() }).where('id', '=', account.id).execute();
+    });
   }
 
   /** Replaces the networks the account may log in from (null: any address); the next login on every node sees it. */

@@ -102,13 +102,14 @@ export async function startAdminServer(options: AdminServerOptions): Promise<{ s
   }, TOKEN_PURGE_INTERVAL_MS);
   purge.unref();
   server.addHook('onClose', async () => clearInterval(purge));
-  installAuthentication(server, tokens);
+  server.setNotFoundHandler(async (request, reply) => reply.code(404).send({ error: `no ${request.method} ${request.url.split('?')[0]}` }));
   registerHealthRoutes(server, options.status);
   registerMetricsRoute(server, options.metrics);
   server.get('/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, async () => server.swagger());
 
   await server.register(
     async (api) => {
+      installAuthentication(api, tokens);
       registerSessionRoutes(api, { users: new AdminUsers(options.db), tokens, sessionTtlMs: options.sessionTtlMs, loginRateLimit: options.loginRateLimit });
       registerClusterRoutes(api, options.db, options.dialect, options.deadAfterMs);
       registerTransferRoutes(api, options.db);

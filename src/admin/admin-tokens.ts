@@ -54,6 +54,24 @@ export class AdminTokens {
     return { adminId: Number(row.adminId), name: row.name, role: row.role, tokenId: Number(row.tokenId), kind: row.kind };
   }
 
+  /** Live tokens, newest first: of one admin user, or of all. Never the tokens themselves. */
+  async list(adminId?: number) {
+    let q = this.db
+      .selectFrom('admin_tokens as t')
+      .innerJoin('admin_users as u', 'u.id', 't.admin_id')
+      .select(['t.id', 't.kind', 't.label', 't.created_at', 't.expires_at', 't.last_used_at', 't.admin_id', 'u.name'])
+      .where('t.expires_at', '>', Date.now());
+    if (adminId !== undefined) q = q.where('t.admin_id', '=', adminId);
+    return q.orderBy('t.id', 'desc').execute();
+  }
+
+  /** Revokes a token by id (only one of `adminId`'s when given); whether there was one. */
+  async revokeById(tokenId: number, adminId?: number): Promise<boolean> {
+    let q = this.db.deleteFrom('admin_tokens').where('id', '=', tokenId);
+    if (adminId !== undefined) q = q.where('admin_id', '=', adminId);
+    return Number((await q.executeTakeFirst()).numDeletedRows) > 0;
+  }
+
   async revoke(tokenId: number): Promise<void> {
     await this.db.deleteFrom('admin_tokens').where('id', '=', tokenId).execute();
   }

@@ -36,15 +36,16 @@ function crossSite(request: FastifyRequest): boolean {
 }
 
 /**
- * Every /api/ route needs a logged-in principal with enough role, unless its
- * config says `access: 'public'`. Scripts send `Authorization: Bearer <token>`; the
- * console sends its session cookie (HttpOnly, Secure, SameSite=Strict).
+ * Installed inside the /api/v1 plugin, so it runs for every route the router
+ * matched there, however the URL was spelled (percent-encoded, absolute form):
+ * each needs a logged-in principal with enough role unless its config says
+ * `access: 'public'`. Scripts send `Authorization: Bearer <token>`; the console
+ * sends its session cookie (HttpOnly, Secure, SameSite=Strict).
  */
-export function installAuthentication(server: FastifyInstance, tokens: AdminTokens): void {
-  server.addHook('onRequest', async (request: FastifyRequest, _reply: FastifyReply) => {
+export function installAuthentication(api: FastifyInstance, tokens: AdminTokens): void {
+  api.addHook('onRequest', async (request: FastifyRequest, _reply: FastifyReply) => {
     const access = request.routeOptions.config?.access ?? 'operator';
-    // The console's files, the health checks, /metrics and the OpenAPI document are public; the API is not.
-    if (access === 'public' || !request.url.startsWith('/api/')) return;
+    if (access === 'public') return;
     const bearer = bearerToken(request);
     const token = bearer ?? request.cookies[SESSION_COOKIE];
     const principal = token ? await tokens.check(token) : undefined;
@@ -53,4 +54,10 @@ export function installAuthentication(server: FastifyInstance, tokens: AdminToke
     if (RANK[principal.role] < RANK[access]) throw new ApiError(403, `this needs the ${access} role; ${principal.name} is ${principal.role}`);
     request.principal = principal;
   });
+}
+
+/** The logged-in principal of an API request (the hook above set it; refused if somehow not). */
+export function principalOf(request: FastifyRequest): Principal {
+  if (!request.principal) throw new ApiError(401, 'log in first: send a bearer token or the session cookie');
+  return request.principal;
 }

@@ -36,7 +36,7 @@ export interface TransferQuery {
   account?: string;
   status?: TransferStatus;
   direction?: TransferRecord['direction'];
-  /** Paths containing this text. */
+  /** Paths containing this text, ignoring case. */
   pathContains?: string;
   /** Started at or after / before these times (epoch ms). */
   since?: number;
@@ -131,7 +131,8 @@ export class TransferLog {
     if (query.account) q = q.where('account', '=', query.account);
     if (query.status) q = q.where('status', '=', query.status);
     if (query.direction) q = q.where('direction', '=', query.direction);
-    if (query.pathContains) q = q.where(sql<boolean>`path like ${containsPattern(query.pathContains)} escape '\\'`);
+    // lower() on both sides: SQLite's LIKE ignores ASCII case and PostgreSQL's does not; the search should behave the same on both.
+    if (query.pathContains) q = q.where(sql<boolean>`lower(path) like lower(${containsPattern(query.pathContains)}) escape '\\'`);
     if (query.since !== undefined) q = q.where('started_at', '>=', query.since);
     if (query.until !== undefined) q = q.where('started_at', '<', query.until);
     if (query.beforeId !== undefined) q = q.where('id', '<', query.beforeId);

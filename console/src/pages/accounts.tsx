@@ -99,6 +99,7 @@ export function AccountPage({ name, me }: { name: string; me: Me }) {
   const action = useAction(() => void account.reload());
   const [password, setPassword] = useState('');
   const [key, setKey] = useState('');
+  const [networks, setNetworks] = useState<string>();
   const a = account.data;
   const admin = me.role === 'admin';
   return (
@@ -180,6 +181,21 @@ export function AccountPage({ name, me }: { name: string; me: Me }) {
                 </label>
                 <button type="submit">Add key</button>
               </form>
+              <h2>Networks logins may come from</h2>
+              <form
+                class="inline"
+                onSubmit={(e) => {
+                  e.preventDefault();
+                  const list = (networks ?? '').split(/[\s,]+/).filter(Boolean);
+                  void action.run(() => api(path, { method: 'PATCH', body: { allowFrom: list } }), list.length ? 'allowed networks set' : 'logins allowed from any address');
+                }}
+              >
+                <label>
+                  CIDRs, comma-separated (empty: any address)
+                  <input name="allow-from" size={50} value={networks ?? (a.allowFrom ?? []).join(', ')} onInput={(e) => setNetworks(e.currentTarget.value)} />
+                </label>
+                <button type="submit">Save</button>
+              </form>
               <h2>Reset password</h2>
               <form
                 class="inline"
@@ -194,6 +210,18 @@ export function AccountPage({ name, me }: { name: string; me: Me }) {
                 </label>
                 <button type="submit">Set password</button>
               </form>
+              <h2>Remove</h2>
+              <p>
+                <button
+                  class="danger"
+                  onClick={() => {
+                    if (!confirm(`Remove account ${name}? Its files stay on storage.`)) return;
+                    void action.run(() => api(path, { method: 'DELETE' }), 'account removed').then((ok) => ok && (location.hash = '#/accounts'));
+                  }}
+                >
+                  Remove account
+                </button>
+              </p>
             </>
           )}
         </>

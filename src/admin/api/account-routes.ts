@@ -8,6 +8,7 @@ import { parsePublicKey, type ParsedPublicKey } from '../../accounts/public-key.
 import type { Database } from '../../db/schema.js';
 import { accountJson } from '../../views/account-view.js';
 import { ApiError } from '../api-error.js';
+import { principalOf } from '../auth.js';
 
 const name = z.object({ name: z.string().min(1).max(64) });
 const ADMIN = { access: 'admin' as const };
@@ -56,7 +57,7 @@ export function registerAccountRoutes(server: FastifyInstance, db: Kysely<Databa
       const keys = body.keys.map(parseKey);
       if (body.password === undefined && keys.length === 0) throw new ApiError(400, 'an account needs a password or at least one key');
       await accounts.add({ name: body.name, password: body.password, keys, home: body.home, allowFrom: body.allowFrom });
-      request.log.info({ account: body.name, admin: request.principal!.name }, 'account created');
+      request.log.info({ account: body.name, admin: principalOf(request).name }, 'account created');
       reply.code(201);
       return show(body.name);
     },
@@ -78,12 +79,15 @@ export function registerAccountRoutes(server: FastifyInstance, db: Kysely<Databa
     },
     async (request) => {
       const { disabled, password, allowFrom } = request.body;
-      await accounts.require(request.params.name);
-      // Checked before anything changes, so a bad entry leaves the account as it was.
+      // Checked before anything changes, and applied in one transaction: all of it or nothing.
       const networks = allowFrom === undefined ? undefined : allowFrom === null || allowFrom.length === 0 ? null : parseAllowFrom(allowFrom);
-      if (networks !== undefined) await accounts.setAllowFrom(request.params.name, networks);
-      if (password !== undefined) await accounts.setPassword(request.params.name, password);
-      if (disabled !== undefined) await accounts.setDisabled(request.params.name, disabled);
+      await db.transaction().execute(async (trx) => {
+        const store = new AccountStore(trx);
+        await store.require(request.params.name);
+        if (networks !== undefined) await store.setAllowFrom(request.params.name, networks);
+        if (password !== undefined) await store.setPassword(request.params.name, password);
+        if (disabled !== undefined) await store.setDisabled(request.params.name, disabled);
+      });
       return show(request.params.name);
     },
   );
@@ -109,7 +113,7 @@ export function registerAccountRoutes(server: FastifyInstance, db: Kysely<Databa
 
   api.delete('/accounts/:name', { config: ADMIN, schema: { summary: 'Remove an account (its files stay)', params: name } }, async (request) => {
     await accounts.remove(request.params.name);
-    request.log.info({ account: request.params.name, admin: request.principal!.name }, 'account removed');
+    request.log.info({ account: request.params.name, admin: principalOf(request).name }, 'account removed');
     return { name: request.params.name, removed: true };
   });
 }

@@ -9,6 +9,7 @@ import { RouteStore } from '../../routing/routes.js';
 import { ScheduleStore } from '../../scheduler/schedules.js';
 import { monitorJson, partnerJson, routeJson, scheduleJson } from '../../views/catalog-views.js';
 import { ApiError } from '../api-error.js';
+import { principalOf } from '../auth.js';
 
 interface NamedStore<Row> {
   list(): Promise<Row[]>;
@@ -28,7 +29,7 @@ function registerNamed<Row>(server: FastifyInstance, plural: string, noun: strin
   });
   api.delete(`/${plural}/:name`, { config: { access: 'admin' }, schema: { summary: `Remove a ${noun}`, params } }, async (request) => {
     await store.remove(request.params.name);
-    request.log.info({ [noun]: request.params.name, admin: request.principal!.name }, `${noun} removed`);
+    request.log.info({ [noun]: request.params.name, admin: principalOf(request).name }, `${noun} removed`);
     return { name: request.params.name, removed: true };
   });
 }

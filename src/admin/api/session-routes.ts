@@ -5,7 +5,7 @@ import { parseDuration } from '../../config/duration.js';
 import type { AdminTokens } from '../admin-tokens.js';
 import type { AdminUsers } from '../admin-users.js';
 import { ApiError } from '../api-error.js';
-import { SESSION_COOKIE } from '../auth.js';
+import { principalOf, SESSION_COOKIE } from '../auth.js';
 
 const MAX_TOKEN_TTL_MS = 366 * 24 * 60 * 60 * 1000;
 
@@ -39,25 +39,28 @@ export function registerSessionRoutes(
   );
 
   api.post('/logout', { schema: { summary: 'End this session or revoke this token' } }, async (request, reply) => {
-    await deps.tokens.revoke(request.principal!.tokenId);
+    await deps.tokens.revoke(principalOf(request).tokenId);
     reply.clearCookie(SESSION_COOKIE, { path: '/' });
     return { loggedOut: true };
   });
 
   api.get('/me', { schema: { summary: 'The logged-in admin user' } }, async (request) => ({
-    name: request.principal!.name,
-    role: request.principal!.role,
+    name: principalOf(request).name,
+    role: principalOf(request).role,
   }));
 
   api.post(
     '/tokens',
     {
       schema: {
-        summary: 'Make an API token for scripts (with the caller’s role)',
+        summary: 'Make an API token for scripts (with the caller’s role); only from a login session, not from another API token',
         body: z.object({ label: z.string().max(100).default(''), ttl: z.string().default('90d') }),
       },
     },
     async (request) => {
+      const principal = principalOf(request);
+      // A stolen token must not be able to outlive itself by minting a longer one.
+      if (principal.kind !== 'session') throw new ApiError(403, 'API tokens are made from a login session (POST /api/v1/login), not with another API token');
       let ttlMs: number;
       try {
         ttlMs = parseDuration(request.body.ttl);
@@ -65,8 +68,34 @@ export function registerSessionRoutes(
         throw new ApiError(400, `invalid ttl: ${(err as Error).message}`);
       }
       if (ttlMs <= 0 || ttlMs > MAX_TOKEN_TTL_MS) throw new ApiError(400, 'ttl must be between 1 s and 366 days');
-      const { token, expiresAt } = await deps.tokens.issue(request.principal!.adminId, 'api', ttlMs, request.body.label);
+      const { token, expiresAt } = await deps.tokens.issue(principal.adminId, 'api', ttlMs, request.body.label);
       return { token, expires: new Date(expiresAt).toISOString(), label: request.body.label };
+    },
+  );
+
+  api.get('/tokens', { schema: { summary: 'Live sessions and API tokens: your own; an admin sees everyone’s' } }, async (request) => {
+    const principal = principalOf(request);
+    const rows = await deps.tokens.list(principal.role === 'admin' ? undefined : principal.adminId);
+    return rows.map((t) => ({
+      id: Number(t.id),
+      user: t.name,
+      kind: t.kind,
+      label: t.label,
+      created: new Date(Number(t.created_at)).toISOString(),
+      expires: new Date(Number(t.expires_at)).toISOString(),
+      lastUsed: t.last_used_at === null ? null : new Date(Number(t.last_used_at)).toISOString(),
+      current: Number(t.id) === principal.tokenId,
+    }));
+  });
+
+  api.delete(
+    '/tokens/:id',
+    { schema: { summary: 'Revoke a session or API token: your own; an admin may revoke anyone’s', params: z.object({ id: z.coerce.number().int().positive() }) } },
+    async (request) => {
+      const principal = principalOf(request);
+      const revoked = await deps.tokens.revokeById(request.params.id, principal.role === 'admin' ? undefined : principal.adminId);
+      if (!revoked) throw new ApiError(404, `no token with id ${request.params.id}`);
+      return { id: request.params.id, revoked: true };
     },
   );
 }

@@ -7,6 +7,7 @@ import { deliveryHistory, resubmitDelivery } from '../../routing/resubmit.js';
 import { TRANSFER_STATUSES, TransferLog } from '../../transfers/transfer-log.js';
 import { attemptJson, transferJson } from '../../views/transfer-view.js';
 import { ApiError } from '../api-error.js';
+import { principalOf } from '../auth.js';
 
 const time = z.iso.datetime({ offset: true }).transform((t) => Date.parse(t));
 const id = z.object({ id: z.coerce.number().int().positive() });
@@ -58,7 +59,7 @@ export function registerTransferRoutes(server: FastifyInstance, db: Kysely<Datab
 
   api.post('/transfers/:id/resubmit', { schema: { summary: 'Queue a failed delivery again', params: id } }, async (request) => {
     await resubmitDelivery(db, request.params.id);
-    request.log.info({ transfer: request.params.id, admin: request.principal!.name }, 'delivery resubmitted');
+    request.log.info({ transfer: request.params.id, admin: principalOf(request).name }, 'delivery resubmitted');
     return { id: request.params.id, queued: true };
   });
 
