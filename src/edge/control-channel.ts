@@ -14,7 +14,7 @@ export class ControlChannel {
   private readonly timer: NodeJS.Timeout;
 
   constructor(
-    readonly socket: tls.TLSSocket,
+    private readonly socket: tls.TLSSocket,
     private readonly onMessage: (message: ControlMessage) => void,
     beat?: () => void,
   ) {

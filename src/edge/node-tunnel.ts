@@ -29,10 +29,6 @@ export class NodeTunnel {
     this.control.send({ tunnel: this.id });
   }
 
-  get socket(): tls.TLSSocket {
-    return this.control.socket;
-  }
-
   /** Whether the node said it takes sessions, lately enough to still believe it. */
   get isReady(): boolean {
     return this.ready && this.control.open && Date.now() - this.heardAt < READY_STALE_MS;
@@ -61,10 +57,10 @@ export class NodeTunnel {
   /** Carries a client over one of the idle data connections, or the next one the node opens. */
   carry(client: net.Socket): void {
     this.streams++;
-    const spare = this.spares.values().next().value as tls.TLSSocket | undefined;
-    if (spare) {
+    for (const spare of this.spares) {
       this.spares.delete(spare);
-      return this.bridge(client, spare);
+      // One the node closed a moment ago may not have emitted 'close' yet.
+      if (!spare.destroyed && spare.writable) return this.bridge(client, spare);
     }
     const entry = { client, giveUp: setTimeout(() => client.destroy(), LINE_TIMEOUT_MS) };
     this.waiting.push(entry);
