@@ -22,6 +22,8 @@ export interface EdgeOptions {
  */
 export class EdgeServer {
   private readonly tunnels = new Map<string, NodeTunnel>();
+  /** Every client connection open now, so that stop() can end them. */
+  private readonly clients = new Set<net.Socket>();
   private tunnelListener: tls.Server | undefined;
   private clientListener: net.Server | undefined;
   private healthListener: http.Server | undefined;
@@ -101,6 +103,8 @@ export class EdgeServer {
   private carry(client: net.Socket): void {
     client.setNoDelay(true);
     client.on('error', () => {});
+    this.clients.add(client);
+    client.once('close', () => this.clients.delete(client));
     const tunnel = this.pick();
     if (!tunnel) {
       // A clean refusal: the client sees the connection closed at once, not a hang.
@@ -111,9 +115,11 @@ export class EdgeServer {
     tunnel.carry(client);
   }
 
+  /** Closes the listeners, the node tunnels and every client connection (their data connections follow). */
   async stop(): Promise<void> {
     for (const t of this.tunnels.values()) t.close();
     this.tunnels.clear();
+    for (const client of this.clients) client.destroy();
     await Promise.all(
       [this.tunnelListener, this.clientListener, this.healthListener].map((s) => new Promise<void>((resolve) => (s ? s.close(() => resolve()) : resolve()))),
     );
