@@ -65,6 +65,7 @@ export class NodeTunnel {
     const entry = { client, giveUp: setTimeout(() => client.destroy(), LINE_TIMEOUT_MS) };
     this.waiting.push(entry);
     this.control.send({ open: 1 });
+    this.log.debug({ node: this.node, waiting: this.waiting.length }, 'no idle data connection: asked the node for one');
     client.once('close', () => {
       clearTimeout(entry.giveUp);
       const at = this.waiting.indexOf(entry);
