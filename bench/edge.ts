@@ -20,6 +20,7 @@ import { ferryOk, startNode, type FerryEnv, type RunningNode } from '../test/har
 import { writeRandomFile } from '../test/harness/files.js';
 import { sftpBatch, sshKeygen, type Login } from '../test/harness/openssh.js';
 import { freePort } from '../test/harness/ports.js';
+import { cpuDelta, cpuSample, trees, type CpuDelta, type Groups } from './lib/process-cpu.js';
 
 const MiB = 1024 * 1024;
 const CIPHER = ['-o', 'Ciphers=aes128-gcm@openssh.com'];
@@ -31,15 +32,6 @@ function option(name: string, fallback: number): number {
   return value;
 }
 
-/** Linux's USER_HZ: /proc counts CPU time in ticks of 1/100 s. */
-const TICKS_PER_SECOND = 100;
-
-/** User + system CPU seconds of one process, from /proc/PID/stat (fields 14 and 15). */
-function cpuSeconds(pid: number): number {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
-}
-
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 async function timed(login: Login, commands: string[]): Promise<number> {
@@ -48,6 +40,15 @@ async function timed(login: Login, commands: string[]): Promise<number> {
   if (r.code !== 0) throw new Error(`sftp ${commands.join('; ')} failed: ${r.stderr}`);
   return (performance.now() - started) / 1000;
 }
+
+/** One upload, timed, with the CPU seconds each group of processes spent on it. */
+async function upload(login: Login, commands: string[], groups: Groups): Promise<{ seconds: number; cpu: CpuDelta }> {
+  const before = cpuSample(groups);
+  const seconds = await timed(login, commands);
+  return { seconds, cpu: cpuDelta(before, cpuSample(groups)) };
+}
+
+const perGiB = (cpu: CpuDelta, group: string, gib: number) => (cpu.seconds[group] ?? 0) / gib;
 
 async function main(): Promise<void> {
   const sizeMiB = option('--size', 1024);
@@ -96,17 +97,21 @@ async function main(): Promise<void> {
     const viaEdge: Login = { port: ports.sftp, user: 'alice', keyFile: key, dir };
     console.log(`Ferry edge benchmark: ${sizeMiB} MiB upload x ${rounds} rounds, files on ${shm ? '/dev/shm' : dir}; ${os.availableParallelism()} cores shared by client, edge and node (noisy: compare ratios)`);
 
+    // The client group is this script and the sftp/ssh processes it started and reaped.
+    const groups: Groups = { client: () => [process.pid], edge: () => [edge.process.pid!], node: () => trees([node.process.pid!]) };
+    const gib = sizeMiB / 1024;
     const rates = { direct: [] as number[], edge: [] as number[] };
-    const edgeCpuPerGiB: number[] = [];
+    const cpu = { direct: [] as CpuDelta[], edge: [] as CpuDelta[] };
+    const cpuFigures = (d: CpuDelta) => ['client', 'edge', 'node', 'everything else'].map((g) => `${g} ${perGiB(d, g, gib).toFixed(2)}`).join(', ');
     for (let round = 1; round <= rounds; round++) {
-      const d = await timed(direct, [`put ${source} direct-${round}.bin`]);
-      const before = cpuSeconds(edge.process.pid!);
-      const e = await timed(viaEdge, [`put ${source} edge-${round}.bin`]);
-      const cpu = cpuSeconds(edge.process.pid!) - before;
-      rates.direct.push((sizeMiB * MiB) / 1e6 / d);
-      rates.edge.push((sizeMiB * MiB) / 1e6 / e);
-      edgeCpuPerGiB.push(cpu / (sizeMiB / 1024));
-      console.log(`  round ${round}: direct ${rates.direct.at(-1)!.toFixed(0)} MB/s, through the edge ${rates.edge.at(-1)!.toFixed(0)} MB/s, edge CPU ${edgeCpuPerGiB.at(-1)!.toFixed(2)} s/GiB`);
+      const d = await upload(direct, [`put ${source} direct-${round}.bin`], groups);
+      const e = await upload(viaEdge, [`put ${source} edge-${round}.bin`], groups);
+      rates.direct.push((sizeMiB * MiB) / 1e6 / d.seconds);
+      rates.edge.push((sizeMiB * MiB) / 1e6 / e.seconds);
+      cpu.direct.push(d.cpu);
+      cpu.edge.push(e.cpu);
+      console.log(`  round ${round}: direct ${rates.direct.at(-1)!.toFixed(0)} MB/s, through the edge ${rates.edge.at(-1)!.toFixed(0)} MB/s`);
+      console.log(`    CPU s/GiB direct: ${cpuFigures(d.cpu)}; through the edge: ${cpuFigures(e.cpu)}`);
       fs.rmSync(path.join(files, 'storage', 'alice', `direct-${round}.bin`), { force: true });
       fs.rmSync(path.join(files, 'storage', 'alice', `edge-${round}.bin`), { force: true });
     }
@@ -117,7 +122,12 @@ async function main(): Promise<void> {
     }
     const ratio = median(rates.edge) / median(rates.direct);
     console.log(`upload: direct ${median(rates.direct).toFixed(0)} MB/s, through the edge ${median(rates.edge).toFixed(0)} MB/s: ${ratio.toFixed(2)}x (goal >= 0.8x)`);
-    console.log(`edge CPU: ${median(edgeCpuPerGiB).toFixed(2)} s per GiB relayed (goal <= 1.5)`);
+    const medianOf = (deltas: CpuDelta[], group: string) => median(deltas.map((c) => perGiB(c, group, gib)));
+    console.log(`edge CPU: ${medianOf(cpu.edge, 'edge').toFixed(2)} s per GiB relayed (goal <= 1.5)`);
+    console.log(
+      `node CPU: ${medianOf(cpu.direct, 'node').toFixed(2)} s/GiB direct, ${medianOf(cpu.edge, 'node').toFixed(2)} through the edge; ` +
+        `client (sftp + ssh): ${medianOf(cpu.direct, 'client').toFixed(2)} and ${medianOf(cpu.edge, 'client').toFixed(2)}`,
+    );
     console.log(`connection setup (sftp login + pwd + exit, median of 10): direct ${(median(setup.direct) * 1000).toFixed(0)} ms, through the edge ${(median(setup.edge) * 1000).toFixed(0)} ms: ${(median(setup.direct) / median(setup.edge)).toFixed(2)}x`);
   } finally {
     for (const p of running.reverse()) await p.kill('SIGKILL');

@@ -34,7 +34,7 @@ import { openDatabase, type DatabaseHandle } from '../src/db/connect.js';
 import { median } from './cluster/probes.js';
 import { Teardown, withTimeout } from './cluster/teardown.js';
 import { benchCluster, type BenchCluster } from './routing/cluster.js';
-import { cpuDelta, cpuLine, cpuSample, trees, type CpuDelta, type Groups } from './routing/cpu.js';
+import { cpuDelta, cpuLine, cpuSample, trees, type CpuDelta, type Groups } from './lib/process-cpu.js';
 import { freeBytes, verifyCopies, writeFiles, type FileSet } from './routing/files.js';
 import { attemptDurations, attemptsPerNode, enqueueNoops, enqueueUploads, transferStatuses, waitForBatch, type Batch, type BatchResult } from './routing/jobs.js';
 import { parseRoutingOptions, USAGE, UsageError, type RoutingOptions } from './routing/options.js';

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { freshDatabaseUrl, tempDir } from './harness/databases.js';
 import { ferryOk, startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
 import { sha256File, writeRandomFile } from './harness/files.js';
-import { sftpBatch, sshKeygen, type Login } from './harness/openssh.js';
+import { sftpBatch, sftpSpawn, sshKeygen, type Login, type SpawnedClient } from './harness/openssh.js';
 import { freePort } from './harness/ports.js';
 import { waitFor } from './harness/wait.js';
 
@@ -109,6 +109,34 @@ describe('an edge gateway in front of two nodes that dial out to it', () => {
     assert.equal(new Set(rows.map((t: any) => t.node)).size, 2, 'two concurrent sessions went to two nodes (fewest open streams first)');
     assert.deepEqual(fs.readdirSync(edgeCwd), [], 'the edge wrote nothing');
     assert.deepEqual(fs.readdirSync(edgeEnv.dataDir), ['node-output.log'], 'only the test harness log (the edge’s stdout) is there');
+  });
+
+  it('keeps serving a client through the same node while another client of that node has stopped reading', async () => {
+    const big = path.join(dir, 'shared', 'alice', 'big.bin');
+    writeRandomFile(big, 64 * 1024 * 1024, 5);
+    const file = path.join(dir, 'shared', 'alice', 'small.bin');
+    const sha = writeRandomFile(file, 20 * 1024 * 1024, 6);
+    const streams = async () => ((await health(ports.health)).body?.nodes ?? []).reduce((n: number, t: any) => n + t.streams, 0);
+    // One stalled download on each node (stopped with SIGSTOP, so its window fills up), then a third client lands beside one of them.
+    const stalled: SpawnedClient[] = [];
+    try {
+      for (const i of [1, 2]) {
+        const client = sftpSpawn(login, [`get big.bin ${path.join(dir, `stalled-${i}.bin`)}`]);
+        stalled.push(client);
+        await waitFor(`stalled download ${i} carried`, async () => (await streams()) === i, 10_000, 50);
+        process.kill(-client.child.pid!, 'SIGSTOP');
+      }
+      const r = await sftpBatch(login, [`get small.bin ${path.join(dir, 'small-copy.bin')}`]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(sha256File(path.join(dir, 'small-copy.bin')), sha);
+    } finally {
+      for (const client of stalled) {
+        try {
+          process.kill(-client.child.pid!, 'SIGCONT');
+        } catch {}
+        await client.killHard();
+      }
+    }
   });
 
   it('sends new sessions to the surviving node at once, refuses cleanly when no node is ready, and nodes reattach to a restarted edge', async () => {

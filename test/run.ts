@@ -1,7 +1,8 @@
 /**
  * The test command: starts one private PostgreSQL for the whole run (tests create
  * their own databases in it), then runs every *.test.js with Node's test runner.
- * Arguments narrow the run to test files whose path contains one of them.
+ * Arguments narrow the run to test files whose path under test/ contains one of them
+ * (not the checkout's own path: a worktree named edge-something would match them all).
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -19,7 +20,7 @@ function testFiles(dir: string): string[] {
 }
 
 const filters = process.argv.slice(2);
-const files = testFiles(here).filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
+const files = testFiles(here).filter((f) => filters.length === 0 || filters.some((x) => path.relative(here, f).includes(x)));
 if (files.length === 0) {
   console.error(`no test files match ${filters.join(' ')}`);
   process.exit(1);

@@ -1,45 +1,37 @@
 import http from 'node:http';
-import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
+import { NodeTunnel } from './node-tunnel.js';
 import { readProxyHeader } from './proxy-protocol.js';
-import { CLIENT_HEADER, encodeClient, HTTP2_SETTINGS, READY_PATH, SFTP_PATH, WINDOW_BYTES, type ClientAddress } from './tunnel-protocol.js';
+import { readLine } from './read-line.js';
+import { CONTROL_ALPN, DATA_ALPN, KEEPALIVE_MS, LINE_TIMEOUT_MS, MAX_LINE, tunnelTlsOptions, type ClientAddress, type TunnelTls } from './tunnel-protocol.js';
 
-const READY_POLL_MS = 500;
 const PROXY_HEADER_TIMEOUT_MS = 10_000;
-
-interface Tunnel {
-  id: number;
-  node: string;
-  session: http2.ClientHttp2Session;
-  ready: boolean;
-  streams: number;
-}
 
 export interface EdgeOptions {
   host: string;
   sftpPort: number;
   tunnelPort: number;
   healthPort: number;
-  tls: { ca: Buffer; cert: Buffer; key: Buffer };
+  tls: TunnelTls;
   /** Clients arrive through a balancer that sends a PROXY protocol header with their own address. */
   proxyProtocol?: boolean;
 }
 
 /**
  * The edge: accepts node tunnels (mutual TLS, nodes dial in) and client
- * connections, and carries each client connection as one stream through the
- * tunnel of a ready node with the fewest open streams. It keeps nothing on disk
- * and never sees inside the client's SSH connection.
+ * connections, and carries each client connection over a data connection of the
+ * ready node tunnel with the fewest clients. It keeps nothing on disk and never
+ * sees inside the client's SSH connection.
  */
 export class EdgeServer {
-  private readonly tunnels = new Map<number, Tunnel>();
-  private nextId = 1;
+  private readonly tunnels = new Map<string, NodeTunnel>();
+  /** Every client connection open now, so that stop() can end them. */
+  private readonly clients = new Set<net.Socket>();
   private tunnelListener: tls.Server | undefined;
   private clientListener: net.Server | undefined;
   private healthListener: http.Server | undefined;
-  private pollTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly options: EdgeOptions,
@@ -47,18 +39,18 @@ export class EdgeServer {
   ) {}
 
   async start(): Promise<{ sftpPort: number; tunnelPort: number; healthPort: number }> {
-    const { tls: files } = this.options;
     this.tunnelListener = tls.createServer(
-      { ca: files.ca, cert: files.cert, key: files.key, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3', ALPNProtocols: ['h2'] },
-      (socket) => this.attach(socket),
+      { ...tunnelTlsOptions(this.options.tls), requestCert: true, rejectUnauthorized: true, ALPNProtocols: [CONTROL_ALPN, DATA_ALPN] },
+      (socket) => this.onTunnelConnection(socket),
     );
     this.tunnelListener.on('tlsClientError', (err, socket) => this.log.warn({ err: err.message, from: socket.remoteAddress }, 'tunnel refused'));
     this.clientListener = net.createServer((socket) => (this.options.proxyProtocol ? this.carryProxied(socket) : this.carry(socket)));
     this.healthListener = http.createServer((req, res) => {
-      const ready = [...this.tunnels.values()].filter((t) => t.ready);
-      res.statusCode = ready.length > 0 ? 200 : 503;
+      const nodes = [...this.tunnels.values()].map((t) => ({ node: t.node, ready: t.isReady, streams: t.streams }));
+      const ready = nodes.some((n) => n.ready);
+      res.statusCode = ready ? 200 : 503;
       res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ ready: ready.length > 0, nodes: [...this.tunnels.values()].map((t) => ({ node: t.node, ready: t.ready, streams: t.streams })) }));
+      res.end(JSON.stringify({ ready, nodes }));
     });
     const listen = (server: net.Server, port: number) =>
       new Promise<number>((resolve, reject) => {
@@ -68,62 +60,46 @@ export class EdgeServer {
     const tunnelPort = await listen(this.tunnelListener, this.options.tunnelPort);
     const sftpPort = await listen(this.clientListener, this.options.sftpPort);
     const healthPort = await listen(this.healthListener, this.options.healthPort);
-    this.pollTimer = setInterval(() => this.pollReadiness(), READY_POLL_MS);
     return { sftpPort, tunnelPort, healthPort };
   }
 
-  private attach(socket: tls.TLSSocket): void {
-    const peer = socket.getPeerCertificate();
-    const node = (peer?.subject?.CN as string | undefined) ?? 'unknown';
+  private onTunnelConnection(socket: tls.TLSSocket): void {
+    socket.on('error', () => {});
+    socket.setKeepAlive(true, KEEPALIVE_MS);
+    const node = (socket.getPeerCertificate()?.subject?.CN as string | undefined) ?? 'unknown';
+    if (socket.alpnProtocol === CONTROL_ALPN) return this.attach(node, socket);
+    if (socket.alpnProtocol !== DATA_ALPN) {
+      this.log.warn({ node, alpn: socket.alpnProtocol, from: socket.remoteAddress }, 'tunnel connection of an unknown kind refused');
+      return void socket.destroy();
+    }
+    readLine(socket, MAX_LINE, LINE_TIMEOUT_MS).then(
+      (tunnelId) => {
+        const tunnel = this.tunnels.get(tunnelId);
+        // The same certificate as the control connection: one node cannot feed another's tunnel.
+        if (!tunnel || tunnel.node !== node) return void socket.destroy();
+        tunnel.addSpare(socket);
+      },
+      () => socket.destroy(),
+    );
+  }
+
+  private attach(node: string, socket: tls.TLSSocket): void {
     socket.setNoDelay(true);
-    const session = http2.connect('http://ferry-node', { createConnection: () => socket, settings: HTTP2_SETTINGS });
-    const tunnel: Tunnel = { id: this.nextId++, node, session, ready: false, streams: 0 };
+    const tunnel = new NodeTunnel(node, socket, this.log);
     this.tunnels.set(tunnel.id, tunnel);
-    session.on('connect', () => session.setLocalWindowSize(WINDOW_BYTES));
-    const drop = (why: string) => {
-      if (!this.tunnels.delete(tunnel.id)) return;
-      this.log.warn({ node, tunnel: tunnel.id, why }, 'node tunnel closed');
-      session.destroy();
-    };
-    session.on('close', () => drop('closed'));
-    session.on('error', (err) => drop(err.message));
-    session.on('goaway', () => drop('node said goodbye'));
+    socket.once('close', () => {
+      this.tunnels.delete(tunnel.id);
+      tunnel.close();
+      this.log.warn({ node, tunnel: tunnel.id }, 'node tunnel closed');
+    });
     this.log.info({ node, tunnel: tunnel.id, from: socket.remoteAddress }, 'node tunnel attached');
-    this.askReady(tunnel);
   }
 
-  private pollReadiness(): void {
-    for (const tunnel of this.tunnels.values()) this.askReady(tunnel);
-  }
-
-  private askReady(tunnel: Tunnel): void {
-    if (tunnel.session.destroyed) return;
-    const request = tunnel.session.request({ ':method': 'GET', ':path': READY_PATH });
-    let body = '';
-    request.setEncoding('utf8');
-    request.on('data', (d: string) => (body += d));
-    request.on('end', () => {
-      try {
-        const answer = JSON.parse(body) as { ready: boolean; node?: string };
-        if (answer.ready !== tunnel.ready) this.log.info({ node: tunnel.node, ready: answer.ready }, 'node readiness');
-        tunnel.ready = answer.ready === true;
-      } catch {
-        tunnel.ready = false;
-      }
-    });
-    request.on('error', () => (tunnel.ready = false));
-    request.setTimeout(READY_POLL_MS * 4, () => {
-      tunnel.ready = false;
-      request.close();
-    });
-    request.end();
-  }
-
-  /** The tunnel of a ready node with the fewest open streams. */
-  private pick(): Tunnel | undefined {
-    let best: Tunnel | undefined;
+  /** The tunnel of a ready node with the fewest clients. */
+  private pick(): NodeTunnel | undefined {
+    let best: NodeTunnel | undefined;
     for (const t of this.tunnels.values()) {
-      if (!t.ready || t.session.destroyed) continue;
+      if (!t.isReady) continue;
       if (!best || t.streams < best.streams) best = t;
     }
     return best;
@@ -144,6 +120,8 @@ export class EdgeServer {
   private carry(client: net.Socket, from: ClientAddress = peerOf(client)): void {
     client.setNoDelay(true);
     client.on('error', () => {});
+    this.clients.add(client);
+    client.once('close', () => this.clients.delete(client));
     const tunnel = this.pick();
     if (!tunnel) {
       // A clean refusal: the client sees the connection closed at once, not a hang.
@@ -151,36 +129,14 @@ export class EdgeServer {
       client.destroy();
       return;
     }
-    const stream = tunnel.session.request(
-      {
-        ':method': 'POST',
-        ':path': SFTP_PATH,
-        [CLIENT_HEADER]: encodeClient(from),
-      },
-      { endStream: false },
-    );
-    tunnel.streams++;
-    let counted = true;
-    const done = () => {
-      if (counted) tunnel.streams--;
-      counted = false;
-      client.destroy();
-      if (!stream.destroyed) stream.close(http2.constants.NGHTTP2_CANCEL);
-    };
-    stream.on('response', (headers) => {
-      if (headers[':status'] !== 200) return done();
-      stream.pipe(client);
-      client.pipe(stream);
-    });
-    stream.on('close', done);
-    stream.on('error', done);
-    client.on('close', done);
+    tunnel.carry(client, from);
   }
 
+  /** Closes the listeners, the node tunnels and every client connection (their data connections follow). */
   async stop(): Promise<void> {
-    clearInterval(this.pollTimer);
-    for (const t of this.tunnels.values()) t.session.destroy();
+    for (const t of this.tunnels.values()) t.close();
     this.tunnels.clear();
+    for (const client of this.clients) client.destroy();
     await Promise.all(
       [this.tunnelListener, this.clientListener, this.healthListener].map((s) => new Promise<void>((resolve) => (s ? s.close(() => resolve()) : resolve()))),
     );

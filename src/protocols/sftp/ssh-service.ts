@@ -1,6 +1,5 @@
 import crypto from 'node:crypto';
 import net from 'node:net';
-import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import ssh2 from 'ssh2';
 import type { Connection, AuthContext, ServerChannel } from 'ssh2';
@@ -80,14 +79,16 @@ export class SshService {
     return this.listener !== undefined;
   }
 
-  /** Takes a client connection that arrived another way (an edge tunnel stream). */
-  accept(socket: Duplex): void {
+  /** Takes a client connection that arrived another way (an edge tunnel's data connection). */
+  accept(socket: net.Socket): void {
     if (!this.accepting) {
       socket.destroy();
       return;
     }
+    socket.setNoDelay(true);
+    coalesceWrites(socket);
     socket.on('error', () => {});
-    this.server.injectSocket(socket as net.Socket);
+    this.server.injectSocket(socket);
   }
 
   get port(): number {
