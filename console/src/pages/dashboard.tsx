@@ -2,6 +2,7 @@ import { api } from '../api.js';
 import { Badge, ErrorLine } from '../components.js';
 import { bytes, seconds, time } from '../format.js';
 import { usePoll } from '../hooks.js';
+import { TransferTable } from '../transfer-table.js';
 
 interface Throughput {
   from: string;
@@ -108,38 +109,7 @@ export function Dashboard() {
       <h2>Throughput</h2>
       {throughput.data && <ThroughputChart data={throughput.data} />}
       <h2>Recent transfers</h2>
-      {transfers.data && (
-        <table>
-          <thead>
-            <tr>
-              <th>ID</th>
-              <th>Status</th>
-              <th>Direction</th>
-              <th>Account</th>
-              <th>Path</th>
-              <th class="num">Bytes</th>
-              <th>Started</th>
-            </tr>
-          </thead>
-          <tbody>
-            {transfers.data.transfers.map((t: any) => (
-              <tr key={t.id}>
-                <td>
-                  <a href={`#/transfers/${t.id}`}>{t.id}</a>
-                </td>
-                <td>
-                  <Badge value={t.status} />
-                </td>
-                <td>{t.direction}</td>
-                <td>{t.account}</td>
-                <td>{t.path}</td>
-                <td class="num">{bytes(t.bytes)}</td>
-                <td>{time(t.started)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      {transfers.data && <TransferTable transfers={transfers.data.transfers} layout="compact" />}
       <h2>Latest cluster events</h2>
       {c && (
         <ul>

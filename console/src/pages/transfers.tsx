@@ -4,6 +4,7 @@ import { Badge, ErrorLine, Fields } from '../components.js';
 import { bytes, time } from '../format.js';
 import { useAction, usePoll } from '../hooks.js';
 import type { Me } from '../main.js';
+import { TransferTable } from '../transfer-table.js';
 
 const STATUSES = ['', 'queued', 'in-progress', 'completed', 'failed', 'aborted'];
 
@@ -68,44 +69,7 @@ export function TransfersPage() {
         <button type="submit">Search</button>
       </form>
       <ErrorLine error={transfers.error} />
-      {transfers.data && (
-        <table data-testid="transfers">
-          <thead>
-            <tr>
-              <th>ID</th>
-              <th>Status</th>
-              <th>Direction</th>
-              <th>Account</th>
-              <th>Path</th>
-              <th>Destination</th>
-              <th class="num">Bytes</th>
-              <th>Client</th>
-              <th>Started</th>
-              <th>Error</th>
-            </tr>
-          </thead>
-          <tbody>
-            {transfers.data.transfers.map((t: any) => (
-              <tr key={t.id} data-transfer={t.id}>
-                <td>
-                  <a href={`#/transfers/${t.id}`}>{t.id}</a>
-                </td>
-                <td>
-                  <Badge value={t.status} />
-                </td>
-                <td>{t.direction}</td>
-                <td>{t.account}</td>
-                <td>{t.path}</td>
-                <td>{t.destination ?? ''}</td>
-                <td class="num">{bytes(t.bytes)}</td>
-                <td>{t.client ?? ''}</td>
-                <td>{time(t.started)}</td>
-                <td>{t.error ?? ''}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      {transfers.data && <TransferTable transfers={transfers.data.transfers} layout="full" testId="transfers" />}
       {transfers.data?.transfers.length === 0 && <p class="muted">No transfers match.</p>}
     </>
   );
