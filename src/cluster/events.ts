@@ -45,6 +45,20 @@ export class ClusterEvents {
     this.log?.info({ event: event.kind, eventNode: event.nodeName, detail: event.detail ?? '' }, 'cluster event');
   }
 
+  /**
+   * Deletes events recorded before `before` and their alert delivery rows, under
+   * the primary's fence; returns how many events. Their alerts were sent or given
+   * up long before (alerts.give_up_after is hours, the retention days).
+   */
+  async purge(before: number, fence: Expression<SqlBool>): Promise<number> {
+    return this.db.transaction().execute(async (trx) => {
+      const old = trx.selectFrom('cluster_events').select('id').where('at', '<', before);
+      await trx.deleteFrom('alert_deliveries').where('event_id', 'in', old).where(fence).execute();
+      const result = await trx.deleteFrom('cluster_events').where('at', '<', before).where(fence).executeTakeFirst();
+      return Number(result.numDeletedRows);
+    });
+  }
+
   async recent(limit = 20): Promise<ClusterEvent[]> {
     return this.db.selectFrom('cluster_events').selectAll().orderBy('id', 'desc').limit(limit).execute();
   }

@@ -16,13 +16,16 @@ export interface HousekeepingOptions {
   partialMaxAgeMs: number;
   /** Completed queue jobs older than this are deleted (their transfer rows stay). */
   jobRetentionMs: number;
+  /** Cluster events (and their alert deliveries) older than this are deleted. */
+  eventRetentionMs: number;
 }
 
 const PARTIAL_SWEEP_INTERVAL_MS = 60_000;
 
 /**
  * The primary's housekeeping: declares silent nodes lost, marks their unfinished
- * transfers aborted, and removes stale partial uploads. Every database write is
+ * transfers aborted, removes stale partial uploads, and purges completed jobs and
+ * old cluster events. Every database write is
  * fenced with the primary's lease token.
  */
 export class Housekeeping {
@@ -61,6 +64,8 @@ export class Housekeeping {
       if (removed > 0) this.log.info({ removed }, 'removed stale partial uploads');
       const purged = await purgeCompletedJobs(this.db, Date.now() - this.options.jobRetentionMs, fence);
       if (purged > 0) this.log.info({ purged }, 'purged completed queue jobs');
+      const events = await this.events.purge(Date.now() - this.options.eventRetentionMs, fence);
+      if (events > 0) this.log.info({ events }, 'purged old cluster events');
     }
   }
 }

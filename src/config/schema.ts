@@ -143,6 +143,8 @@ export const configSchema = z.object({
       singleton_interval: duration('5s'),
       /** How long `ferry cluster drain` lets in-flight transfers finish by default. */
       drain_timeout: duration('5m'),
+      /** Cluster events (and their alert delivery records) are kept this long. */
+      event_retention: duration('90d'),
     })
     .prefault({}),
   queue: z
