@@ -144,6 +144,25 @@ describe('web console in Chromium', () => {
     await page.getByRole('cell', { name: 'completed' }).first().waitFor();
   });
 
+  it('shows routes, partners, schedules, monitors and an account page', async () => {
+    await page.click('text=Routes');
+    await page.getByRole('cell', { name: 'to-bank' }).waitFor();
+    await screenshot('routes');
+    await page.click('text=Partners');
+    await page.getByRole('cell', { name: 'bank', exact: true }).waitFor();
+    await screenshot('partners');
+    await page.click('text=Schedules');
+    await page.getByRole('heading', { name: 'Schedules' }).waitFor();
+    await screenshot('schedules');
+    await page.click('text=Monitors');
+    await page.getByRole('heading', { name: 'Folder monitors' }).waitFor();
+    await screenshot('monitors');
+    await page.goto(`https://127.0.0.1:${a.adminPort}/#/accounts/erin`);
+    await page.getByRole('heading', { name: 'Account erin' }).waitFor();
+    await page.getByText('any address', { exact: true }).waitFor();
+    await screenshot('account');
+  });
+
   it('shows a node going down on the dashboard', async () => {
     await page.click('text=Dashboard');
     const nodeB = page.locator('tr[data-node="node-b"]');
