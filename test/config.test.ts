@@ -1,11 +1,19 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { ConfigError, environmentName, loadConfig, settingPaths } from '../src/config/load.js';
 import { tempDir } from './harness/databases.js';
 
 describe('configuration', () => {
+  const dirs: string[] = [];
+  const scratch = (): string => {
+    const dir = tempDir();
+    dirs.push(dir);
+    return dir;
+  };
+  after(() => dirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
+
   it('has the documented defaults', () => {
     const config = loadConfig({ env: {} });
     assert.equal(config.data.dir, path.resolve('./data'));
@@ -25,7 +33,7 @@ describe('configuration', () => {
   });
 
   it('lets the environment win over the file, and the file over defaults', () => {
-    const dir = tempDir();
+    const dir = scratch();
     const file = path.join(dir, 'ferry.yaml');
     fs.writeFileSync(file, 'data:\n  dir: /srv/ferry\nsftp:\n  port: 2022\nnode:\n  name: from-file\n');
     const config = loadConfig({ file, env: { FERRY_SFTP_PORT: '3022' } });
@@ -36,7 +44,7 @@ describe('configuration', () => {
   });
 
   it('refuses bad values, unknown keys and broken YAML with a message naming the setting', () => {
-    const dir = tempDir();
+    const dir = scratch();
     assert.throws(() => loadConfig({ env: { FERRY_SFTP_PORT: 'seventy' } }), (e: Error) => e instanceof ConfigError && /sftp\.port \(FERRY_SFTP_PORT\)/.test(e.message));
     assert.throws(() => loadConfig({ env: { FERRY_CLUSTER_MODE: 'both' } }), /cluster\.mode/);
     assert.throws(() => loadConfig({ env: { FERRY_SFTP_PORT: '8443' } }), /sftp\.port and admin\.port are both 8443/);
