@@ -23,6 +23,7 @@ export interface TransferEnd {
   startOffset?: number;
   sha256?: string | null;
   error?: string | null;
+  /** The stamp of the file version whose whole SHA-256 this transfer recorded. */
   fileStamp?: string;
 }
 
@@ -139,20 +140,19 @@ export class TransferLog {
     return q.orderBy('id', 'desc').limit(query.limit ?? 100).execute();
   }
 
-  /** Rows that started at or after `since`, by id, `pageSize` at a time (for export: memory stays bounded). */
-  async *since(since: number, pageSize = 1000): AsyncGenerator<TransferRecord[]> {
-    let after = 0;
-    for (;;) {
-      const page = await this.db
-        .selectFrom('transfers')
-        .selectAll()
-        .where('started_at', '>=', since)
-        .where('id', '>', after)
-        .orderBy('id')
-        .limit(pageSize)
-        .execute();
-      if (page.length === 0) return;
-      yield page;
+  /**
+   * Rows that started in [since, until), in id order, `pageSize` at a time
+   * (export and the capacity report: memory stays bounded however long the log).
+   */
+  async *pages(range: { since: number; until?: number; completedFilesOnly?: boolean }, pageSize = 1000): AsyncGenerator<TransferRecord[]> {
+    for (let after = 0; ; ) {
+      let q = this.db.selectFrom('transfers').selectAll().where('started_at', '>=', range.since).where('id', '>', after);
+      if (range.until !== undefined) q = q.where('started_at', '<', range.until);
+      // Completed uploads and downloads: deliveries' times include queue waits.
+      if (range.completedFilesOnly) q = q.where('status', '=', 'completed').where('direction', 'in', ['upload', 'download']);
+      const page = await q.orderBy('id').limit(pageSize).execute();
+      if (page.length > 0) yield page;
+      if (page.length < pageSize) return;
       after = Number(page[page.length - 1]!.id);
     }
   }

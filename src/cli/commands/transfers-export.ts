@@ -24,7 +24,7 @@ async function write(out: Writable, text: string): Promise<void> {
 async function exportTo(out: Writable, log: TransferLog, since: number, format: Format): Promise<number> {
   let count = 0;
   await write(out, format === 'csv' ? csvRecord(EXPORT_COLUMNS) : '[');
-  for await (const page of log.since(since)) {
+  for await (const page of log.pages({ since })) {
     for (const row of page) {
       const t = transferJson(row);
       await write(out, format === 'csv' ? csvRecord(EXPORT_COLUMNS.map((c) => t[c])) : `${count > 0 ? ',' : ''}\n${JSON.stringify(t)}`);

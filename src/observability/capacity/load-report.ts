@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../../db/schema.js';
+import { TransferLog } from '../../transfers/transfer-log.js';
 import type { ClusterMode } from './headroom.js';
 import { IntervalAccumulator, type TimedTransfer, type Window } from './intervals.js';
 import { capacityReport, type CapacityReport } from './report.js';
@@ -28,23 +29,10 @@ const PAGE_SIZE = 5000;
  */
 async function accumulate(db: Kysely<Database>, window: Window): Promise<IntervalAccumulator> {
   const accumulator = new IntervalAccumulator(window);
-  for (let after = 0; ; ) {
-    const page = await db
-      .selectFrom('transfers')
-      .select(['id', 'node_id', 'direction', 'start_offset', 'bytes', 'started_at', 'ended_at'])
-      .where('started_at', '>=', window.since)
-      .where('started_at', '<', window.until)
-      .where('status', '=', 'completed')
-      .where('direction', 'in', ['upload', 'download'])
-      .where('ended_at', 'is not', null)
-      .where('id', '>', after)
-      .orderBy('id')
-      .limit(PAGE_SIZE)
-      .execute();
-    for (const r of page) accumulator.add(timed(r));
-    if (page.length < PAGE_SIZE) return accumulator;
-    after = Number(page[page.length - 1]!.id);
+  for await (const page of new TransferLog(db).pages({ since: window.since, until: window.until, completedFilesOnly: true }, PAGE_SIZE)) {
+    for (const r of page) if (r.ended_at !== null) accumulator.add(timed(r));
   }
+  return accumulator;
 }
 
 function timed(r: { node_id: string; direction: string; start_offset: number; bytes: number; started_at: number; ended_at: number | null }): TimedTransfer {
