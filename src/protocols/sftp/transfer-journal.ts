@@ -1,4 +1,5 @@
-import type { TransferDirection, TransferStatus } from '../../db/schema.js';
+import type { TransferEnd } from '../../transfers/transfer-log.js';
+import type { TransferDirection } from '../../db/schema.js';
 
 /** What a protocol needs from the transfer log: a row at the start, an update at the end. */
 export interface TransferJournal {
@@ -18,12 +19,5 @@ export interface TransferJournal {
   knownSha256(account: string, path: string, fileStamp: string): Promise<string | undefined>;
 }
 
-export interface JournalEnd {
-  status: Exclude<TransferStatus, 'in-progress'>;
-  bytes: number;
-  startOffset?: number;
-  sha256?: string | null;
-  error?: string | null;
-  /** The stamp of the file version whose whole SHA-256 this transfer recorded. */
-  fileStamp?: string;
-}
+/** How a transfer ended, as the transfer log records it. */
+export type JournalEnd = TransferEnd;
