@@ -2,32 +2,33 @@ import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 
 /** Loads data now and again every intervalMs (0: once), so pages follow running transfers without a reload. */
 export function usePoll<T>(load: () => Promise<T>, deps: unknown[], intervalMs = 2000) {
-  const [data, setData] = useState<T | undefined>(undefined);
+  // Data is kept with the deps it was loaded for: another page or search never shows the previous one's data.
+  const key = JSON.stringify(deps);
+  const [loaded, setLoaded] = useState<{ key: string; value: T } | undefined>(undefined);
   const [error, setError] = useState<string | undefined>(undefined);
-  const latest = useRef(load);
-  latest.current = load;
+  const latest = useRef({ load, key });
+  latest.current = { load, key };
   // Only the newest request may set the data, so a slow older answer never overwrites a newer one.
   const sequence = useRef(0);
   const reload = useCallback(async () => {
     const mine = ++sequence.current;
+    const { load: current, key: loadingKey } = latest.current;
     try {
-      const value = await latest.current();
+      const value = await current();
       if (mine !== sequence.current) return;
-      setData(value);
+      setLoaded({ key: loadingKey, value });
       setError(undefined);
     } catch (err) {
       if (mine === sequence.current) setError((err as Error).message);
     }
   }, []);
   useEffect(() => {
-    // Another page or search: do not show the previous one's data meanwhile.
-    setData(undefined);
     void reload();
     if (!intervalMs) return;
     const timer = setInterval(() => void reload(), intervalMs);
     return () => clearInterval(timer);
-  }, deps);
-  return { data, error, reload };
+  }, [key]);
+  return { data: loaded?.key === key ? loaded.value : undefined, error, reload };
 }
 
 /** The current #/path of the page. */
