@@ -97,12 +97,14 @@ export class EdgeLink {
   }
 
   private fillSpares(): void {
-    while (this.spares.size + this.dialing < SPARE_DATA) this.dialData();
+    // dialData refuses while no tunnel is up (or too many dials are pending): stop then, or this would spin forever.
+    while (this.spares.size + this.dialing < SPARE_DATA && this.dialData());
   }
 
-  private dialData(): void {
+  /** Dials one data connection for the current tunnel; false when it cannot now. */
+  private dialData(): boolean {
     const tunnelId = this.tunnelId;
-    if (this.stopped || !tunnelId || this.dialing >= MAX_DIALING) return;
+    if (this.stopped || !tunnelId || this.dialing >= MAX_DIALING) return false;
     this.dialing++;
     const socket = this.connect(DATA_ALPN);
     let connected = false;
@@ -125,6 +127,7 @@ export class EdgeLink {
       // A failed dial or an idle data connection gone (a firewall, the edge shedding it): replace it, not in a hot loop.
       setTimeout(() => this.fillSpares(), BACKOFF_MIN_MS).unref();
     });
+    return true;
   }
 
   private onClient(socket: tls.TLSSocket, line: string): void {
