@@ -7,7 +7,7 @@ import type { SupervisorMessage, WorkerMessage } from './cluster/worker-pool.js'
 import type { Config } from './config/schema.js';
 import { openDatabase } from './db/connect.js';
 import { createLogger } from './observability/logger.js';
-import { measuredJournal, type MetricEvent } from './observability/metric-events.js';
+import { batchedReporter, measuredJournal } from './observability/metric-events.js';
 import { loadHostKeys } from './protocols/sftp/host-keys.js';
 import { SshService } from './protocols/sftp/ssh-service.js';
 import { TunnelConnector } from './edge/tunnel-connector.js';
@@ -16,7 +16,7 @@ import { accountHome } from './storage/home.js';
 import { retryWhileDatabaseDown } from './transfers/retry.js';
 import { TransferLog, type AfterFinish, type TransferEnd } from './transfers/transfer-log.js';
 import { enqueueDeliveries } from './routing/enqueue.js';
-import { uploadHasRoutes } from './routing/routes.js';
+import { uploadRoutesCheck } from './routing/routes.js';
 
 const LOAD_REPORT_INTERVAL_MS = 500;
 
@@ -36,7 +36,8 @@ export async function runWorker(config: Config): Promise<void> {
     durationMs: config.accounts.lockout_duration,
   });
   const send = (msg: WorkerMessage) => process.send?.(msg);
-  const report = (event: MetricEvent) => send({ type: 'metric', event });
+  const metrics = batchedReporter((events) => send({ type: 'metrics', events }));
+  const report = metrics.report;
   const events = new ClusterEvents(database.db, log);
   const authenticatePassword = async (name: string, password: string, address: string) => {
     const result = await authenticator.password(name, password, address);
@@ -48,6 +49,7 @@ export async function runWorker(config: Config): Promise<void> {
     }
     return result;
   };
+  const hasUploadRoutes = uploadRoutesCheck(database.db);
   // A completed upload and the deliveries its routes ask for commit together.
   const routeUpload = (end: TransferEnd): AfterFinish => async (trx, row) => {
     const queued = await enqueueDeliveries(
@@ -66,9 +68,9 @@ export async function runWorker(config: Config): Promise<void> {
       start: (t) => transfers.start({ ...t, nodeId, workerPid: process.pid }),
       // The end of a transfer must reach the log even across a database restart.
       finish: (id, end) => retryWhileDatabaseDown(() => transfers.finish(id, end), log),
-      completeUpload: (id, end) =>
+      completeUpload: (id, account, end) =>
         retryWhileDatabaseDown(async () => {
-          const routed = await uploadHasRoutes(database.db, id);
+          const routed = await hasUploadRoutes(account);
           await transfers.finish(id, end, routed ? routeUpload(end) : undefined);
         }, log),
       knownSha256: (account, path, stamp) => transfers.knownSha256(account, path, stamp),
@@ -109,6 +111,7 @@ export async function runWorker(config: Config): Promise<void> {
     if (ssh.openTransfers > 0) log.warn({ open: ssh.openTransfers }, 'grace period over; aborting open transfers');
     await ssh.closeAll('node shut down during the transfer');
     clearInterval(loadTimer);
+    metrics.flush();
     await database.close();
     process.exit(0);
   };

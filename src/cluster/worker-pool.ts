@@ -10,8 +10,8 @@ export type WorkerMessage =
   | { type: 'load'; sessions: number; transfers: number }
   /** The worker queued routing work: the supervisor claims it now rather than at its next poll. */
   | { type: 'queued' }
-  /** A login, session or transfer start or end, for the node's metrics. */
-  | { type: 'metric'; event: MetricEvent };
+  /** Logins, sessions and transfer starts and ends, for the node's metrics (gathered for a moment: metric-events.ts). */
+  | { type: 'metrics'; events: MetricEvent[] };
 
 /** Messages from the supervisor to its workers. */
 export type SupervisorMessage =
@@ -80,8 +80,8 @@ export class WorkerPool {
           this.hooks.onLoad(this.sessions);
         } else if (msg.type === 'queued') {
           this.hooks.onQueued();
-        } else if (msg.type === 'metric') {
-          this.hooks.onMetric(pid, msg.event);
+        } else if (msg.type === 'metrics') {
+          for (const event of msg.events) this.hooks.onMetric(pid, event);
         }
       });
       worker.on('exit', (code, signal) => {

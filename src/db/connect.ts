@@ -3,7 +3,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type SQLite from 'better-sqlite3';
 import type pg from 'pg';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, Migrator, PostgresDialect } from 'kysely';
+import { FerrySqliteDialect } from './sqlite-dialect.js';
 import type { Database } from './schema.js';
 import { migrationProvider } from './migrations.js';
 
@@ -73,7 +74,7 @@ export function openDatabase(url: string, options: { poolSize?: number } = {}): 
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('busy_timeout = 10000');
     sqlite.pragma('foreign_keys = ON');
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+    const db = new Kysely<Database>({ dialect: new FerrySqliteDialect({ database: withStatementCache(sqlite) }) });
     return { db, dialect: 'sqlite', displayUrl: url, close: () => db.destroy() };
   }
   if (/^postgres(ql)?:\/\//.test(url)) {

@@ -1,5 +1,6 @@
 import picomatch from 'picomatch';
 import type { Kysely, Selectable } from 'kysely';
+import { PreparedQuery } from '../db/prepared-query.js';
 import type { AfterDelivery, Database, RouteEvent, RoutesTable } from '../db/schema.js';
 import { PartnerError, validateName } from './partners.js';
 import { validateRenamePattern } from './rename-pattern.js';
@@ -126,21 +127,15 @@ export class RouteStore {
 }
 
 /**
- * Whether the account of an upload has any enabled upload route: one statement,
- * so an upload of an account without routes completes with a single UPDATE. A
- * route added meanwhile applies from the next upload on.
+ * Whether an account has any enabled upload route: one prepared statement, so an
+ * upload of an account without routes completes with a single UPDATE. A route
+ * added meanwhile applies from the next upload on.
  */
-export async function uploadHasRoutes(db: Kysely<Database>, transferId: number): Promise<boolean> {
-  const row = await db
-    .selectFrom('routes')
-    .innerJoin('transfers', 'transfers.account', 'routes.account')
-    .select('routes.id')
-    .where('transfers.id', '=', transferId)
-    .where('routes.on_event', '=', 'upload')
-    .where('routes.enabled', '=', 1)
-    .limit(1)
-    .executeTakeFirst();
-  return row !== undefined;
+export function uploadRoutesCheck(db: Kysely<Database>): (account: string) => Promise<boolean> {
+  const query = new PreparedQuery(db, (p: { account: string }) =>
+    db.selectFrom('routes').select('id').where('account', '=', p.account).where('on_event', '=', 'upload').where('enabled', '=', 1).limit(1),
+  );
+  return async (account) => (await query.execute(db, { account })).rows.length > 0;
 }
 
 /** The enabled routes of one account and event whose glob matches the path. */

@@ -1,4 +1,5 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { PreparedQuery } from '../db/prepared-query.js';
 import type { Database, TransferDirection, TransferStatus, TransfersTable } from '../db/schema.js';
 
 export type TransferRecord = Selectable<TransfersTable>;
@@ -47,6 +48,34 @@ export interface TransferQuery {
   limit?: number;
 }
 
+interface InsertParams extends TransferStart {
+  startedAt: number;
+}
+
+interface EndParams {
+  id: number;
+  status: TransferEnd['status'];
+  bytes: number;
+  sha256: string | null;
+  error: string | null;
+  endedAt: number;
+  startOffset: number | null;
+  fileStamp: string | null;
+}
+
+function endParams(id: number, end: TransferEnd): EndParams {
+  return {
+    id,
+    status: end.status,
+    bytes: end.bytes,
+    sha256: end.sha256 ?? null,
+    error: end.error ?? null,
+    endedAt: Date.now(),
+    startOffset: end.startOffset ?? null,
+    fileStamp: end.fileStamp ?? null,
+  };
+}
+
 /** A LIKE pattern matching `text` anywhere, its own % and _ taken literally. */
 function containsPattern(text: string): string {
   return `%${text.replace(/[\\%_]/g, (c) => '\\' + c)}%`;
@@ -57,28 +86,53 @@ function containsPattern(text: string): string {
  * when it ends (two statements per transfer, none per packet).
  */
 export class TransferLog {
-  constructor(private readonly db: Kysely<Database>) {}
+  // The statements every transfer runs, built once (db/prepared-query.ts).
+  private readonly insertRow: PreparedQuery<InsertParams, { id: number | bigint }>;
+  private readonly endRow: PreparedQuery<EndParams, unknown>;
+  private readonly endRowReturning: PreparedQuery<EndParams, Pick<TransferRecord, 'account' | 'path' | 'direction' | 'start_offset'>>;
+
+  constructor(private readonly db: Kysely<Database>) {
+    this.insertRow = new PreparedQuery(db, (p: InsertParams) =>
+      db
+        .insertInto('transfers')
+        .values({
+          node_id: p.nodeId,
+          worker_pid: p.workerPid,
+          session_id: p.sessionId,
+          account: p.account,
+          protocol: p.protocol,
+          client_address: p.clientAddress,
+          path: p.path,
+          direction: p.direction,
+          start_offset: p.startOffset,
+          bytes: 0,
+          started_at: p.startedAt,
+          status: 'in-progress',
+        })
+        .returning('id'),
+    );
+    const end = (p: EndParams) =>
+      db
+        .updateTable('transfers')
+        .set({
+          status: p.status,
+          bytes: p.bytes,
+          sha256: p.sha256,
+          error: p.error,
+          ended_at: p.endedAt,
+          // Left as they are when not given (null).
+          start_offset: sql<number>`coalesce(${p.startOffset}, start_offset)`,
+          file_stamp: sql<string | null>`coalesce(${p.fileStamp}, file_stamp)`,
+        })
+        .where('id', '=', p.id)
+        .where('status', 'in', ['in-progress', 'aborted']);
+    this.endRow = new PreparedQuery(db, end);
+    this.endRowReturning = new PreparedQuery(db, (p: EndParams) => end(p).returning(['account', 'path', 'direction', 'start_offset']));
+  }
 
   async start(t: TransferStart): Promise<number> {
-    const row = await this.db
-      .insertInto('transfers')
-      .values({
-        node_id: t.nodeId,
-        worker_pid: t.workerPid,
-        session_id: t.sessionId,
-        account: t.account,
-        protocol: t.protocol,
-        client_address: t.clientAddress,
-        path: t.path,
-        direction: t.direction,
-        start_offset: t.startOffset,
-        bytes: 0,
-        started_at: Date.now(),
-        status: 'in-progress',
-      })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    return Number(row.id);
+    const { rows } = await this.insertRow.execute(this.db, { ...t, startedAt: Date.now() });
+    return Number(rows[0]!.id);
   }
 
   /**
@@ -86,31 +140,16 @@ export class TransferLog {
    * an 'aborted' a peer presumed while this node could not heartbeat.
    */
   async finish(id: number, end: TransferEnd, then?: AfterFinish): Promise<void> {
+    const params = endParams(id, end);
     if (!then) {
-      await this.finishStatement(this.db, id, end).execute();
+      await this.endRow.execute(this.db, params);
       return;
     }
     // What the end of the transfer causes commits with it, or not at all.
     await this.db.transaction().execute(async (trx) => {
-      const row = await this.finishStatement(trx, id, end).returning(['account', 'path', 'direction', 'start_offset']).executeTakeFirst();
+      const row = (await this.endRowReturning.execute(trx, params)).rows[0];
       if (row) await then(trx, { ...row, start_offset: Number(row.start_offset) });
     });
-  }
-
-  private finishStatement(db: Kysely<Database>, id: number, end: TransferEnd) {
-    return db
-      .updateTable('transfers')
-      .set({
-        status: end.status,
-        bytes: end.bytes,
-        sha256: end.sha256 ?? null,
-        error: end.error ?? null,
-        ended_at: Date.now(),
-        ...(end.startOffset !== undefined ? { start_offset: end.startOffset } : {}),
-        ...(end.fileStamp !== undefined ? { file_stamp: end.fileStamp } : {}),
-      })
-      .where('id', '=', id)
-      .where('status', 'in', ['in-progress', 'aborted']);
   }
 
   async knownSha256(account: string, path: string, fileStamp: string): Promise<string | undefined> {

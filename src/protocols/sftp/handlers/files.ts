@@ -153,9 +153,11 @@ export const close: Handler = async (session, id, r) => {
   }
   try {
     const done = await upload.commit();
-    await journal.completeUpload(transferId, { status: 'completed', bytes: done.bytes, sha256: done.sha256, fileStamp: done.stamp });
+    await journal.completeUpload(transferId, session.ctx.accountName, { status: 'completed', bytes: done.bytes, sha256: done.sha256, fileStamp: done.stamp });
     session.sendStatus(id, Status.OK);
-    log.info({ path: upload.target.virtual, transferId, bytes: done.bytes, sha256: done.sha256 }, 'upload completed');
+    // Logged once the reply has left: the client's next request need not wait for it.
+    const path = upload.target.virtual;
+    setImmediate(() => log.info({ path, transferId, bytes: done.bytes, sha256: done.sha256 }, 'upload completed'));
   } catch (err) {
     log.warn({ err, path: upload.target.virtual, transferId }, 'upload failed at close');
     await journal.finish(transferId, { status: 'failed', bytes: upload.currentSize, error: (err as Error).message });
