@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { StorageError } from './errors.js';
-import { fsyncFor, type Fsync } from './fsync.js';
+import { durabilityFor, type Durability } from './durability.js';
 
 const MAX_NAME_BYTES = 255;
 const MAX_PATH_BYTES = 4096;
@@ -12,6 +12,12 @@ export interface ResolvedPath {
   virtual: string;
   /** The real path on disk, inside the home. */
   real: string;
+  /**
+   * What lstat found at the path as it was resolved, when its parent is a
+   * directory: the entry, or null when there is none. Undefined when not looked
+   * at (the parent is missing or no directory, or the path has a symbolic link).
+   */
+  found?: fs.Stats | null;
 }
 
 /**
@@ -21,8 +27,8 @@ export interface ResolvedPath {
  */
 export class Home {
   readonly root: string;
-  /** fsync for this home's files and partial uploads (one file system: uploads are renamed across). */
-  readonly fsync: Fsync;
+  /** How this home's files and partial uploads are made durable (one file system: uploads are renamed across). */
+  readonly durability: Durability;
 
   constructor(
     root: string,
@@ -32,7 +38,7 @@ export class Home {
     fs.mkdirSync(root, { recursive: true });
     fs.mkdirSync(partialDir, { recursive: true });
     this.root = fs.realpathSync(root);
-    this.fsync = fsyncFor(partialDir);
+    this.durability = durabilityFor(partialDir);
   }
 
   /** Normalises a client path ('..' stops at '/') and checks it stays inside the home. */
@@ -40,40 +46,42 @@ export class Home {
     if (clientPath.includes('\0')) throw new StorageError('EINVAL', 'path contains a NUL byte');
     if (Buffer.byteLength(clientPath) > MAX_PATH_BYTES) throw new StorageError('ENAMETOOLONG', 'path too long');
     const virtual = path.posix.normalize('/' + clientPath).replace(/(.)\/+$/, '$1');
-    for (const name of virtual.split('/')) {
+    const names = virtual === '/' ? [] : virtual.slice(1).split('/');
+    for (const name of names) {
       if (Buffer.byteLength(name) > MAX_NAME_BYTES) {
         throw new StorageError('ENAMETOOLONG', `file name longer than ${MAX_NAME_BYTES} bytes`);
       }
     }
     const real = virtual === '/' ? this.root : path.join(this.root, virtual);
-    this.assertInside(real);
-    return { virtual, real };
+    if (names.length === 0) {
+      this.assertInsideSlow(real);
+      return { virtual, real };
+    }
+    return { virtual, real, found: this.walkInside(names, real) };
   }
 
   /**
    * Refuses a path whose existing part leads outside the home through a symbolic
-   * link (the link itself may sit inside the home, on shared storage). The usual
-   * case, an existing parent and a last name that is no link, costs one realpath
-   * and one lstat, and throws nothing: exceptions dominate the cost of a lookup.
+   * link (the link itself may sit inside the home, on shared storage). Looks at
+   * each name below the root with lstat: the usual path, directories down to a
+   * last name that is no link, costs one system call a name and throws nothing
+   * (realpath would look at every name from '/', and exceptions cost more than
+   * the calls). A symbolic link anywhere sends the path to the full check.
    */
-  private assertInside(real: string): void {
-    if (real === this.root) return this.assertInsideSlow(real);
-    let parent: string;
-    try {
-      parent = fs.realpathSync.native(path.dirname(real));
-    } catch {
-      return this.assertInsideSlow(real);
+  private walkInside(names: string[], real: string): fs.Stats | null | undefined {
+    let at = this.root;
+    for (let i = 0; i < names.length; i++) {
+      at = path.join(at, names[i]!);
+      const entry = fs.lstatSync(at, { throwIfNoEntry: false });
+      if (entry?.isSymbolicLink()) {
+        this.assertInsideSlow(real);
+        return undefined;
+      }
+      if (i === names.length - 1) return entry ?? null;
+      // A missing directory or a file on the way: nothing below it exists, so nothing leads out.
+      if (!entry?.isDirectory()) return undefined;
     }
-    this.assertTargetInside(parent);
-    let last: fs.Stats | undefined;
-    try {
-      last = fs.lstatSync(real, { throwIfNoEntry: false });
-    } catch (err) {
-      // The parent is not a directory: nothing below it exists, so nothing leads out.
-      if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') return;
-      throw err;
-    }
-    if (last?.isSymbolicLink()) this.assertInsideSlow(real);
+    return undefined;
   }
 
   private assertTargetInside(target: string): void {

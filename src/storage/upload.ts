@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { StorageError } from './errors.js';
 import { fileStamp } from './file-stamp.js';
-import type { Fsync } from './fsync.js';
+import type { Durability } from './durability.js';
 import type { Home, ResolvedPath } from './home.js';
 
 export interface UploadOptions {
@@ -52,7 +52,7 @@ export class Upload {
     private readonly append: boolean,
     private hash: crypto.Hash | undefined,
     private hashedUpTo: number,
-    private readonly fsync: Fsync,
+    private readonly durability: Durability,
   ) {}
 
   /** The first write error; once set, the upload can only be abandoned. */
@@ -60,8 +60,12 @@ export class Upload {
 
   static async open(home: Home, target: ResolvedPath, options: UploadOptions): Promise<Upload> {
     // No exceptions on the usual paths (a new file, an existing parent): they cost more than the system calls.
-    const finalStats = fs.statSync(target.real, { throwIfNoEntry: false });
-    if (!finalStats && !fs.statSync(path.dirname(target.real)).isDirectory()) throw new StorageError('ENOTDIR', 'Not a directory');
+    // What resolving the path found serves unless it was a link or not looked at.
+    const seen = target.found;
+    const finalStats = seen === undefined || seen?.isSymbolicLink() ? fs.statSync(target.real, { throwIfNoEntry: false }) : (seen ?? undefined);
+    if (!finalStats && seen === undefined && !fs.statSync(path.dirname(target.real)).isDirectory()) {
+      throw new StorageError('ENOTDIR', 'Not a directory');
+    }
     if (finalStats?.isDirectory()) throw new StorageError('EISDIR', 'Is a directory');
     if (options.exclusive && finalStats) throw new StorageError('EEXIST', 'File exists');
 
@@ -87,7 +91,7 @@ export class Upload {
     try {
       const st = fs.fstatSync(fd);
       const hash = await hashFile(partialPath, st.size);
-      return new Upload(target, partialPath, fd, st.ino, st.size, st.size, options.append, hash, st.size, home.fsync);
+      return new Upload(target, partialPath, fd, st.ino, st.size, st.size, options.append, hash, st.size, home.durability);
     } catch (err) {
       fs.closeSync(fd);
       throw err;
@@ -155,7 +159,7 @@ export class Upload {
   }
 
   async sync(): Promise<void> {
-    await this.fsync(this.fd);
+    await this.durability.file(this.fd);
   }
 
   /** Makes the upload durable and visible under its final name. */
@@ -168,7 +172,7 @@ export class Upload {
     this.fd = -1;
     let stamp: string;
     try {
-      await this.fsync(fd);
+      await this.durability.file(fd);
       const current = fs.statSync(this.partialPath, { throwIfNoEntry: false });
       if (current?.ino !== this.inode) {
         throw new StorageError('EBUSY', 'upload superseded by another upload of the same file');
@@ -181,7 +185,7 @@ export class Upload {
     } finally {
       fs.closeSync(fd);
     }
-    await syncDirectory(path.dirname(this.target.real), this.fsync);
+    await this.durability.directory(path.dirname(this.target.real));
     const sha256 =
       this.hash && this.hashedUpTo === this.size
         ? this.hash.digest('hex')
@@ -227,13 +231,4 @@ function remainderOf(parts: Buffer[], skip: number): Buffer[] {
     skip = 0;
   }
   return out;
-}
-
-async function syncDirectory(dir: string, fsync: Fsync): Promise<void> {
-  const fd = fs.openSync(dir, 'r');
-  try {
-    await fsync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
 }
