@@ -1,22 +1,64 @@
 import { isMainThread } from 'node:worker_threads';
-import pino, { type Logger } from 'pino';
+import pino, { type DestinationStream, type Logger } from 'pino';
 
 /**
  * At most one pipe buffer's atomic write (PIPE_BUF on Linux): a node's processes
  * share stdout, and a longer write to a pipe may interleave with another
- * process's, splitting a line. sonic-boom only ever writes whole lines, so each
- * write holds whole lines and no more than this.
+ * process's, splitting a line. Each write holds whole lines and no more than this.
  */
 const ATOMIC_WRITE_BYTES = 4096;
 
+/** How long a line may wait for others to share its write. */
+const GATHER_MS = 50;
+
+/**
+ * Lines gathered for a moment and written together, a few per system call: a
+ * write per line cost a busy worker about as much as the SFTP request it logged.
+ * What waits is written when the process exits, however it exits except by
+ * SIGKILL, which loses at most GATHER_MS of lines (the transfer log, in the
+ * database, is the record that must survive that).
+ */
+function gatheredStdout(): DestinationStream {
+  const out = pino.destination({ dest: 1, sync: true, maxWrite: ATOMIC_WRITE_BYTES });
+  let lines: string[] = [];
+  let waiting = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const flush = () => {
+    clearTimeout(timer);
+    timer = undefined;
+    let chunk = '';
+    let chunkBytes = 0;
+    for (const line of lines) {
+      const lineBytes = Buffer.byteLength(line);
+      if (chunkBytes > 0 && chunkBytes + lineBytes > ATOMIC_WRITE_BYTES) {
+        out.write(chunk);
+        chunk = '';
+        chunkBytes = 0;
+      }
+      chunk += line;
+      chunkBytes += lineBytes;
+    }
+    if (chunkBytes > 0) out.write(chunk);
+    lines = [];
+    waiting = 0;
+  };
+  process.on('exit', flush);
+  return {
+    write(line: string) {
+      lines.push(line);
+      waiting += line.length;
+      if (waiting >= 4 * ATOMIC_WRITE_BYTES) flush();
+      else timer ??= setTimeout(flush, GATHER_MS).unref();
+    },
+  };
+}
+
+/** One per process, so lines from its loggers keep their order. */
+let stdout: DestinationStream | undefined;
+
 /**
  * Structured JSON logs on stdout; one line per event, with the node's name on every line.
- *
- * Lines are written off the event loop (sonic-boom hands them to the thread pool,
- * gathering what arrives meanwhile into the next write): a synchronous write per
- * line cost a busy worker more than the SFTP request it logged. pino flushes what
- * is left synchronously when the process exits, however it exits, except by
- * SIGKILL. A worker thread writes synchronously, as nothing flushes it at its end.
+ * A worker thread writes each line at once: nothing flushes a thread at its end.
  */
 export function createLogger(level: string, bindings: Record<string, unknown>): Logger {
   return pino(
@@ -27,7 +69,7 @@ export function createLogger(level: string, bindings: Record<string, unknown>): 
       formatters: { level: (label) => ({ level: label }) },
       redact: { paths: ['password', '*.password'], censor: '[redacted]' },
     },
-    pino.destination({ dest: 1, sync: !isMainThread, maxWrite: ATOMIC_WRITE_BYTES }),
+    isMainThread ? (stdout ??= gatheredStdout()) : pino.destination({ dest: 1, sync: true }),
   );
 }
 
