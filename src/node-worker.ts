@@ -137,5 +137,6 @@ export async function runWorker(config: Config): Promise<void> {
   process.on('SIGINT', () => {});
   // The supervisor died (SIGKILL): nobody heartbeats for this node any more.
   process.on('disconnect', () => process.exit(1));
+  log.info('worker up');
   send({ type: 'up' });
 }

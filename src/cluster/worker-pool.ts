@@ -19,6 +19,9 @@ export type SupervisorMessage =
   | { type: 'close-sessions'; reason: string }
   | { type: 'shutdown'; graceMs: number };
 
+/** A worker that has not said it is up by then is killed and replaced. */
+const WORKER_START_TIMEOUT_MS = 60_000;
+
 interface WorkerState {
   worker: Worker;
   pid: number;
@@ -60,14 +63,23 @@ export class WorkerPool {
     await Promise.all(Array.from({ length: this.size }, () => this.fork()));
   }
 
+  /**
+   * Forks a worker; resolves once it is up, or once the worker replacing it is
+   * (a worker that dies or hangs while starting must not leave the node unready).
+   */
   private fork(): Promise<void> {
     return new Promise((resolve) => {
       const worker = cluster.fork();
       const pid = worker.process.pid!;
       const state: WorkerState = { worker, pid, sessions: 0, transfers: 0, listening: false };
       this.workers.set(pid, state);
+      const startTimer = setTimeout(() => {
+        this.log.error({ pid, timeoutMs: WORKER_START_TIMEOUT_MS }, 'worker did not start in time; killing it');
+        worker.process.kill('SIGKILL');
+      }, WORKER_START_TIMEOUT_MS);
       worker.on('message', (msg: WorkerMessage) => {
         if (msg.type === 'up') {
+          clearTimeout(startTimer);
           if (this.serving) this.send(state, { type: 'serve', on: true });
           resolve();
         } else if (msg.type === 'serving') {
@@ -85,12 +97,13 @@ export class WorkerPool {
         }
       });
       worker.on('exit', (code, signal) => {
+        clearTimeout(startTimer);
         this.workers.delete(pid);
         this.notify();
-        if (this.stopping) return;
+        if (this.stopping) return resolve();
         this.log.error({ pid, code, signal }, 'worker died; starting a new one');
         void this.hooks.onCrash(pid);
-        setTimeout(() => !this.stopping && void this.fork(), 1000);
+        setTimeout(() => (this.stopping ? resolve() : void this.fork().then(resolve)), 1000);
       });
     });
   }
