@@ -38,6 +38,8 @@ export async function runWorker(config: Config): Promise<void> {
   const send = (msg: WorkerMessage) => process.send?.(msg);
   const metrics = batchedReporter((events) => send({ type: 'metrics', events }));
   const report = metrics.report;
+  // Sessions closed at shutdown report after the last flush: send them as the process ends (best effort).
+  process.on('exit', metrics.flush);
   const events = new ClusterEvents(database.db, log);
   const authenticatePassword = async (name: string, password: string, address: string) => {
     const result = await authenticator.password(name, password, address);

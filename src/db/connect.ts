@@ -34,7 +34,9 @@ function loadPg(): typeof pg {
 
 /**
  * Kysely prepares every query anew; the hot path (logins, transfer-log rows) repeats
- * a handful of statements, so keep the prepared ones (bounded, oldest dropped first).
+ * a handful of statements, so keep the prepared ones (bounded, the least recently
+ * used dropped first: rare statements, such as a list with an unusual limit, do
+ * not push out the busy ones).
  */
 function withStatementCache(sqlite: SQLite.Database, limit = 200): SQLite.Database {
   const cache = new Map<string, SQLite.Statement>();
@@ -42,7 +44,11 @@ function withStatementCache(sqlite: SQLite.Database, limit = 200): SQLite.Databa
   return Object.assign(Object.create(sqlite), {
     prepare(source: string) {
       let statement = cache.get(source);
-      if (!statement) {
+      if (statement) {
+        // A Map keeps insertion order: moving a used statement to the end makes the first the least recently used.
+        cache.delete(source);
+        cache.set(source, statement);
+      } else {
         statement = prepare(source);
         if (cache.size >= limit) cache.delete(cache.keys().next().value!);
         cache.set(source, statement);

@@ -12,14 +12,16 @@ const ATOMIC_WRITE_BYTES = 4096;
 const GATHER_MS = 50;
 
 /**
- * Lines gathered for a moment and written together, a few per system call: a
- * write per line cost a busy worker about as much as the SFTP request it logged.
- * What waits is written when the process exits, however it exits except by
- * SIGKILL, which loses at most GATHER_MS of lines (the transfer log, in the
- * database, is the record that must survive that).
+ * Lines gathered for a moment and handed on together: a write per line cost a
+ * busy worker about as much as the SFTP request it logged. sonic-boom writes them
+ * through the thread pool, so a reader of stdout that stalls holds up no session.
+ * What waits is written at the process's exit: a normal one, a signal Ferry
+ * handles, an uncaught exception. A process killed otherwise (SIGKILL, SIGHUP,
+ * the runtime aborting) loses its last GATHER_MS of lines (the transfer log, in
+ * the database, is the record that must survive that).
  */
 function gatheredStdout(): DestinationStream {
-  const out = pino.destination({ dest: 1, sync: true, maxWrite: ATOMIC_WRITE_BYTES });
+  const out = pino.destination({ dest: 1, sync: false, maxWrite: ATOMIC_WRITE_BYTES });
   let lines: string[] = [];
   let waiting = 0;
   let timer: NodeJS.Timeout | undefined;
@@ -42,7 +44,10 @@ function gatheredStdout(): DestinationStream {
     lines = [];
     waiting = 0;
   };
-  process.on('exit', flush);
+  process.on('exit', () => {
+    flush();
+    out.flushSync();
+  });
   return {
     write(line: string) {
       lines.push(line);
