@@ -1,12 +1,27 @@
 /** The final summary: one row per scenario figure, OpenSSH against Ferry. */
 import type { MetricInfo, ScenarioResult } from './runner.js';
 
-function combine(metric: MetricInfo, values: number[] | undefined): number | undefined {
-  if (!values || values.length === 0) return undefined;
-  if (metric.combine === 'max') return Math.max(...values);
+function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function combine(metric: MetricInfo, values: number[] | undefined): number | undefined {
+  if (!values || values.length === 0) return undefined;
+  return metric.combine === 'max' ? Math.max(...values) : median(values);
+}
+
+/**
+ * Ferry against OpenSSH run by run (the two runs of a round go back to back):
+ * the median of those ratios and their range. On a host whose speed drifts
+ * within an invocation this is steadier than the ratio of the two medians.
+ */
+function runByRun(metric: MetricInfo, openssh: number[] | undefined, ferry: number[] | undefined): string {
+  if (metric.combine !== 'median' || !openssh || !ferry || openssh.length !== ferry.length || openssh.length < 2) return '-';
+  const ratios = openssh.map((o, i) => (metric.better === 'higher' ? ferry[i]! / o : o / ferry[i]!)).filter(Number.isFinite);
+  if (ratios.length < 2) return '-';
+  return `${median(ratios).toFixed(2)}x (${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)})`;
 }
 
 function formatValue(value: number | undefined): string {
@@ -27,20 +42,23 @@ function table(rows: string[][]): string {
 }
 
 export function summary(results: ScenarioResult[]): string {
-  const rows = [['scenario', 'figure', 'unit', 'OpenSSH', 'Ferry', 'Ferry vs OpenSSH', 'runs (O/F)']];
+  const rows = [['scenario', 'figure', 'unit', 'OpenSSH', 'Ferry', 'Ferry vs OpenSSH', 'run by run', 'runs (O/F)']];
   for (const result of results) {
     for (const { metric, values } of result.figures.values()) {
       const openssh = result.errors.has('OpenSSH') ? undefined : combine(metric, values.get('OpenSSH'));
       const ferry = result.errors.has('Ferry') ? undefined : combine(metric, values.get('Ferry'));
       const runs = `${values.get('OpenSSH')?.length ?? 0}/${values.get('Ferry')?.length ?? 0}`;
       const unit = `${metric.unit}${metric.better === 'lower' ? ' (lower is better)' : ''}`;
-      rows.push([result.name, metric.label, unit, formatValue(openssh), formatValue(ferry), ratio(metric, openssh, ferry), runs]);
+      const pairs = result.errors.size > 0 ? '-' : runByRun(metric, values.get('OpenSSH'), values.get('Ferry'));
+      rows.push([result.name, metric.label, unit, formatValue(openssh), formatValue(ferry), ratio(metric, openssh, ferry), pairs, runs]);
     }
-    if (result.figures.size === 0) rows.push([result.name, 'no run completed', '', 'FAILED', 'FAILED', '-', '0/0']);
+    if (result.figures.size === 0) rows.push([result.name, 'no run completed', '', 'FAILED', 'FAILED', '-', '-', '0/0']);
   }
   const notes = [
     'Rates and times are medians of the runs, memory the highest peak. "Ferry vs OpenSSH" above 1 means Ferry did better',
     '(Ferry/OpenSSH for rates, OpenSSH/Ferry for times and memory). MB = 10^6 bytes. Times include logins unless marked otherwise.',
+    '"Run by run": the median and range of the ratios of runs that went back to back; steadier than the ratio of',
+    'medians when the host speeds up or slows down within one invocation. Trust neither when the range is wide.',
     'VmRSS sums count shared pages once per process that maps them, which overstates sshd (two forked processes per',
     'connection); PSS splits them. Memory is sampled every 100 ms, less often for large trees (sshd under many sessions).',
   ];
