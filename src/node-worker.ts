@@ -38,7 +38,7 @@ export async function runWorker(config: Config): Promise<void> {
   const send = (msg: WorkerMessage) => process.send?.(msg);
   const metrics = batchedReporter((events) => send({ type: 'metrics', events }));
   const report = metrics.report;
-  // Sessions closed at shutdown report after the last flush: send them as the process ends (best effort).
+  // What waits is sent as the process ends, however it ends but SIGKILL (best effort: sessions closed at shutdown report late).
   process.on('exit', metrics.flush);
   const events = new ClusterEvents(database.db, log);
   const authenticatePassword = async (name: string, password: string, address: string) => {
@@ -113,7 +113,6 @@ export async function runWorker(config: Config): Promise<void> {
     if (ssh.openTransfers > 0) log.warn({ open: ssh.openTransfers }, 'grace period over; aborting open transfers');
     await ssh.closeAll('node shut down during the transfer');
     clearInterval(loadTimer);
-    metrics.flush();
     await database.close();
     process.exit(0);
   };

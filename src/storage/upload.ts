@@ -60,9 +60,9 @@ export class Upload {
 
   static async open(home: Home, target: ResolvedPath, options: UploadOptions): Promise<Upload> {
     // No exceptions on the usual paths (a new file, an existing parent): they cost more than the system calls.
-    // What resolving the path found serves unless it was a link or not looked at.
+    // What resolving the path found serves, unless it did not look (a link on the way, or no parent directory).
     const seen = target.found;
-    const finalStats = seen === undefined || seen?.isSymbolicLink() ? fs.statSync(target.real, { throwIfNoEntry: false }) : (seen ?? undefined);
+    const finalStats = seen === undefined ? fs.statSync(target.real, { throwIfNoEntry: false }) : (seen ?? undefined);
     if (!finalStats && seen === undefined && !fs.statSync(path.dirname(target.real)).isDirectory()) {
       throw new StorageError('ENOTDIR', 'Not a directory');
     }
