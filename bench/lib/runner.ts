@@ -1,10 +1,12 @@
 /** Runs one scenario against every server: timed runs interleaved, each checked, with memory sampled. */
 import fs from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { MemorySampler } from '../../test/harness/process-tree.js';
+import { cpuDelta, cpuSample, trees } from './process-cpu.js';
 import { StartGate } from './start-gate.js';
 import type { Metric, Scenario, Workload } from './scenarios.js';
-import { timeSessions, type Target } from './target.js';
+import { timeSessions, type Target, type Timing } from './target.js';
 
 export type MetricInfo = Omit<Metric, 'value'>;
 
@@ -35,14 +37,29 @@ function formatRun(metrics: Metric[]): string {
   return metrics.map((m) => `${m.value.toFixed(m.value < 100 ? 1 : 0)} ${m.unit}`).join(', ');
 }
 
-/** One timed run: the sessions with the server's memory sampled, then the check and the clean-up. */
+/**
+ * The server's CPU time over a run (user + system, its finished children's
+ * included): unlike the rates, it hardly moves when a busy host slows both
+ * servers down. sshd reaps a session's processes just after the client exits,
+ * hence the short wait before the second sample.
+ */
+async function serverCpu(target: Target, run: () => Promise<Timing>): Promise<{ timing: Timing; cpu: Metric }> {
+  const groups = { server: () => trees([target.pid]) };
+  const before = cpuSample(groups);
+  const timing = await run();
+  await sleep(300);
+  const seconds = cpuDelta(before, cpuSample(groups)).seconds['server']!;
+  return { timing, cpu: { label: 'server CPU time, user + system', unit: 's', better: 'lower', combine: 'median', value: seconds } };
+}
+
+/** One timed run: the sessions with the server's memory and CPU time sampled, then the check and the clean-up. */
 async function timedRun(scenario: Scenario, work: Workload, target: Target, gate: StartGate | undefined): Promise<Metric[]> {
   const sampler = new MemorySampler(target.pid);
   try {
-    const timing = await timeSessions(target, work.sessions, work.timeoutMs, gate);
+    const { timing, cpu } = await serverCpu(target, () => timeSessions(target, work.sessions, work.timeoutMs, gate));
     const peak = sampler.stop();
     work.verify(target);
-    return [...work.metrics(timing), ...memoryMetrics(peak, scenario.detailedMemory)];
+    return [...work.metrics(timing), cpu, ...memoryMetrics(peak, scenario.detailedMemory)];
   } finally {
     sampler.stop();
     work.clear(target);

@@ -22,6 +22,17 @@ export type SupervisorMessage =
 /** A worker that has not said it is up by then is killed and replaced. */
 const WORKER_START_TIMEOUT_MS = 60_000;
 
+/**
+ * V8 flags for the workers, ahead of the node's own (which can override them).
+ * A fixed old-generation growing factor: with V8's dynamic one, a worker
+ * streaming uploads (every SSH packet a new buffer) can settle on a heap limit
+ * so close to its live size that every young-generation collection starts a
+ * full one: measured 40+ full collections per GiB uploaded, ~1.3 s of CPU more
+ * per GiB, for good, once it happens. Growing the heap by its live size after
+ * each full collection keeps them rare (1 to 5 per GiB) at a few tens of MiB more.
+ */
+const WORKER_V8_FLAGS = ['--heap-growing-percent=100'];
+
 interface WorkerState {
   worker: Worker;
   pid: number;
@@ -60,6 +71,7 @@ export class WorkerPool {
 
   /** Forks the workers and resolves when all are up (not yet serving). */
   async start(): Promise<void> {
+    cluster.setupPrimary({ execArgv: [...WORKER_V8_FLAGS, ...process.execArgv] });
     await Promise.all(Array.from({ length: this.size }, () => this.fork()));
   }
 
