@@ -101,6 +101,34 @@ describe('SFTP requests as WinSCP, FileZilla and other clients send them', () =>
     assert.equal(rows.find((r) => r.path === '/ooo.bin').sha256, expected);
   });
 
+  it('writes a large WRITE as its data arrives, and replies once all of it is written', async () => {
+    const data = crypto.randomBytes(600 * 1024);
+    const h = await raw.open('pieces.bin', WRITE | CREAT | TRUNC);
+    const partialSizes: number[] = [];
+    const partialSize = () => {
+      const root = path.join(env.dataDir, 'files', '.partial');
+      const files = fs.readdirSync(root, { recursive: true, withFileTypes: true }).filter((e) => e.isFile());
+      return files.reduce((sum, e) => sum + fs.statSync(path.join(e.parentPath ?? e.path, e.name)).size, 0);
+    };
+    const written = await raw.requestInPieces(PKT.WRITE, [str(h), u64(0), str(data)], 4, 150, () => void partialSizes.push(partialSize()));
+    assert.equal(written.code, FX.OK, written.message);
+    assert.equal(written.early, false, 'no reply before the last byte arrived');
+    // Data already on disk while the rest of the request was still on its way.
+    assert.ok(partialSizes[0]! > 0 && partialSizes[2]! > partialSizes[0]!, `partial file grew as pieces arrived: ${partialSizes}`);
+    // A WRITE to a closed handle fails once its data has been read, and the session stays in step.
+    const stale = await raw.requestInPieces(PKT.WRITE, [str('no-such-handle'), u64(0), str(data)], 3, 50);
+    assert.equal(stale.code, FX.FAILURE);
+    assert.equal(stale.early, false);
+    assert.match(stale.message!, /invalid handle/);
+    assert.equal((await raw.request(PKT.WRITE, str(h), u64(data.length), str('tail'))).code, FX.OK);
+    assert.equal((await raw.request(PKT.CLOSE, str(h))).code, FX.OK);
+    const expected = Buffer.concat([data, Buffer.from('tail')]);
+    assert.ok(fs.readFileSync(path.join(home, 'pieces.bin')).equals(expected));
+    const sha256 = crypto.createHash('sha256').update(expected).digest('hex');
+    const rows = JSON.parse((await runFerry(['transfers', 'list', '--json'], env)).stdout) as any[];
+    assert.equal(rows.find((r) => r.path === '/pieces.bin').sha256, sha256);
+  });
+
   it('keeps times set on the open handle (as WinSCP and put -p do) after the close', async () => {
     const h = await raw.open('timed.txt', WRITE | CREAT | TRUNC);
     await raw.request(PKT.WRITE, str(h), u64(0), str('abc'));

@@ -99,14 +99,39 @@ export class RawSftp {
 
   /** Sends type + id + fields as one packet and waits for the reply with that id. */
   request(type: number, ...fields: Buffer[]): Promise<Reply> {
+    const { packet, reply } = this.prepare(type, fields);
+    this.sendRaw(packet);
+    return reply;
+  }
+
+  /**
+   * Like request, but the packet leaves in `pieces` channel writes `gapMs` apart;
+   * `between` runs after each piece but the last. The reply says whether it came early.
+   */
+  async requestInPieces(type: number, fields: Buffer[], pieces: number, gapMs: number, between?: (piece: number) => void | Promise<void>): Promise<Reply & { early: boolean }> {
+    const { packet, reply } = this.prepare(type, fields);
+    let sent = 0;
+    const answered = reply.then((r) => ({ ...r, early: sent < pieces }));
+    const size = Math.ceil(packet.length / pieces);
+    for (let i = 0; i < pieces; i++) {
+      this.sendRaw(packet.subarray(i * size, (i + 1) * size));
+      sent++;
+      if (i < pieces - 1) {
+        await new Promise((r) => setTimeout(r, gapMs));
+        await between?.(i + 1);
+      }
+    }
+    return answered;
+  }
+
+  private prepare(type: number, fields: Buffer[]): { packet: Buffer; reply: Promise<Reply> } {
     const id = this.nextId++;
     const body = Buffer.concat([Buffer.from([type]), u32(id), ...fields]);
     const reply = new Promise<Reply>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no reply to request ${id} (type ${type})`)), 10_000);
       this.waiting.set(id, (r) => (clearTimeout(timer), resolve(r)));
     });
-    this.sendRaw(Buffer.concat([u32(body.length), body]));
-    return reply;
+    return { packet: Buffer.concat([u32(body.length), body]), reply };
   }
 
   /** Opens a file and returns its handle (throws on a STATUS reply). */

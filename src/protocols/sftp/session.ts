@@ -5,8 +5,9 @@ import type { Home, ResolvedPath } from '../../storage/home.js';
 import type { Upload } from '../../storage/upload.js';
 import { MAX_OPEN_HANDLES, MAX_PACKET_LENGTH, Packet, Status } from './constants.js';
 import { toStatus } from './errors.js';
-import { writeParts } from './handlers/files.js';
+import { writableUpload } from './handlers/files.js';
 import { handlers } from './handlers/index.js';
+import { InputQueue } from './input-queue.js';
 import { MalformedPacket, PacketReader } from './packet-reader.js';
 import { statusReply } from './packet-writer.js';
 import type { TransferJournal } from './transfer-journal.js';
@@ -36,14 +37,25 @@ export type OpenHandle =
   | { kind: 'download'; download: Download; transferId: number }
   | { kind: 'dir'; dir: ResolvedPath; names: string[] | undefined; next: number };
 
+interface IncomingWrite {
+  id: number;
+  upload: Upload | undefined;
+  /** Where the data still to come goes. */
+  offset: number;
+  remaining: number;
+  /** Set once the request has failed (bad handle, write error): the rest of its data is only read. */
+  error: unknown;
+}
+
 /**
  * One SFTP subsystem channel: frames requests, dispatches each through the handler
  * table, and owns the open handles. Replies may leave out of order (they carry the
  * request id); requests are started in the order they arrive.
  */
 export class SftpSession {
-  private chunks: Buffer[] = [];
-  private buffered = 0;
+  private readonly input = new InputQueue();
+  /** The WRITE whose data is arriving, if any (see beginWrite). */
+  private incomingWrite: IncomingWrite | undefined;
   private initialised = false;
   private blocked = false;
   private ended = false;
@@ -111,19 +123,22 @@ export class SftpSession {
   }
 
   private onData(chunk: Buffer): void {
-    this.chunks.push(chunk);
-    this.buffered += chunk.length;
+    this.input.push(chunk);
     this.processBuffered();
   }
 
-  /** Takes whole packets off the input while the channel accepts our replies. */
+  /** Takes requests off the input while the channel accepts our replies. */
   private processBuffered(): void {
     if (this.ended) return;
     this.ctx.cork();
     try {
-      while (!this.blocked && !this.ended && this.buffered >= 4) {
-        const head = this.chunks[0]!.length >= 4 ? this.chunks[0]! : this.merge();
-        const length = head.readUInt32BE(0);
+      while (!this.blocked && !this.ended) {
+        if (this.incomingWrite) {
+          if (!this.continueWrite(this.incomingWrite)) break;
+          continue;
+        }
+        if (this.input.length < 4) break;
+        const length = this.input.peek(4).readUInt32BE(0);
         if (length < 5 || length > MAX_PACKET_LENGTH) {
           // The stream cannot be re-synchronised after a bad length: end this session only.
           this.ctx.log.warn({ length }, 'sftp packet length out of range; closing the session');
@@ -131,11 +146,9 @@ export class SftpSession {
           void this.end(`protocol error: packet length ${length} out of range`);
           return;
         }
-        if (this.buffered < 4 + length) break;
-        if (this.chunks[0]!.length < 4 + length && this.initialised && this.writeInPlace(length)) continue;
-        const first = this.chunks[0]!.length >= 4 + length ? this.chunks[0]! : this.merge();
-        this.consume(first, 4 + length);
-        this.dispatch(first, 4, 4 + length);
+        if (!this.input.contiguous(4 + length) && this.initialised && this.beginWrite(length)) continue;
+        if (this.input.length < 4 + length) break;
+        this.dispatch(this.input.takeWhole(4 + length), 4, 4 + length);
       }
       if (this.blocked) this.channel.pause();
     } finally {
@@ -144,55 +157,62 @@ export class SftpSession {
   }
 
   /**
-   * A WRITE split across channel reads (the usual case for large writes) goes to
-   * the file from the reads themselves, without joining them into one buffer.
-   * Returns false, consuming nothing, when the request is not such a WRITE.
+   * A WRITE that spans channel reads (the usual case for large writes) goes to
+   * the file piece by piece as its data arrives: nothing is joined, and no
+   * buffer waits for the rest of the request. With hundreds of sessions each
+   * half-way through a large WRITE, waiting buffers would outlive young-generation
+   * collections and pile up in the old one. Returns false, taking nothing,
+   * unless the input starts with such a WRITE's whole header.
    */
-  private writeInPlace(length: number): boolean {
-    const first = this.chunks[0]!;
-    if (first.length < 9 + 4 || first[4] !== Packet.WRITE) return false;
-    const handleLength = first.readUInt32BE(9);
-    const header = 13 + handleLength + 8 + 4;
-    if (handleLength > 256 || first.length < header) return false;
-    const dataLength = first.readUInt32BE(header - 4);
-    if (header + dataLength !== 4 + length) return false;
-    const id = first.readUInt32BE(5);
-    const handle = first.subarray(13, 13 + handleLength);
-    const offset = new PacketReader(first, 13 + handleLength, header - 4).uint64();
-    const parts: Buffer[] = [first.subarray(header)];
-    let remaining = dataLength - parts[0]!.length;
-    let i = 1;
-    while (remaining > 0) {
-      const chunk = this.chunks[i++]!;
-      const part = chunk.length <= remaining ? chunk : chunk.subarray(0, remaining);
-      parts.push(part);
-      remaining -= part.length;
-    }
-    // Take the packet off the input before handling it, as dispatch does.
-    const lastChunk = this.chunks[i - 1]!;
-    const usedOfLast = parts[parts.length - 1]!.length;
-    this.chunks.splice(0, i, ...(usedOfLast < lastChunk.length ? [lastChunk.subarray(usedOfLast)] : []));
-    this.buffered -= 4 + length;
-    if (this.ctx.log.isLevelEnabled('trace')) this.ctx.log.trace({ type: Packet.WRITE, id, parts: parts.length }, 'sftp request');
+  private beginWrite(length: number): boolean {
+    if (this.input.length < 13) return false;
+    const head = this.input.peek(13);
+    if (head[4] !== Packet.WRITE) return false;
+    const handleLength = head.readUInt32BE(9);
+    const headerLength = 13 + handleLength + 8 + 4;
+    if (handleLength > 256 || this.input.length < headerLength) return false;
+    const header = this.input.peek(headerLength);
+    const dataLength = header.readUInt32BE(headerLength - 4);
+    // Fields that do not add up to the packet's length: handled whole, as malformed.
+    if (headerLength + dataLength !== 4 + length) return false;
+    const id = header.readUInt32BE(5);
+    const offset = new PacketReader(header, 13 + handleLength, headerLength - 4).uint64();
+    const write: IncomingWrite = { id, upload: undefined, offset, remaining: dataLength, error: undefined };
     try {
-      writeParts(this, id, handle, offset, parts);
+      write.upload = writableUpload(this, header.subarray(13, 13 + handleLength));
     } catch (err) {
-      this.fail(id, err);
+      write.error = err;
     }
+    this.input.take(headerLength);
+    if (this.ctx.log.isLevelEnabled('trace')) this.ctx.log.trace({ type: Packet.WRITE, id, length: dataLength }, 'sftp request');
+    this.incomingWrite = write;
     return true;
   }
 
-  private merge(): Buffer {
-    const all = Buffer.concat(this.chunks, this.buffered);
-    this.chunks = [all];
-    return all;
-  }
-
-  /** Drops `n` bytes from the front of the input (they all lie in `first`, chunks[0]). */
-  private consume(first: Buffer, n: number): void {
-    if (first.length === n) this.chunks.shift();
-    else this.chunks[0] = first.subarray(n);
-    this.buffered -= n;
+  /**
+   * Writes what has arrived of the current WRITE's data; once all of it is
+   * written (or, after an error, read), replies and returns true.
+   */
+  private continueWrite(write: IncomingWrite): boolean {
+    if (write.remaining > 0 && this.input.length === 0) return false;
+    const parts = this.input.take(write.remaining);
+    let n = 0;
+    for (const part of parts) n += part.length;
+    if (write.error === undefined && n > 0) {
+      try {
+        write.upload!.writev(write.offset, parts);
+      } catch (err) {
+        // The rest of the data is still read off the channel; the reply reports the error.
+        write.error = err;
+      }
+    }
+    write.offset += n;
+    write.remaining -= n;
+    if (write.remaining > 0) return false;
+    this.incomingWrite = undefined;
+    if (write.error === undefined) this.sendStatus(write.id, Status.OK);
+    else this.fail(write.id, write.error);
+    return true;
   }
 
   private dispatch(buf: Buffer, start: number, end: number): void {
@@ -240,8 +260,8 @@ export class SftpSession {
   async end(reason: string): Promise<void> {
     if (this.ended) return;
     this.ended = true;
-    this.chunks = [];
-    this.buffered = 0;
+    this.input.clear();
+    this.incomingWrite = undefined;
     await Promise.allSettled([...this.pending]);
     const finishing: Promise<void>[] = [];
     for (const handle of this.handles.values()) {

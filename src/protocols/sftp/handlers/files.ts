@@ -108,16 +108,17 @@ export const read: Handler = (session, id, r) => {
 export const write: Handler = (session, id, r) => {
   const handle = r.bytes();
   const offset = r.uint64();
-  writeParts(session, id, handle, offset, [r.bytes()]);
+  const data = r.bytes();
+  writableUpload(session, handle).writev(offset, [data]);
+  session.sendStatus(id, Status.OK);
 };
 
-/** SSH_FXP_WRITE whose data is given as parts (the session's path for requests split across reads). */
-export function writeParts(session: SftpSession, id: number, rawHandle: Buffer, offset: number, parts: Buffer[]): void {
+/** The upload a WRITE on this handle goes to; throws the request's error if it cannot take one. */
+export function writableUpload(session: SftpSession, rawHandle: Buffer): Upload {
   const handle = requireHandle(session, rawHandle);
   if (handle.kind !== 'upload' || handle.busy) throw new SftpError(Status.FAILURE, 'handle is not open for writing');
   if (handle.startError) throw handle.startError;
-  handle.upload.writev(offset, parts);
-  session.sendStatus(id, Status.OK);
+  return handle.upload;
 }
 
 export const close: Handler = async (session, id, r) => {
