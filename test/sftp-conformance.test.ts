@@ -120,6 +120,8 @@ describe('SFTP requests as WinSCP, FileZilla and other clients send them', () =>
     assert.equal(stale.code, FX.FAILURE);
     assert.equal(stale.early, false);
     assert.match(stale.message!, /invalid handle/);
+    const tooFar = await raw.requestInPieces(PKT.WRITE, [str(h), u32(0xffffffff), u32(0), str(data)], 3, 50);
+    assert.equal(tooFar.code, FX.BAD_MESSAGE);
     assert.equal((await raw.request(PKT.WRITE, str(h), u64(data.length), str('tail'))).code, FX.OK);
     assert.equal((await raw.request(PKT.CLOSE, str(h))).code, FX.OK);
     const expected = Buffer.concat([data, Buffer.from('tail')]);

@@ -176,9 +176,10 @@ export class SftpSession {
     // Fields that do not add up to the packet's length: handled whole, as malformed.
     if (headerLength + dataLength !== 4 + length) return false;
     const id = header.readUInt32BE(5);
-    const offset = new PacketReader(header, 13 + handleLength, headerLength - 4).uint64();
-    const write: IncomingWrite = { id, upload: undefined, offset, remaining: dataLength, error: undefined };
+    const write: IncomingWrite = { id, upload: undefined, offset: 0, remaining: dataLength, error: undefined };
     try {
+      // An offset beyond 2^53 is malformed: its data is read, then answered BAD_MESSAGE.
+      write.offset = new PacketReader(header, 13 + handleLength, headerLength - 4).uint64();
       write.upload = writableUpload(this, header.subarray(13, 13 + handleLength));
     } catch (err) {
       write.error = err;
