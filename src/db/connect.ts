@@ -4,6 +4,7 @@ import path from 'node:path';
 import type SQLite from 'better-sqlite3';
 import type pg from 'pg';
 import { Kysely, Migrator, PostgresDialect } from 'kysely';
+import { registerSqliteConnection } from './direct-sqlite.js';
 import { FerrySqliteDialect } from './sqlite-dialect.js';
 import type { Database } from './schema.js';
 import { migrationProvider } from './migrations.js';
@@ -81,6 +82,7 @@ export function openDatabase(url: string, options: { poolSize?: number } = {}): 
     sqlite.pragma('busy_timeout = 10000');
     sqlite.pragma('foreign_keys = ON');
     const db = new Kysely<Database>({ dialect: new FerrySqliteDialect({ database: withStatementCache(sqlite) }) });
+    registerSqliteConnection(db, sqlite);
     return { db, dialect: 'sqlite', displayUrl: url, close: () => db.destroy() };
   }
   if (/^postgres(ql)?:\/\//.test(url)) {

@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { migrate, openDatabase, type DatabaseHandle } from '../src/db/connect.js';
+import { TransferLog } from '../src/transfers/transfer-log.js';
+import { DATABASE_KINDS, freshDatabaseUrl, tempDir } from './harness/databases.js';
+
+const start = (path: string) => ({
+  nodeId: 'n1',
+  workerPid: 1,
+  sessionId: 's1',
+  account: 'alice',
+  protocol: 'sftp',
+  clientAddress: '127.0.0.1',
+  path,
+  direction: 'upload' as const,
+  startOffset: 0,
+});
+
+// The transfer log's per-file statements skip Kysely's driver on SQLite (db/direct-sqlite.ts):
+// they must still keep out of, or go into, the transactions Kysely has open.
+for (const kind of DATABASE_KINDS) {
+  describe(`transfer-log statements and open transactions (${kind})`, () => {
+    let dir: string;
+    let handle: DatabaseHandle;
+    let log: TransferLog;
+
+    before(async () => {
+      dir = tempDir();
+      handle = openDatabase(await freshDatabaseUrl(kind, dir));
+      await migrate(handle);
+      log = new TransferLog(handle.db);
+    });
+    after(async () => {
+      await handle.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('records a start made while another task’s transaction is open outside that transaction', async () => {
+      let started: Promise<number> | undefined;
+      await assert.rejects(
+        handle.db.transaction().execute(async (trx) => {
+          await trx.insertInto('accounts').values({ name: 'alice', password_hash: null, home: 'alice', disabled: 0, created_at: 1, updated_at: 1, failure_count: 0 }).execute();
+          started = log.start(start('/outside.bin'));
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          throw new Error('roll back');
+        }),
+        /roll back/,
+      );
+      const id = await started!;
+      const row = await log.get(id);
+      assert.equal(row?.path, '/outside.bin', 'the row outlives the rolled-back transaction');
+      assert.equal(row?.status, 'in-progress');
+      const accounts = await handle.db.selectFrom('accounts').select('id').execute();
+      assert.equal(accounts.length, 0, 'the transaction itself was rolled back');
+    });
+
+    it('ends a transfer, and with what it causes, inside one transaction', async () => {
+      const id = await log.start(start('/inside.bin'));
+      await assert.rejects(
+        log.finish(id, { status: 'completed', bytes: 10, sha256: 'ab'.repeat(32) }, async () => {
+          throw new Error('routing failed');
+        }),
+        /routing failed/,
+      );
+      assert.equal((await log.get(id))?.status, 'in-progress', 'the end rolled back with what it caused');
+      await log.finish(id, { status: 'completed', bytes: 10, sha256: 'ab'.repeat(32) });
+      const row = await log.get(id);
+      assert.deepEqual([row?.status, Number(row?.bytes), row?.sha256], ['completed', 10, 'ab'.repeat(32)]);
+    });
+
+    it('reports a failed statement as a rejected promise', async () => {
+      await handle.db.schema.dropIndex('transfers_started').execute();
+      await handle.db.schema.createIndex('transfers_no_twin_paths').on('transfers').columns(['account', 'path']).unique().execute();
+      try {
+        await log.start(start('/twin.bin'));
+        const again = log.start(start('/twin.bin'));
+        await assert.rejects(again, /UNIQUE|unique|duplicate/);
+      } finally {
+        await handle.db.schema.dropIndex('transfers_no_twin_paths').execute();
+        await handle.db.schema.createIndex('transfers_started').on('transfers').column('started_at').execute();
+      }
+    });
+  });
+}
