@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { isMainThread } from 'node:worker_threads';
 import pino, { type DestinationStream, type Logger } from 'pino';
 
@@ -25,7 +26,7 @@ function gatheredStdout(): DestinationStream {
   let lines: string[] = [];
   let waiting = 0;
   let timer: NodeJS.Timeout | undefined;
-  const flush = () => {
+  const flush = (write: (chunk: string) => void) => {
     clearTimeout(timer);
     timer = undefined;
     let chunk = '';
@@ -33,29 +34,48 @@ function gatheredStdout(): DestinationStream {
     for (const line of lines) {
       const lineBytes = Buffer.byteLength(line);
       if (chunkBytes > 0 && chunkBytes + lineBytes > ATOMIC_WRITE_BYTES) {
-        out.write(chunk);
+        write(chunk);
         chunk = '';
         chunkBytes = 0;
       }
       chunk += line;
       chunkBytes += lineBytes;
     }
-    if (chunkBytes > 0) out.write(chunk);
+    if (chunkBytes > 0) write(chunk);
     lines = [];
     waiting = 0;
   };
+  const writeLater = (chunk: string) => void out.write(chunk);
   process.on('exit', () => {
-    flush();
-    out.flushSync();
+    // An asynchronous write started now would be cut off by the exit: what sonic-boom
+    // still queues, then what waits here, is written before the process goes.
+    try {
+      out.flushSync();
+    } catch {}
+    flush(writeNow);
   });
   return {
     write(line: string) {
       lines.push(line);
       waiting += line.length;
-      if (waiting >= 4 * ATOMIC_WRITE_BYTES) flush();
-      else timer ??= setTimeout(flush, GATHER_MS).unref();
+      if (waiting >= 4 * ATOMIC_WRITE_BYTES) flush(writeLater);
+      else timer ??= setTimeout(() => flush(writeLater), GATHER_MS).unref();
     },
   };
+}
+
+/** Writes all of `chunk` to stdout before returning, waiting out a full pipe (bounded: a stuck reader cannot hold an exit for long). */
+function writeNow(chunk: string): void {
+  let rest = Buffer.from(chunk);
+  for (let attempt = 0; rest.length > 0 && attempt < 1000; ) {
+    try {
+      rest = rest.subarray(fs.writeSync(1, rest));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') return;
+      attempt++;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+    }
+  }
 }
 
 const CENSOR = '[redacted]';
