@@ -69,7 +69,9 @@ function writeNow(chunk: string): void {
   let rest = Buffer.from(chunk);
   for (let attempt = 0; rest.length > 0 && attempt < 1000; ) {
     try {
-      rest = rest.subarray(fs.writeSync(1, rest));
+      const written = fs.writeSync(1, rest);
+      if (written === 0) attempt++;
+      rest = rest.subarray(written);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') return;
       attempt++;
