@@ -301,7 +301,8 @@ describe('routing over HTTPS, scheduled pulls and archiving (SQLite)', () => {
         return t?.status === 'completed' && t;
       }, 30_000).catch(async (err) => {
         const t = await byPath('/web/invoice.xml');
-        const log = fs.readFileSync(path.join(env.dataDir, 'node-output.log'), 'utf8').split('\n').filter((l) => l.includes('"job"')).slice(-10);
+        // Everything the node logged from the upload on: a stalled delivery once left no trace in the job lines alone.
+        const log = fs.readFileSync(path.join(env.dataDir, 'node-output.log'), 'utf8').split('\n').filter((l) => l.includes('"job"') || l.includes('invoice.xml') || l.includes('"level":"warn"') || l.includes('"level":"error"')).slice(-40);
         throw new Error(`${err.message}: ${JSON.stringify(t)}\n${log.join('\n')}`);
       });
       assert.equal(done.sha256, sha);
