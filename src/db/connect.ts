@@ -81,8 +81,9 @@ export function openDatabase(url: string, options: { poolSize?: number } = {}): 
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('busy_timeout = 10000');
     sqlite.pragma('foreign_keys = ON');
-    const db = new Kysely<Database>({ dialect: new FerrySqliteDialect({ database: withStatementCache(sqlite) }) });
-    registerSqliteConnection(db, sqlite);
+    const connection = withStatementCache(sqlite);
+    const db = new Kysely<Database>({ dialect: new FerrySqliteDialect({ database: connection }) });
+    registerSqliteConnection(db, connection);
     return { db, dialect: 'sqlite', displayUrl: url, close: () => db.destroy() };
   }
   if (/^postgres(ql)?:\/\//.test(url)) {

@@ -2,7 +2,7 @@ import type SQLite from 'better-sqlite3';
 import type { CompiledQuery, Kysely, QueryResult } from 'kysely';
 import type { Database } from './schema.js';
 
-/** The better-sqlite3 connection under each Kysely instance opened on SQLite. */
+/** The better-sqlite3 connection under each Kysely instance opened on SQLite (with connect.ts's statement cache). */
 const connections = new WeakMap<Kysely<Database>, SQLite.Database>();
 
 export function registerSqliteConnection(db: Kysely<Database>, sqlite: SQLite.Database): void {
@@ -19,19 +19,11 @@ export function registerSqliteConnection(db: Kysely<Database>, sqlite: SQLite.Da
  * join that transaction. Then (or on PostgreSQL) this returns undefined and the
  * caller goes through Kysely, which waits for the transaction to end.
  */
-export function runDirect<R>(
-  db: Kysely<Database>,
-  query: CompiledQuery<R>,
-  statements: WeakMap<SQLite.Database, SQLite.Statement>,
-): Promise<QueryResult<R>> | undefined {
+export function runDirect<R>(db: Kysely<Database>, query: CompiledQuery<R>): Promise<QueryResult<R>> | undefined {
   const sqlite = connections.get(db);
   if (!sqlite || sqlite.inTransaction) return undefined;
   try {
-    let statement = statements.get(sqlite);
-    if (!statement) {
-      statement = sqlite.prepare(query.sql);
-      statements.set(sqlite, statement);
-    }
+    const statement = sqlite.prepare(query.sql);
     const parameters = query.parameters as unknown[];
     if (statement.reader) return Promise.resolve({ rows: statement.all(parameters) as R[] });
     const { changes, lastInsertRowid } = statement.run(parameters);

@@ -1,4 +1,3 @@
-import type SQLite from 'better-sqlite3';
 import type { Compilable, CompiledQuery, Kysely, QueryResult } from 'kysely';
 import { runDirect } from './direct-sqlite.js';
 import type { Database } from './schema.js';
@@ -27,8 +26,6 @@ export class PreparedQuery<P extends object, R> {
   private readonly compiled: CompiledQuery<R>;
   /** For each parameter of the compiled query: the named value it takes, or a constant of the query. */
   private readonly sources: Array<{ name: string } | { constant: unknown }>;
-  /** The statement prepared on each SQLite connection it runs on directly (db/direct-sqlite.ts). */
-  private readonly statements = new WeakMap<SQLite.Database, SQLite.Statement>();
 
   constructor(db: Kysely<Database>, build: (params: P) => Compilable<R>) {
     const standIns = new Proxy({} as P, { get: (_, name) => ({ [PARAMETER]: String(name) }) });
@@ -41,6 +38,6 @@ export class PreparedQuery<P extends object, R> {
     const values = params as Record<string, unknown>;
     const parameters = this.sources.map((s) => ('name' in s ? values[s.name] : s.constant));
     const query: CompiledQuery<R> = { ...this.compiled, parameters };
-    return runDirect(db, query, this.statements) ?? db.executeQuery<R>(query);
+    return runDirect(db, query) ?? db.executeQuery<R>(query);
   }
 }
