@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import https from 'node:https';
+import type { Socket } from 'node:net';
 import tls from 'node:tls';
 import { PermanentJobError } from '../../queue/queue-runner.js';
 import type { HttpsPartner } from '../partners.js';
@@ -11,13 +12,28 @@ const TIMEOUT_MS = 60_000;
 const RETRYABLE_4XX = new Set([408, 409, 423, 425, 429]);
 
 /**
+ * One connection per delivery, never a kept-alive one. Node's own agent (keep-alive
+ * by default since Node 19) can free a connection twice when a response ends before
+ * the request's 'finish' event (nodejs/node#60001, not fixed in Node 20): the second
+ * free takes the connection away from the next request using it, which then neither
+ * gets 'drain' nor an error nor its timeout. A TLS handshake per file costs little.
+ */
+const agent = new https.Agent({ keepAlive: false });
+
+export interface HttpsPushOptions {
+  /** How long the connection may sit without progress before the delivery fails. */
+  idleTimeoutMs?: number;
+}
+
+/**
  * Pushes a file over HTTPS: PUT to the partner's URL + file name, or a
  * multipart/form-data POST to the URL. TLS is always verified (against the
  * system CAs plus the partner's own --ca). The job id goes along as an
  * Idempotency-Key so a partner can recognise a repeat after a lost answer.
  */
-export async function pushOverHttps(partner: HttpsPartner, delivery: Delivery): Promise<DeliveryResult> {
+export async function pushOverHttps(partner: HttpsPartner, delivery: Delivery, options: HttpsPushOptions = {}): Promise<DeliveryResult> {
   const { source, signal } = delivery;
+  const idleMs = options.idleTimeoutMs ?? TIMEOUT_MS;
   const target = new URL(partner.url);
   let head = Buffer.alloc(0);
   let tail = Buffer.alloc(0);
@@ -38,26 +54,80 @@ export async function pushOverHttps(partner: HttpsPartner, delivery: Delivery): 
 
   const hash = crypto.createHash('sha256');
   const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    // Settles once, from whichever comes first. A failure never relies on the request
+    // emitting 'error' (one whose connection was taken from it never does).
+    let settled = false;
+    let answered = false;
+    let queued = 0;
+    let stop: () => void = () => {};
+    const stopped = new Promise<void>((r) => (stop = r));
+    // The backstop for when Node's own idle timeout never fires (it is the connection's,
+    // and a connection taken from the request takes it along). Node's fires after one to
+    // two idle periods (it skips one while a write is queued); this one after three
+    // without a chunk taken or a byte of answer.
+    const watchdog = setTimeout(() => settle(new Error(`no progress on the connection to ${target.host} for ${(3 * idleMs) / 1000} s`)), 3 * idleMs);
+    const progress = () => watchdog.refresh();
+    const settle = (err: Error | null, value?: { status: number; body: string }) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(watchdog);
+      stop();
+      signal.removeEventListener('abort', onAbort);
+      if (err) {
+        request.destroy(err);
+        reject(err);
+      } else resolve(value!);
+    };
+    const onAbort = () => settle(signal.reason instanceof Error ? signal.reason : new Error('delivery aborted'));
+    const write = (data: Buffer) => {
+      queued += data.length;
+      return request.write(data);
+    };
+
     const request = https.request(
       target,
-      { method: partner.method, headers, signal, timeout: TIMEOUT_MS, ...(partner.ca ? { ca: [...tls.rootCertificates, partner.ca] } : {}) },
+      { method: partner.method, headers, agent, timeout: idleMs, ...(partner.ca ? { ca: [...tls.rootCertificates, partner.ca] } : {}) },
       (response) => {
+        answered = true;
         let body = '';
         response.setEncoding('utf8');
-        response.on('data', (d: string) => (body.length < 2000 ? (body += d) : undefined));
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
-        response.on('error', reject);
+        response.on('data', (d: string) => {
+          progress();
+          if (body.length < 2000) body += d;
+        });
+        response.on('end', () => {
+          const status = response.statusCode ?? 0;
+          if (status >= 200 && status <= 299 && queued < Number(headers['content-length'])) {
+            settle(new Error(`answered ${status} before the whole file was sent`));
+          } else settle(null, { status, body });
+        });
+        response.on('error', (err) => settle(err));
+        response.on('close', () => settle(new Error('the connection closed in the middle of the answer')));
       },
     );
-    request.on('timeout', () => request.destroy(new Error(`no answer from ${target.host} within ${TIMEOUT_MS / 1000} s`)));
-    request.on('error', reject);
+    request.on('timeout', () => settle(new Error(`no answer from ${target.host} within ${idleMs / 1000} s`)));
+    request.on('error', (err) => settle(err));
+    // Our own listener on the connection: Node takes its own ones off when it frees a connection.
+    request.on('socket', (socket: Socket) =>
+      socket.once('close', () => {
+        if (!answered) settle(new Error(`the connection to ${target.host} closed before an answer`));
+      }),
+    );
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+
     (async () => {
-      request.write(head);
+      write(head);
       await readChunks(source.absPath, { start: 0, end: source.size }, hash, async (chunk) => {
-        if (!request.write(chunk)) await new Promise((r) => request.once('drain', r));
+        if (settled) throw new Error('stopped');
+        // Waits for room to write, or for the end of the delivery (then stops, closing the file).
+        if (!write(chunk)) await Promise.race([new Promise((r) => request.once('drain', r)), stopped]);
+        progress();
       }, signal);
+      if (settled) return;
+      queued += tail.length;
       request.end(tail);
-    })().catch((err) => request.destroy(err as Error));
+    })().catch((err: Error) => settle(err));
   }).catch((err: Error) => {
     throw new Error(`${partner.method} ${target.origin}${target.pathname}: ${err.message}`);
   });
