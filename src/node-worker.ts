@@ -16,7 +16,6 @@ import { accountHome } from './storage/home.js';
 import { retryWhileDatabaseDown } from './transfers/retry.js';
 import { TransferLog, type AfterFinish, type TransferEnd } from './transfers/transfer-log.js';
 import { enqueueDeliveries } from './routing/enqueue.js';
-import { uploadRoutesCheck } from './routing/routes.js';
 
 const LOAD_REPORT_INTERVAL_MS = 500;
 
@@ -51,7 +50,6 @@ export async function runWorker(config: Config): Promise<void> {
     }
     return result;
   };
-  const hasUploadRoutes = uploadRoutesCheck(database.db);
   // A completed upload and the deliveries its routes ask for commit together.
   const routeUpload = (end: TransferEnd): AfterFinish => async (trx, row) => {
     const queued = await enqueueDeliveries(
@@ -71,10 +69,7 @@ export async function runWorker(config: Config): Promise<void> {
       // The end of a transfer must reach the log even across a database restart.
       finish: (id, end) => retryWhileDatabaseDown(() => transfers.finish(id, end), log),
       completeUpload: (id, account, end) =>
-        retryWhileDatabaseDown(async () => {
-          const routed = await hasUploadRoutes(account);
-          await transfers.finish(id, end, routed ? routeUpload(end) : undefined);
-        }, log),
+        retryWhileDatabaseDown(() => transfers.finishUpload(id, account, end, routeUpload(end)), log),
       knownSha256: (account, path, stamp) => transfers.knownSha256(account, path, stamp),
     }, report),
     authenticatePassword,

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { migrate, openDatabase, type DatabaseHandle } from '../src/db/connect.js';
+import type { RouteEvent } from '../src/db/schema.js';
 import { TransferLog } from '../src/transfers/transfer-log.js';
 import { DATABASE_KINDS, freshDatabaseUrl, tempDir } from './harness/databases.js';
 
@@ -67,6 +68,45 @@ for (const kind of DATABASE_KINDS) {
       await log.finish(id, { status: 'completed', bytes: 10, sha256: 'ab'.repeat(32) });
       const row = await log.get(id);
       assert.deepEqual([row?.status, Number(row?.bytes), row?.sha256], ['completed', 10, 'ab'.repeat(32)]);
+    });
+
+    it('ends an upload alone when its account has no enabled upload route, and with its deliveries when it has one', async () => {
+      const end = { status: 'completed' as const, bytes: 10, sha256: 'cd'.repeat(32) };
+      const routedRows: string[] = [];
+      const routeUpload = async (_trx: unknown, row: { path: string }) => {
+        routedRows.push(row.path);
+        if (row.path === '/fails.bin') throw new Error('queueing failed');
+      };
+      const route = (name: string, onEvent: RouteEvent, enabled: number) =>
+        handle.db
+          .insertInto('routes')
+          .values({ name, account: 'alice', path_glob: '*', on_event: onEvent, action: '{"steps":[]}', rename: null, after_delivery: null, enabled, created_at: 1 })
+          .execute();
+
+      // Routes that do not apply to an upload (disabled, or for files a folder monitor finds): one statement, nothing routed.
+      await route('disabled', 'upload', 0);
+      await route('monitored', 'monitor', 1);
+      const plain = await log.start(start('/plain.bin'));
+      await log.finishUpload(plain, 'alice', end, routeUpload);
+      assert.equal((await log.get(plain))?.status, 'completed');
+      assert.deepEqual(routedRows, []);
+
+      await route('uploads', 'upload', 1);
+      const routed = await log.start(start('/routed.bin'));
+      await log.finishUpload(routed, 'alice', end, routeUpload);
+      assert.equal((await log.get(routed))?.status, 'completed');
+      assert.deepEqual(routedRows, ['/routed.bin'], 'an enabled upload route sends the end through routing');
+
+      const failing = await log.start(start('/fails.bin'));
+      await assert.rejects(log.finishUpload(failing, 'alice', end, routeUpload), /queueing failed/);
+      assert.equal((await log.get(failing))?.status, 'in-progress', 'a routed end commits with its deliveries or not at all');
+
+      // Another account's route is not this one's.
+      const other = await log.start({ ...start('/other.bin'), account: 'bob' });
+      await log.finishUpload(other, 'bob', end, routeUpload);
+      assert.equal((await log.get(other))?.status, 'completed');
+      assert.deepEqual(routedRows, ['/routed.bin', '/fails.bin']);
+      await handle.db.deleteFrom('routes').execute();
     });
 
     it('reports a failed statement as a rejected promise', async () => {

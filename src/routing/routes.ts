@@ -1,6 +1,5 @@
 import picomatch from 'picomatch';
 import type { Kysely, Selectable } from 'kysely';
-import { PreparedQuery } from '../db/prepared-query.js';
 import type { AfterDelivery, Database, RouteEvent, RoutesTable } from '../db/schema.js';
 import { PartnerError, validateName } from './partners.js';
 import { validateRenamePattern } from './rename-pattern.js';
@@ -124,18 +123,6 @@ export class RouteStore {
     const result = await this.db.deleteFrom('routes').where('name', '=', name).executeTakeFirst();
     if (Number(result.numDeletedRows) === 0) throw new PartnerError(`no route named "${name}"`);
   }
-}
-
-/**
- * Whether an account has any enabled upload route: one prepared statement, so an
- * upload of an account without routes completes with a single UPDATE. A route
- * added meanwhile applies from the next upload on.
- */
-export function uploadRoutesCheck(db: Kysely<Database>): (account: string) => Promise<boolean> {
-  const query = new PreparedQuery(db, (p: { account: string }) =>
-    db.selectFrom('routes').select('id').where('account', '=', p.account).where('on_event', '=', 'upload').where('enabled', '=', 1).limit(1),
-  );
-  return async (account) => (await query.execute(db, { account })).rows.length > 0;
 }
 
 /** The enabled routes of one account and event whose glob matches the path. */

@@ -90,6 +90,7 @@ export class TransferLog {
   private readonly insertRow: PreparedQuery<InsertParams, { id: number | bigint }>;
   private readonly endRow: PreparedQuery<EndParams, unknown>;
   private readonly endRowReturning: PreparedQuery<EndParams, Pick<TransferRecord, 'account' | 'path' | 'direction' | 'start_offset'>>;
+  private readonly endRowUnlessRouted: PreparedQuery<EndParams & { account: string }, unknown>;
 
   constructor(private readonly db: Kysely<Database>) {
     this.insertRow = new PreparedQuery(db, (p: InsertParams) =>
@@ -128,6 +129,11 @@ export class TransferLog {
         .where('status', 'in', ['in-progress', 'aborted']);
     this.endRow = new PreparedQuery(db, end);
     this.endRowReturning = new PreparedQuery(db, (p: EndParams) => end(p).returning(['account', 'path', 'direction', 'start_offset']));
+    this.endRowUnlessRouted = new PreparedQuery(db, (p: EndParams & { account: string }) =>
+      end(p).where(({ not, exists, selectFrom }) =>
+        not(exists(selectFrom('routes').select('id').where('account', '=', p.account).where('on_event', '=', 'upload').where('enabled', '=', 1))),
+      ),
+    );
   }
 
   async start(t: TransferStart): Promise<number> {
@@ -150,6 +156,20 @@ export class TransferLog {
       const row = (await this.endRowReturning.execute(trx, params)).rows[0];
       if (row) await then(trx, { ...row, start_offset: Number(row.start_offset) });
     });
+  }
+
+  /**
+   * Ends a completed upload. When its account has no enabled upload route, that is
+   * one statement (the check is part of it: a route added meanwhile is either seen
+   * or applies from the next upload on); otherwise the end and the deliveries
+   * `routeUpload` queues commit together, as finish() with `then` does.
+   */
+  async finishUpload(id: number, account: string, end: TransferEnd, routeUpload: AfterFinish): Promise<void> {
+    const params = endParams(id, end);
+    const { numAffectedRows } = await this.endRowUnlessRouted.execute(this.db, { ...params, account });
+    if (numAffectedRows === 1n) return;
+    // Routed, or the row is not open (then the transaction finds nothing to end either).
+    await this.finish(id, end, routeUpload);
   }
 
   async knownSha256(account: string, path: string, fileStamp: string): Promise<string | undefined> {
