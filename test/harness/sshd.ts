@@ -42,6 +42,10 @@ function sshdConfig(options: { port: number; hostKey: string; authorizedKeys: st
     // The 'many' scenario opens 200 connections at once; the default (10:30:100) drops most of them.
     'MaxStartups 1000:30:1000',
     'LogLevel ERROR',
+    // Exec requests (a push's sha256sum at the partner) run through root's shell, and Debian's bash
+    // reads ~/.bashrc when sshd starts it unless SHLVL says it is nested: whatever the host's .bashrc
+    // does (a pyenv rehash waits up to 60 s on a stale lock) must not slow or stall a test.
+    'SetEnv SHLVL=1',
     `Subsystem sftp internal-sftp -d ${options.filesDir}`,
     '',
   ].join('\n');
