@@ -68,8 +68,7 @@ export async function runWorker(config: Config): Promise<void> {
       start: (t) => transfers.start({ ...t, nodeId, workerPid: process.pid }),
       // The end of a transfer must reach the log even across a database restart.
       finish: (id, end) => retryWhileDatabaseDown(() => transfers.finish(id, end), log),
-      completeUpload: (id, account, end) =>
-        retryWhileDatabaseDown(() => transfers.finishUpload(id, account, end, routeUpload(end)), log),
+      completeUpload: (id, end) => retryWhileDatabaseDown(() => transfers.finishUpload(id, end, routeUpload(end)), log),
       knownSha256: (account, path, stamp) => transfers.knownSha256(account, path, stamp),
     }, report),
     authenticatePassword,

@@ -87,23 +87,23 @@ for (const kind of DATABASE_KINDS) {
       await route('disabled', 'upload', 0);
       await route('monitored', 'monitor', 1);
       const plain = await log.start(start('/plain.bin'));
-      await log.finishUpload(plain, 'alice', end, routeUpload);
+      await log.finishUpload(plain, end, routeUpload);
       assert.equal((await log.get(plain))?.status, 'completed');
       assert.deepEqual(routedRows, []);
 
       await route('uploads', 'upload', 1);
       const routed = await log.start(start('/routed.bin'));
-      await log.finishUpload(routed, 'alice', end, routeUpload);
+      await log.finishUpload(routed, end, routeUpload);
       assert.equal((await log.get(routed))?.status, 'completed');
       assert.deepEqual(routedRows, ['/routed.bin'], 'an enabled upload route sends the end through routing');
 
       const failing = await log.start(start('/fails.bin'));
-      await assert.rejects(log.finishUpload(failing, 'alice', end, routeUpload), /queueing failed/);
+      await assert.rejects(log.finishUpload(failing, end, routeUpload), /queueing failed/);
       assert.equal((await log.get(failing))?.status, 'in-progress', 'a routed end commits with its deliveries or not at all');
 
       // Another account's route is not this one's.
       const other = await log.start({ ...start('/other.bin'), account: 'bob' });
-      await log.finishUpload(other, 'bob', end, routeUpload);
+      await log.finishUpload(other, end, routeUpload);
       assert.equal((await log.get(other))?.status, 'completed');
       assert.deepEqual(routedRows, ['/routed.bin', '/fails.bin']);
       await handle.db.deleteFrom('routes').execute();

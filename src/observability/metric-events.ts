@@ -71,9 +71,9 @@ export function measuredJournal(journal: TransferJournal, report: ReportMetric):
       ended(id, end);
       return journal.finish(id, end);
     },
-    completeUpload: (id, account, end) => {
+    completeUpload: (id, end) => {
       ended(id, end);
-      return journal.completeUpload(id, account, end);
+      return journal.completeUpload(id, end);
     },
     knownSha256: (account, path, stamp) => journal.knownSha256(account, path, stamp),
   };

@@ -90,7 +90,7 @@ export class TransferLog {
   private readonly insertRow: PreparedQuery<InsertParams, { id: number | bigint }>;
   private readonly endRow: PreparedQuery<EndParams, unknown>;
   private readonly endRowReturning: PreparedQuery<EndParams, Pick<TransferRecord, 'account' | 'path' | 'direction' | 'start_offset'>>;
-  private readonly endRowUnlessRouted: PreparedQuery<EndParams & { account: string }, unknown>;
+  private readonly endRowUnlessRouted: PreparedQuery<EndParams, unknown>;
 
   constructor(private readonly db: Kysely<Database>) {
     this.insertRow = new PreparedQuery(db, (p: InsertParams) =>
@@ -129,9 +129,17 @@ export class TransferLog {
         .where('status', 'in', ['in-progress', 'aborted']);
     this.endRow = new PreparedQuery(db, end);
     this.endRowReturning = new PreparedQuery(db, (p: EndParams) => end(p).returning(['account', 'path', 'direction', 'start_offset']));
-    this.endRowUnlessRouted = new PreparedQuery(db, (p: EndParams & { account: string }) =>
-      end(p).where(({ not, exists, selectFrom }) =>
-        not(exists(selectFrom('routes').select('id').where('account', '=', p.account).where('on_event', '=', 'upload').where('enabled', '=', 1))),
+    this.endRowUnlessRouted = new PreparedQuery(db, (p: EndParams) =>
+      end(p).where(({ not, exists, selectFrom, ref }) =>
+        not(
+          exists(
+            selectFrom('routes')
+              .select('routes.id')
+              .where('routes.account', '=', ref('transfers.account'))
+              .where('routes.on_event', '=', 'upload')
+              .where('routes.enabled', '=', 1),
+          ),
+        ),
       ),
     );
   }
@@ -159,14 +167,13 @@ export class TransferLog {
   }
 
   /**
-   * Ends a completed upload. When its account has no enabled upload route, that is
+   * Ends a completed upload. When its row's account has no enabled upload route, that is
    * one statement (the check is part of it: a route added meanwhile is either seen
    * or applies from the next upload on); otherwise the end and the deliveries
    * `routeUpload` queues commit together, as finish() with `then` does.
    */
-  async finishUpload(id: number, account: string, end: TransferEnd, routeUpload: AfterFinish): Promise<void> {
-    const params = endParams(id, end);
-    const { numAffectedRows } = await this.endRowUnlessRouted.execute(this.db, { ...params, account });
+  async finishUpload(id: number, end: TransferEnd, routeUpload: AfterFinish): Promise<void> {
+    const { numAffectedRows } = await this.endRowUnlessRouted.execute(this.db, endParams(id, end));
     if (numAffectedRows === 1n) return;
     // Routed, or the row is not open (then the transaction finds nothing to end either).
     await this.finish(id, end, routeUpload);

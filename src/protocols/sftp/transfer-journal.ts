@@ -14,7 +14,7 @@ export interface TransferJournal {
   }): Promise<number>;
   finish(id: number, end: JournalEnd): Promise<void>;
   /** Records an upload completed: the file is in place; routes it triggers are queued with the record. */
-  completeUpload(id: number, account: string, end: JournalEnd & { status: 'completed' }): Promise<void>;
+  completeUpload(id: number, end: JournalEnd & { status: 'completed' }): Promise<void>;
   /** The SHA-256 a completed upload recorded for exactly this file version, if any. */
   knownSha256(account: string, path: string, fileStamp: string): Promise<string | undefined>;
 }

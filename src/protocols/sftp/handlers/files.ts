@@ -154,7 +154,7 @@ export const close: Handler = async (session, id, r) => {
   }
   try {
     const done = await upload.commit();
-    await journal.completeUpload(transferId, session.ctx.accountName, { status: 'completed', bytes: done.bytes, sha256: done.sha256, fileStamp: done.stamp });
+    await journal.completeUpload(transferId, { status: 'completed', bytes: done.bytes, sha256: done.sha256, fileStamp: done.stamp });
     session.sendStatus(id, Status.OK);
     // Logged once the reply has left: the client's next request need not wait for it.
     const path = upload.target.virtual;
