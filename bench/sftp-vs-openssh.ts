@@ -29,9 +29,17 @@ function header(options: Options, ferryWorkers: number): string {
     `command: node ${path.relative(process.cwd(), process.argv[1]!)} ${process.argv.slice(2).join(' ')}`.trimEnd(),
     `machine: ${os.availableParallelism()} cores, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}, Node ${process.version}, ${sshVersion.trim()}`,
     `Ferry: ${ferryWorkers} workers (one per core); OpenSSH: sshd with internal-sftp`,
-    `client: OpenSSH sftp -b, aes128-gcm@openssh.com, curve25519-sha256; ${options.runs} runs per scenario and server, alternating`,
+    `client: OpenSSH sftp -b, aes128-gcm@openssh.com, curve25519-sha256; ${options.runs} runs per scenario and server, alternating, after ${warmupText(options, ferryWorkers)}`,
     `sizes: ${formatSize(s.bigFile)} file; ${s.smallFiles} x ${formatSize(s.smallFileSize)}; ${s.parallelSessions} x ${formatSize(s.parallelFileSize)}; ${s.manySessions} x ${formatSize(s.manyFileSize)}${options.quick ? ' (--quick)' : ''}`,
   ].join('\n');
+}
+
+function warmupText(options: Options, ferryWorkers: number): string {
+  if (options.warmup !== undefined) return `${options.warmup} warm-up runs each`;
+  return options.scenarios
+    .map((name) => `${buildScenario(name, options.sizes).warmupPerWorker * ferryWorkers} warm-up runs for ${name}`)
+    .filter((text) => !text.startsWith('0 '))
+    .join(', ') || 'no warm-up runs';
 }
 
 interface Servers {
@@ -105,7 +113,8 @@ async function main(options: Options): Promise<number> {
     for (const name of options.scenarios) {
       if (cleanup.signal.aborted) break;
       const scenario = buildScenario(name, options.sizes);
-      results.push(await runScenario(scenario, path.join(dir, 'sources'), targets, options.runs, cleanup.signal));
+      const warmup = options.warmup ?? scenario.warmupPerWorker * ferryWorkers;
+      results.push(await runScenario(scenario, path.join(dir, 'sources'), targets, options.runs, warmup, cleanup.signal));
     }
     console.log('\n' + summary(results));
     const complaints = serverComplaints(logs);

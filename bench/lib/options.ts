@@ -43,6 +43,8 @@ export interface Options {
   sizes: Sizes;
   /** Timed runs per scenario and server; the median is reported. */
   runs: number;
+  /** Untimed runs per scenario and server before those; undefined: the scenario's own number per Ferry worker. */
+  warmup: number | undefined;
   /** Keep the temporary directory (for a post-mortem). */
   keep: boolean;
   /** The whole benchmark is aborted (and cleaned up) after this long. */
@@ -66,15 +68,18 @@ scenarios (default: all, in this order):
 options:
   --quick            small sizes for a smoke run (64 MiB, 200 files, 8 x 16 MiB, 20 x 1 MiB)
   --runs N           timed runs per scenario and server, 1..20 (default 3; the median is shown)
+  --warmup N         runs per scenario and server before the timed ones, 0..20, shown on a row of
+                     their own (default: 3 per Ferry worker for small, where a worker's first
+                     sessions measure V8 compiling its code; none for the others)
   --max-minutes M    abort everything after M minutes (default 120, or 15 with --quick)
   --keep             keep the temporary directory under /dev/shm
   --help             this text`;
 
 export class UsageError extends Error {}
 
-function positiveInt(flag: string, value: string | undefined, max: number): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > max) throw new UsageError(`${flag} needs a whole number from 1 to ${max}`);
+function wholeNumber(flag: string, value: string | undefined, min: number, max: number): number {
+  const n = value === undefined || value.trim() === '' ? NaN : Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${flag} needs a whole number from ${min} to ${max}`);
   return n;
 }
 
@@ -83,14 +88,16 @@ export function parseOptions(argv: string[]): Options | 'help' {
   let quick = false;
   let keep = false;
   let runs = 3;
+  let warmup: number | undefined;
   let maxMinutes: number | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--help' || arg === '-h') return 'help';
     else if (arg === '--quick') quick = true;
     else if (arg === '--keep') keep = true;
-    else if (arg === '--runs') runs = positiveInt(arg, argv[++i], 20);
-    else if (arg === '--max-minutes') maxMinutes = positiveInt(arg, argv[++i], 24 * 60);
+    else if (arg === '--runs') runs = wholeNumber(arg, argv[++i], 1, 20);
+    else if (arg === '--warmup') warmup = wholeNumber(arg, argv[++i], 0, 20);
+    else if (arg === '--max-minutes') maxMinutes = wholeNumber(arg, argv[++i], 1, 24 * 60);
     else if ((SCENARIO_NAMES as readonly string[]).includes(arg)) scenarios.add(arg as ScenarioName);
     else throw new UsageError(`unknown argument "${arg}"`);
   }
@@ -100,6 +107,7 @@ export function parseOptions(argv: string[]): Options | 'help' {
     quick,
     sizes: quick ? QUICK : FULL,
     runs,
+    warmup,
     keep,
     maxMinutes: maxMinutes ?? (quick ? 15 : 120),
   };

@@ -71,6 +71,8 @@ export async function runScenario(
   dir: string,
   targets: Target[],
   runs: number,
+  /** Runs per server before the timed ones, not counted in the figures (see Scenario.warmupPerWorker). */
+  warmupRuns: number,
   signal: AbortSignal,
 ): Promise<ScenarioResult> {
   const result: ScenarioResult = { name: scenario.name, figures: new Map(), errors: new Map() };
@@ -89,20 +91,26 @@ export async function runScenario(
     for (const target of targets) {
       if (work.setUp) await work.setUp(target).catch((err) => fail(target, err));
     }
-    for (let run = 0; run < runs && !signal.aborted; run++) {
+    // Warm-up runs first, the same for both servers; their headline figure is reported on its own row.
+    const warmupFigures: Array<[Target, Metric]> = [];
+    for (let run = 0; run < warmupRuns + runs && !signal.aborted; run++) {
+      const warmup = run < warmupRuns;
       // Alternate who goes first, so a slow drift of the machine hits both alike.
       const order = run % 2 === 0 ? targets : [...targets].reverse();
       for (const target of order.filter((t) => !result.errors.has(t.name))) {
         if (signal.aborted) break;
         try {
           const metrics = await timedRun(scenario, work, target, gate);
-          record(result, target, metrics);
-          console.error(`[${scenario.name}] run ${run + 1}/${runs} ${target.name.padEnd(7)} ${formatRun(metrics)}`);
+          if (warmup) warmupFigures.push([target, { ...metrics[0]!, label: `warm-up runs: ${metrics[0]!.label}` }]);
+          else record(result, target, metrics);
+          const which = warmup ? `warm-up ${run + 1}/${warmupRuns}` : `run ${run - warmupRuns + 1}/${runs}`;
+          console.error(`[${scenario.name}] ${which} ${target.name.padEnd(7)} ${formatRun(metrics)}`);
         } catch (err) {
           fail(target, err);
         }
       }
     }
+    for (const [target, metric] of warmupFigures) record(result, target, [metric]);
     for (const target of targets) work.tearDown?.(target);
   } finally {
     fs.rmSync(sourceDir, { recursive: true, force: true });

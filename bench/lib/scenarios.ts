@@ -42,6 +42,13 @@ export interface Scenario {
   name: ScenarioName;
   /** Memory figures beyond the peak RSS: PSS too. */
   detailedMemory: boolean;
+  /**
+   * Untimed runs per Ferry worker before the timed ones, for scenarios made of
+   * many small requests: V8 compiles a function's optimised code only after
+   * thousands of calls, and a worker serves every request of a session, so a
+   * worker's first sessions show its start-up, not how it serves.
+   */
+  warmupPerWorker: number;
   /** Writes the source files into dir and describes the work. */
   prepare(dir: string): Promise<Workload>;
 }
@@ -90,6 +97,7 @@ function concurrentUploads(
   return {
     name,
     detailedMemory: name === 'many',
+    warmupPerWorker: 0,
     async prepare(dir) {
       const sources = await writeSources(dir, name, sessions, size);
       const remotePath = (target: Target, file: SourceFile) => path.join(target.root, file.remote);
@@ -110,6 +118,7 @@ function download(size: number): Scenario {
   return {
     name: 'download',
     detailedMemory: false,
+    warmupPerWorker: 0,
     async prepare(dir) {
       const [file] = (await writeSources(dir, 'download', 1, size)) as [SourceFile];
       const check = path.join(dir, 'downloaded.bin');
@@ -140,6 +149,7 @@ function smallFiles(count: number, size: number): Scenario {
   return {
     name: 'small',
     detailedMemory: false,
+    warmupPerWorker: 3,
     async prepare(dir) {
       const local = path.join(dir, 'small');
       fs.mkdirSync(local);
@@ -164,6 +174,7 @@ function login(): Scenario {
   return {
     name: 'login',
     detailedMemory: false,
+    warmupPerWorker: 0,
     prepare: async () => ({
       sessions: [['pwd']],
       gated: false,
