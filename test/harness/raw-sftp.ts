@@ -1,6 +1,6 @@
 import fs from 'node:fs';
-import ssh2 from 'ssh2';
-import type { ClientChannel } from 'ssh2';
+import ssh2 from '../../src/protocols/ssh2-library.js';
+import type { Client as Ssh2Client, ClientChannel } from 'ssh2';
 
 const { Client } = ssh2;
 
@@ -45,7 +45,7 @@ export class RawSftp {
   private versionResolve!: (r: Reply) => void;
 
   private constructor(
-    readonly conn: ssh2.Client,
+    readonly conn: Ssh2Client,
     readonly channel: ClientChannel,
   ) {
     this.version = new Promise((r) => (this.versionResolve = r));

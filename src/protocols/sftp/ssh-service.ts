@@ -1,8 +1,8 @@
 import crypto from 'node:crypto';
 import net from 'node:net';
 import type { Logger } from 'pino';
-import ssh2 from 'ssh2';
-import type { Connection, AuthContext, ServerChannel } from 'ssh2';
+import ssh2 from '../ssh2-library.js';
+import type { Connection, AuthContext, Server as Ssh2Server, ServerChannel } from 'ssh2';
 import type { AccountRow } from '../../accounts/account-store.js';
 import type { LoginResult } from '../../accounts/authenticator.js';
 import type { ReportMetric } from '../../observability/metric-events.js';
@@ -44,7 +44,7 @@ const ALGORITHMS = {
 
 /** The SSH listener: logins against the account store, the SFTP subsystem, and hash commands. */
 export class SshService {
-  private readonly server: ssh2.Server;
+  private readonly server: Ssh2Server;
   private listener: net.Server | undefined;
   private readonly sessions = new Set<SftpSession>();
   private readonly connections = new Set<Connection>();

@@ -1,4 +1,5 @@
-import ssh2, { type ClientChannel, type SFTPWrapper, type Stats } from 'ssh2';
+import type { ClientChannel, SFTPWrapper, Stats } from 'ssh2';
+import ssh2 from '../../protocols/ssh2-library.js';
 import { fingerprintOf } from '../../accounts/public-key.js';
 import { PermanentJobError } from '../../queue/queue-runner.js';
 import type { SftpPartner } from '../partners.js';

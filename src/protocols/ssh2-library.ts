@@ -1,0 +1,34 @@
+/**
+ * The ssh2 library, ready to use: import it only through this module.
+ *
+ * ssh2 pads every SSH packet it sends with random bytes, one randomFillSync
+ * call per packet. Each call is a trip into OpenSSL's DRBG (with a getpid()
+ * for its fork check), about 5 us per packet here: for a small file's three
+ * SFTP replies, a tenth of the server's time per request. OpenSSH draws its
+ * padding from a buffered keystream (arc4random_buf) instead. ssh2 takes
+ * randomFillSync from the crypto module once, as it loads, so it is loaded
+ * here with a pooled randomFillSync in place, and the crypto module gets its
+ * own function back right after: only ssh2 sees the pool.
+ */
+import crypto from 'node:crypto';
+import { createRequire } from 'node:module';
+import type ssh2Types from 'ssh2';
+import { PaddingPool } from './padding-pool.js';
+
+const require = createRequire(import.meta.url);
+
+function loadSsh2(): typeof ssh2Types {
+  const modulePath = require.resolve('ssh2');
+  if (require.cache[modulePath]) throw new Error('ssh2 was loaded before protocols/ssh2-library.ts: import it only through that module');
+  const real = crypto.randomFillSync;
+  const pool = new PaddingPool(real);
+  crypto.randomFillSync = pool.fill as typeof crypto.randomFillSync;
+  try {
+    return require('ssh2') as typeof ssh2Types;
+  } finally {
+    crypto.randomFillSync = real;
+  }
+}
+
+const ssh2 = loadSsh2();
+export default ssh2;
