@@ -52,7 +52,8 @@ export class Home {
         throw new StorageError('ENAMETOOLONG', `file name longer than ${MAX_NAME_BYTES} bytes`);
       }
     }
-    const real = virtual === '/' ? this.root : path.join(this.root, virtual);
+    // `virtual` is normalised (no '.', '..', empty or trailing names): joining is concatenating.
+    const real = virtual === '/' ? this.root : this.below(this.root, virtual);
     if (names.length === 0) {
       this.assertInsideSlow(real);
       return { virtual, real };
@@ -71,7 +72,7 @@ export class Home {
   private walkInside(names: string[], real: string): fs.Stats | null | undefined {
     let at = this.root;
     for (let i = 0; i < names.length; i++) {
-      at = path.join(at, names[i]!);
+      at = this.below(at, '/' + names[i]!);
       const entry = fs.lstatSync(at, { throwIfNoEntry: false });
       if (entry?.isSymbolicLink()) {
         this.assertInsideSlow(real);
@@ -82,6 +83,11 @@ export class Home {
       if (!entry?.isDirectory()) return undefined;
     }
     return undefined;
+  }
+
+  /** `dir` followed by `rest` ('/name...'), as path.join would give for these already normal parts. */
+  private below(dir: string, rest: string): string {
+    return dir === '/' ? rest : dir + rest;
   }
 
   private assertTargetInside(target: string): void {
