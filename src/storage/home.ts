@@ -29,6 +29,8 @@ export class Home {
   readonly root: string;
   /** How this home's files and partial uploads are made durable (one file system: uploads are renamed across). */
   readonly durability: Durability;
+  /** The root as a prefix for '/name' parts: '' when the root is '/'. */
+  private readonly base: string;
 
   constructor(
     root: string,
@@ -38,6 +40,7 @@ export class Home {
     fs.mkdirSync(root, { recursive: true });
     fs.mkdirSync(partialDir, { recursive: true });
     this.root = fs.realpathSync(root);
+    this.base = this.root === '/' ? '' : this.root;
     this.durability = durabilityFor(partialDir);
   }
 
@@ -53,7 +56,7 @@ export class Home {
       }
     }
     // `virtual` is normalised (no '.', '..', empty or trailing names): joining is concatenating.
-    const real = virtual === '/' ? this.root : this.below(this.root, virtual);
+    const real = virtual === '/' ? this.root : this.base + virtual;
     if (names.length === 0) {
       this.assertInsideSlow(real);
       return { virtual, real };
@@ -70,9 +73,9 @@ export class Home {
    * the calls). A symbolic link anywhere sends the path to the full check.
    */
   private walkInside(names: string[], real: string): fs.Stats | null | undefined {
-    let at = this.root;
+    let at = this.base;
     for (let i = 0; i < names.length; i++) {
-      at = this.below(at, '/' + names[i]!);
+      at += '/' + names[i]!;
       const entry = fs.lstatSync(at, { throwIfNoEntry: false });
       if (entry?.isSymbolicLink()) {
         this.assertInsideSlow(real);
@@ -83,11 +86,6 @@ export class Home {
       if (!entry?.isDirectory()) return undefined;
     }
     return undefined;
-  }
-
-  /** `dir` followed by `rest` ('/name...'), as path.join would give for these already normal parts. */
-  private below(dir: string, rest: string): string {
-    return dir === '/' ? rest : dir + rest;
   }
 
   private assertTargetInside(target: string): void {
