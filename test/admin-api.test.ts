@@ -186,6 +186,11 @@ describe('REST API on the admin port (two nodes, one PostgreSQL)', () => {
       const none = await adminRequest(a.adminPort, `/api/v1/transfers?path=${encodeURIComponent(literal)}`, { token: rootToken });
       assert.equal(none.body.transfers.length, 0, `"${literal}" is searched for literally`);
     }
+    const throughput = await adminRequest(b.adminPort, '/api/v1/throughput?minutes=5', { token: rootToken });
+    assert.equal(throughput.status, 200);
+    const uploads = throughput.body.minutes.filter((m: any) => m.direction === 'upload');
+    assert.ok(uploads.length > 0 && uploads.every((m: any) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:00\.000Z$/.test(m.minute)), JSON.stringify(throughput.body));
+    assert.ok(uploads.reduce((sum: number, m: any) => sum + m.bytes, 0) >= 8, 'the upload counts in the chart');
     const detail = await adminRequest(a.adminPort, `/api/v1/transfers/${found.body.transfers[0].id}`, { token: rootToken });
     assert.match(detail.body.sha256, /^[0-9a-f]{64}$/);
     const notUpload = await adminRequest(a.adminPort, `/api/v1/transfers/${found.body.transfers[0].id}/resubmit`, { method: 'POST', token: rootToken });

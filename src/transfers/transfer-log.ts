@@ -48,6 +48,14 @@ export interface TransferQuery {
   limit?: number;
 }
 
+/** Completed transfers of one direction that ended within one minute (epoch ms of its start). */
+export interface MinuteTotal {
+  minute: number;
+  direction: TransferDirection;
+  bytes: number;
+  count: number;
+}
+
 interface InsertParams extends TransferStart {
   startedAt: number;
 }
@@ -221,6 +229,28 @@ export class TransferLog {
       if (page.length < pageSize) return;
       after = Number(page[page.length - 1]!.id);
     }
+  }
+
+  /**
+   * Completed transfers that ended at or after `since` (epoch ms), summed per minute of
+   * their end and direction. Read through the (status, ended_at) index: as long as the log grows,
+   * the console asks this every few seconds.
+   */
+  completedPerMinuteQuery(since: number) {
+    const minute = sql<number>`(ended_at / 60000) * 60000`;
+    return this.db
+      .selectFrom('transfers')
+      .select([minute.as('minute'), 'direction', sql<number>`sum(bytes)`.as('bytes'), sql<number>`count(*)`.as('count')])
+      .where('status', '=', 'completed')
+      .where('ended_at', '>=', since)
+      .groupBy([minute, 'direction']);
+  }
+
+  async completedPerMinute(since: number): Promise<MinuteTotal[]> {
+    const rows = await this.completedPerMinuteQuery(since).execute();
+    return rows
+      .map((r) => ({ minute: Number(r.minute), direction: r.direction, bytes: Number(r.bytes), count: Number(r.count) }))
+      .sort((a, b) => a.minute - b.minute || a.direction.localeCompare(b.direction));
   }
 
   async get(id: number): Promise<TransferRecord | undefined> {

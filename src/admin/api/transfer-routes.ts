@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import type { Database } from '../../db/schema.js';
 import { deliveryHistory, resubmitDelivery } from '../../routing/resubmit.js';
@@ -69,23 +69,10 @@ export function registerTransferRoutes(server: FastifyInstance, db: Kysely<Datab
     async (request) => {
       const now = Date.now();
       const from = Math.floor((now - request.query.minutes * 60_000) / 60_000) * 60_000;
-      const rows = await db
-        .selectFrom('transfers')
-        .select([
-          sql<number>`(ended_at / 60000) * 60000`.as('minute'),
-          'direction',
-          sql<number>`sum(bytes)`.as('bytes'),
-          sql<number>`count(*)`.as('count'),
-        ])
-        .where('ended_at', '>=', from)
-        .where('status', '=', 'completed')
-        .groupBy([sql`(ended_at / 60000) * 60000`, 'direction'])
-        .execute();
+      const totals = await log.completedPerMinute(from);
       return {
         from: new Date(from).toISOString(),
-        minutes: rows
-          .map((r) => ({ minute: new Date(Number(r.minute)).toISOString(), direction: r.direction, bytes: Number(r.bytes), count: Number(r.count) }))
-          .sort((a, b) => a.minute.localeCompare(b.minute) || a.direction.localeCompare(b.direction)),
+        minutes: totals.map((t) => ({ ...t, minute: new Date(t.minute).toISOString() })),
       };
     },
   );
