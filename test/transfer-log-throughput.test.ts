@@ -77,9 +77,9 @@ for (const kind of DATABASE_KINDS) {
         plan = rows.map((r) => r.detail).join('\n');
       } else {
         // A table this small is cheaper to scan: forbid that, to see whether the index can serve.
-        plan = await handle.db.connection().execute(async (conn) => {
-          await sql`set enable_seqscan = off`.execute(conn);
-          const { rows } = await conn.executeQuery<{ 'QUERY PLAN': string }>(CompiledQuery.raw(`explain ${text}`, [...parameters]));
+        plan = await handle.db.transaction().execute(async (trx) => {
+          await sql`set local enable_seqscan = off`.execute(trx);
+          const { rows } = await trx.executeQuery<{ 'QUERY PLAN': string }>(CompiledQuery.raw(`explain ${text}`, [...parameters]));
           return rows.map((r) => r['QUERY PLAN']).join('\n');
         });
       }

@@ -48,8 +48,9 @@ export interface TransferQuery {
   limit?: number;
 }
 
-/** Completed transfers of one direction that ended within one minute (epoch ms of its start). */
+/** Completed transfers of one direction that ended within one minute. */
 export interface MinuteTotal {
+  /** The minute's first millisecond (epoch ms). */
   minute: number;
   direction: TransferDirection;
   bytes: number;
