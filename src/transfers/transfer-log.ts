@@ -202,7 +202,8 @@ export class TransferLog {
     return row?.sha256 ?? undefined;
   }
 
-  async list(query: TransferQuery = {}): Promise<TransferRecord[]> {
+  /** The newest rows that match, newest first: a status alone is read in that order from (status, id). */
+  listQuery(query: TransferQuery = {}) {
     let q = this.db.selectFrom('transfers').selectAll();
     if (query.account) q = q.where('account', '=', query.account);
     if (query.status) q = q.where('status', '=', query.status);
@@ -212,7 +213,11 @@ export class TransferLog {
     if (query.since !== undefined) q = q.where('started_at', '>=', query.since);
     if (query.until !== undefined) q = q.where('started_at', '<', query.until);
     if (query.beforeId !== undefined) q = q.where('id', '<', query.beforeId);
-    return q.orderBy('id', 'desc').limit(query.limit ?? 100).execute();
+    return q.orderBy('id', 'desc').limit(query.limit ?? 100);
+  }
+
+  async list(query: TransferQuery = {}): Promise<TransferRecord[]> {
+    return this.listQuery(query).execute();
   }
 
   /**
@@ -234,15 +239,16 @@ export class TransferLog {
 
   /**
    * Completed transfers that ended at or after `since` (epoch ms), summed per minute of
-   * their end and direction. Read through the (status, ended_at) index: as long as the log grows,
-   * the console asks this every few seconds.
+   * their end and direction. Read through the partial index of completed rows by end time: however
+   * long the log, the console asks this every few seconds.
    */
   completedPerMinuteQuery(since: number) {
     const minute = sql<number>`(ended_at / 60000) * 60000`;
     return this.db
       .selectFrom('transfers')
       .select([minute.as('minute'), 'direction', sql<number>`sum(bytes)`.as('bytes'), sql<number>`count(*)`.as('count')])
-      .where('status', '=', 'completed')
+      // A literal, not a parameter: it must match the partial index's own condition where the query is planned.
+      .where('status', '=', sql.lit('completed'))
       .where('ended_at', '>=', since)
       .groupBy([minute, 'direction']);
   }

@@ -12,7 +12,7 @@ const MINUTE = 60_000;
 const T0 = 1_700_000_040_000;
 
 for (const kind of DATABASE_KINDS) {
-  describe(`completed transfers per minute (${kind})`, () => {
+  describe(`reading the transfer log by status and end time (${kind})`, () => {
     let dir: string;
     let handle: DatabaseHandle;
     let log: TransferLog;
@@ -69,27 +69,46 @@ for (const kind of DATABASE_KINDS) {
       assert.deepEqual(await log.completedPerMinute(T0 + 3 * MINUTE), []);
     });
 
-    it('reads the log through the (status, ended_at) index, not every completed row', async () => {
-      const { sql: text, parameters } = log.completedPerMinuteQuery(T0).compile();
-      let plan: string;
+    const planOf = async (query: { compile(): CompiledQuery }) => {
+      const { sql: text, parameters } = query.compile();
       if (kind === 'sqlite') {
         const { rows } = await handle.db.executeQuery<{ detail: string }>(CompiledQuery.raw(`explain query plan ${text}`, [...parameters]));
-        plan = rows.map((r) => r.detail).join('\n');
-      } else {
-        // A table this small is cheaper to scan: forbid that, to see whether the index can serve.
-        plan = await handle.db.transaction().execute(async (trx) => {
-          await sql`set local enable_seqscan = off`.execute(trx);
-          const { rows } = await trx.executeQuery<{ 'QUERY PLAN': string }>(CompiledQuery.raw(`explain ${text}`, [...parameters]));
-          return rows.map((r) => r['QUERY PLAN']).join('\n');
-        });
+        return rows.map((r) => r.detail).join('\n');
       }
-      assert.match(plan, /transfers_status_ended/, plan);
+      // A table this small is cheaper to scan: forbid that, to see whether an index can serve.
+      return handle.db.transaction().execute(async (trx) => {
+        await sql`set local enable_seqscan = off`.execute(trx);
+        const { rows } = await trx.executeQuery<{ 'QUERY PLAN': string }>(CompiledQuery.raw(`explain ${text}`, [...parameters]));
+        return rows.map((r) => r['QUERY PLAN']).join('\n');
+      });
+    };
+
+    it('reads completed rows by end time through their own index, not every completed row', async () => {
+      const plan = await planOf(log.completedPerMinuteQuery(T0));
+      assert.match(plan, /transfers_completed_ended/, plan);
+    });
+
+    it('lists a status newest first without sorting all its rows', async () => {
+      for (const status of ['completed', 'failed'] as const) {
+        const plan = await planOf(log.listQuery({ status, limit: 100 }));
+        // SQLite: "USE TEMP B-TREE FOR ORDER BY"; PostgreSQL: a Sort node.
+        assert.doesNotMatch(plan, /TEMP B-TREE FOR ORDER BY|Sort/, plan);
+        if (kind === 'sqlite') assert.match(plan, /USING INDEX transfers_status \(status=\?\)/, plan);
+      }
+      assert.deepEqual(
+        (await log.list({ status: 'completed', limit: 2 })).map((r) => r.path),
+        ['/delivery-completed-' + (T0 + 2 * MINUTE + 5), '/upload-completed-' + (T0 + MINUTE)],
+      );
+    });
+
+    it('replaces the (status, node_id) index', async () => {
       const catalog =
         kind === 'sqlite'
           ? sql<{ name: string }>`select name from sqlite_master where type = 'index' and tbl_name = 'transfers'`
           : sql<{ name: string }>`select indexname as name from pg_indexes where tablename = 'transfers'`;
       const indexes = (await catalog.execute(handle.db)).rows.map((r) => r.name);
-      assert.ok(indexes.includes('transfers_status_ended') && !indexes.includes('transfers_status_node'), `the index it replaced is gone: ${indexes.join(', ')}`);
+      for (const name of ['transfers_status', 'transfers_completed_ended']) assert.ok(indexes.includes(name), `${name} in ${indexes.join(', ')}`);
+      assert.ok(!indexes.includes('transfers_status_node'), indexes.join(', '));
     });
   });
 }
