@@ -1,5 +1,6 @@
 /**
- * The test command: starts one private PostgreSQL for the whole run (tests create
+ * The test command: checks (as root: installs) the programs the tests drive, starts
+ * one private PostgreSQL for the whole run (tests create
  * their own databases in it), then runs every *.test.js with Node's test runner.
  * Arguments narrow the run to test files whose path under test/ contains one of them
  * (not the checkout's own path: a worktree named edge-something would match them all).
@@ -9,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startPostgres } from './harness/postgres.js';
+import { ensurePrerequisites } from './prerequisites.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -25,6 +27,8 @@ if (files.length === 0) {
   console.error(`no test files match ${filters.join(' ')}`);
   process.exit(1);
 }
+
+if (!ensurePrerequisites()) process.exit(2);
 
 const postgres = await startPostgres();
 let code = 1;
