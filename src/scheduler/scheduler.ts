@@ -33,11 +33,13 @@ export class Scheduler implements SingletonService {
     private readonly maxAttempts: number,
     private readonly log: Logger,
     private readonly onQueued: () => void,
+    /** The wall clock the firings are computed on; tests pass their own to cross days in milliseconds. */
+    private readonly now: () => number = Date.now,
   ) {}
 
   async run({ fence }: Leadership): Promise<void> {
     const schedules = await this.db.selectFrom('schedules').selectAll().where('enabled', '=', 1).execute();
-    const now = Date.now();
+    const now = this.now();
     for (const schedule of schedules) {
       let cron;
       try {
