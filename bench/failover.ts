@@ -164,7 +164,7 @@ async function failoverPart(pgAdminUrl: string, root: string, keyFile: string, p
     // Cross-check with what an operator sees: `ferry cluster status --json`, with a standby's env.
     const standby = slots.find((sl) => sl !== primary)!;
     const status = await runCli(['cluster', 'status', '--json', '--events', '1'], standby.env);
-    let statusPrimary = '?';
+    let statusPrimary: string;
     try {
       statusPrimary = JSON.parse(status.stdout).primary?.node ?? 'none';
     } catch {

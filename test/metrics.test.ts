@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fetchAdmin, scrapeMetrics, type Scrape } from './harness/admin.js';
+import { fetchAdmin, scrapeMetrics } from './harness/admin.js';
 import { freshDatabaseUrl, tempDir } from './harness/databases.js';
 import { startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
 import { writeRandomFile } from './harness/files.js';

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freshDatabaseUrl, tempDir } from './harness/databases.js';
-import { ferryOk, runFerry, startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
+import { ferryOk, startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
 import { sha256File, writeRandomFile } from './harness/files.js';
 import { sftpBatch, sshKeygen } from './harness/openssh.js';
 import { startSshd, type SshdServer } from './harness/sshd.js';

@@ -31,7 +31,7 @@ if (files.length === 0) {
 if (!ensurePrerequisites()) process.exit(2);
 
 const postgres = await startPostgres();
-let code = 1;
+let code: number;
 try {
   const child = spawn(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...files], {
     stdio: 'inherit',

@@ -45,7 +45,7 @@ export async function timeSessions(target: Target, batches: string[][], timeoutM
   );
   let released = start;
   if (gate) {
-    let ready = 0;
+    let ready: number;
     try {
       // A session that ends before the gate opens has failed: stop waiting for it.
       ready = await gate.waitReady(batches.length, () => ended === 0, timeoutMs);

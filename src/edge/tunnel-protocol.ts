@@ -96,7 +96,7 @@ export function readTls(tls: TlsFiles, who: string): TunnelTls {
     try {
       return fs.readFileSync(tls[k]!);
     } catch (err) {
-      throw new Error(`cannot read tls.${k} ${tls[k]}: ${(err as Error).message}`);
+      throw new Error(`cannot read tls.${k} ${tls[k]}: ${(err as Error).message}`, { cause: err });
     }
   };
   return { ca: read('ca'), cert: read('cert'), key: read('key') };

@@ -49,7 +49,7 @@ export class ScheduleRunHandler implements JobHandler {
     try {
       names = fs.readdirSync(dir.real, { withFileTypes: true }).filter((e) => e.isFile() && !e.name.startsWith('.') && matches(e.name)).map((e) => e.name).sort();
     } catch (err) {
-      throw new Error(`cannot list ${dir.virtual} of account ${payload.action.account}: ${(err as Error).message}`);
+      throw new Error(`cannot list ${dir.virtual} of account ${payload.action.account}: ${(err as Error).message}`, { cause: err });
     }
     let queued = 0;
     await this.db.transaction().execute(async (trx) => {

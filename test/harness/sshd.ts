@@ -59,7 +59,7 @@ function checkInstalled(): void {
   try {
     fs.mkdirSync(PRIVSEP_DIR, { recursive: true, mode: 0o755 });
   } catch (err) {
-    throw new Error(`cannot create ${PRIVSEP_DIR}, which sshd needs (run as root): ${(err as Error).message}`);
+    throw new Error(`cannot create ${PRIVSEP_DIR}, which sshd needs (run as root): ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -96,7 +96,7 @@ export async function startSshd(dir: string, clientPublicKey: string, options: {
   try {
     execFileSync(SSHD, ['-t', '-f', configFile], { stdio: 'pipe' });
   } catch (err) {
-    throw new Error(`sshd rejects its configuration ${configFile}: ${(err as { stderr?: Buffer }).stderr ?? err}`);
+    throw new Error(`sshd rejects its configuration ${configFile}: ${(err as { stderr?: Buffer }).stderr ?? err}`, { cause: err });
   }
 
   const logFile = path.join(dir, 'sshd.log');
@@ -112,7 +112,7 @@ export async function startSshd(dir: string, clientPublicKey: string, options: {
     await waitForListener(port, exited, 10_000);
   } catch (err) {
     await stop();
-    throw new Error(`${(err as Error).message}\n${fs.readFileSync(logFile, 'utf8').slice(-2000)}`);
+    throw new Error(`${(err as Error).message}\n${fs.readFileSync(logFile, 'utf8').slice(-2000)}`, { cause: err });
   }
   return { pid, port, filesDir, logFile, hostKeyPub: hostKey + '.pub', stop };
 }

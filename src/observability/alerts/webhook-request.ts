@@ -43,8 +43,8 @@ export async function postAlert(hook: Webhook, event: ClusterEvent, attempt: num
     });
   } catch (err) {
     const e = err as Error & { cause?: Error & { code?: string } };
-    if (e.name === 'TimeoutError') throw new Error(`no answer within ${timeoutMs / 1000} s`);
-    throw new Error(e.cause?.code ?? e.cause?.message ?? e.message);
+    if (e.name === 'TimeoutError') throw new Error(`no answer within ${timeoutMs / 1000} s`, { cause: err });
+    throw new Error(e.cause?.code ?? e.cause?.message ?? e.message, { cause: err });
   }
   await response.body?.cancel().catch(() => {});
   if (response.status < 200 || response.status > 299) throw new Error(`HTTP ${response.status}`);

@@ -73,7 +73,7 @@ export class PartnerSftp {
     } catch (err) {
       client.destroy();
       if (mismatch) throw new PermanentJobError(mismatch);
-      throw new Error(`cannot connect to ${partner.host}:${partner.port}: ${(err as Error).message}`);
+      throw new Error(`cannot connect to ${partner.host}:${partner.port}: ${(err as Error).message}`, { cause: err });
     } finally {
       signal.removeEventListener('abort', onAbort);
     }
@@ -83,7 +83,7 @@ export class PartnerSftp {
       return new PartnerSftp(client, sftp);
     } catch (err) {
       client.destroy();
-      throw new Error(`${partner.host}:${partner.port} refused the SFTP subsystem: ${(err as Error).message}`);
+      throw new Error(`${partner.host}:${partner.port} refused the SFTP subsystem: ${(err as Error).message}`, { cause: err });
     }
   }
 
@@ -175,7 +175,7 @@ export class PartnerSftp {
       await new Promise<void>((resolve, reject) => this.sftp.mkdir(dir, (err) => (err ? reject(err) : resolve())));
     } catch (err) {
       // Another delivery may have created it meanwhile.
-      if (!(await this.stat(dir))) throw new Error(`cannot create ${dir} at the partner: ${(err as Error).message}`);
+      if (!(await this.stat(dir))) throw new Error(`cannot create ${dir} at the partner: ${(err as Error).message}`, { cause: err });
     }
   }
 
