@@ -91,6 +91,7 @@ export async function runSupervisor(config: Config): Promise<void> {
     db: database.db,
     dialect: database.dialect,
     deadAfterMs: config.node.dead_after,
+    heartbeatIntervalMs: config.node.heartbeat_interval,
     sessionTtlMs: config.admin.session_ttl,
     loginRateLimit: config.admin.login_rate_limit,
     log,
