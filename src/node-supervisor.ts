@@ -7,6 +7,7 @@ import { Housekeeping } from './cluster/housekeeping.js';
 import { PrimaryLease } from './cluster/lease.js';
 import { Membership } from './cluster/membership.js';
 import { loadNodeId } from './cluster/node-identity.js';
+import { waitForDatabase } from './cluster/wait-for-database.js';
 import { WorkerPool } from './cluster/worker-pool.js';
 import type { Config } from './config/schema.js';
 import { migrate, openDatabase } from './db/connect.js';
@@ -31,13 +32,20 @@ import { SCHEDULE_RUN_JOB, Scheduler } from './scheduler/scheduler.js';
 import { TransferLog } from './transfers/transfer-log.js';
 import { VERSION } from './version.js';
 
+/** What /health/ready and the metrics say before the node has joined the cluster. */
+function startingStatus(config: Config, nodeId: string, reason: string): NodeStatus & { nodeId: string; name: string } {
+  const databaseReachable = reason !== 'database unreachable';
+  return { mode: config.cluster.mode, role: 'standby', ready: false, reason, state: 'active', databaseReachable, token: null, nodeId, name: config.node.name };
+}
+
 /** Whether the node's workers should accept client sessions now. */
 function shouldServe(status: NodeStatus): boolean {
   return status.state === 'active' && (status.mode === 'active-active' || status.role === 'primary');
 }
 
 /**
- * The supervisor holds the node's identity: it migrates the database, registers
+ * The supervisor holds the node's identity: it serves the admin port (not ready
+ * until the database answers; it waits for it), migrates the database, registers
  * and heartbeats the node, takes part in leader election, runs the singleton
  * services while primary, serves the health endpoints, and keeps one worker per
  * core serving sessions on the shared listening sockets.
@@ -52,17 +60,10 @@ export async function runSupervisor(config: Config): Promise<void> {
   fs.mkdirSync(config.data.dir, { recursive: true });
   fs.mkdirSync(config.storage.dir, { recursive: true });
   const database = openDatabase(config.database.url, { poolSize: 4 + config.queue.concurrency });
-  await migrate(database);
   const nodeId = loadNodeId(config.data.dir);
   const transfers = new TransferLog(database.db);
-  const orphaned = await transfers.abortRowsOfNodes([nodeId], 'node restarted during the transfer');
-  if (orphaned > 0) log.warn({ transfers: orphaned }, 'marked transfers of the previous run aborted');
-  await loadHostKeys(database.db);
-
   const events = new ClusterEvents(database.db, log);
   const alerts = new AlertStore(database.db);
-  // Events recorded before this node started are history: a webhook it registers does not get them.
-  const alertsStartAfter = await alerts.lastEventId();
   const lease = new PrimaryLease(database.db, database.dialect, nodeId, config.cluster.lease_ttl);
   const housekeeping = new Housekeeping(
     database.db,
@@ -72,8 +73,10 @@ export async function runSupervisor(config: Config): Promise<void> {
     log,
   );
   let coordinator: Coordinator | undefined;
+  // Until the node has joined the cluster: not ready, and why (the admin port answers from the start).
+  let startingBecause = 'starting';
   const nodeStatus = () => {
-    if (!coordinator) return undefined;
+    if (!coordinator) return startingStatus(config, nodeId, startingBecause);
     const status = { ...coordinator.status, nodeId, name: config.node.name };
     // Ready means clients can connect: wait until a worker confirms it listens.
     if (status.ready && !workers.accepting) return { ...status, ready: false, reason: 'workers not accepting yet' };
@@ -91,6 +94,7 @@ export async function runSupervisor(config: Config): Promise<void> {
     db: database.db,
     dialect: database.dialect,
     deadAfterMs: config.node.dead_after,
+    heartbeatIntervalMs: config.node.heartbeat_interval,
     sessionTtlMs: config.admin.session_ttl,
     loginRateLimit: config.admin.login_rate_limit,
     log,
@@ -103,6 +107,22 @@ export async function runSupervisor(config: Config): Promise<void> {
     status: nodeStatus,
     metrics,
   });
+  log.info({ adminPort: admin.port }, 'admin port up');
+  // Events recorded before this node started are history: a webhook it registers does not get them.
+  const alertsStartAfter = await waitForDatabase(
+    'start',
+    async () => {
+      await migrate(database);
+      const orphaned = await transfers.abortRowsOfNodes([nodeId], 'node restarted during the transfer');
+      if (orphaned > 0) log.warn({ transfers: orphaned }, 'marked transfers of the previous run aborted');
+      await loadHostKeys(database.db);
+      const last = await alerts.lastEventId();
+      startingBecause = 'starting';
+      return last;
+    },
+    log,
+    () => (startingBecause = 'database unreachable'),
+  );
   const membership = new Membership(database.db, database.dialect, {
     nodeId,
     name: config.node.name,
@@ -209,7 +229,7 @@ export async function runSupervisor(config: Config): Promise<void> {
     if (status.state === 'draining' && !draining) draining = drain(coordinator!.drainDeadline ?? Date.now());
     if (status.state === 'active') draining = undefined;
   });
-  await coordinator.start();
+  await waitForDatabase('join the cluster', () => coordinator!.start(), log, () => (startingBecause = 'database unreachable'));
   await workers.serve(shouldServe(coordinator.status));
   runner.setActive(shouldServe(coordinator.status));
   log.info(

@@ -7,7 +7,8 @@ import { ClusterEvents } from '../src/cluster/events.js';
 import { PrimaryLease } from '../src/cluster/lease.js';
 import { migrate, openDatabase } from '../src/db/connect.js';
 import { freshDatabaseUrl, tempDir } from './harness/databases.js';
-import { runFerry, startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
+import { adminLogin, adminRequest } from './harness/admin-api.js';
+import { ferryOk, runFerry, startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
 import { sha256File, writeRandomFile } from './harness/files.js';
 import { sftpBatch, sftpSpawn, sshKeygen, type Login } from './harness/openssh.js';
 import { waitFor } from './harness/wait.js';
@@ -248,5 +249,35 @@ describe('an active-passive pair', () => {
     }
     const upload = afterRows.filter((r) => r.path === '/ha.bin').sort((a, b) => a.id - b.id);
     assert.deepEqual(upload.map((r) => r.status), ['aborted', 'completed']);
+  });
+});
+
+describe('a node whose heartbeat stops (SIGKILL) before node.dead_after', () => {
+  let c: Cluster;
+  // Long enough that "lost" cannot come first: the late heartbeat alone must show.
+  const slowDeath = { FERRY_NODE_DEAD_AFTER: '60s' };
+  before(async () => {
+    c = await makeCluster('active-active', ['h1', 'h2']);
+    for (const name of ['h1', 'h2']) c.envs[name]!.extra = { ...c.envs[name]!.extra, ...slowDeath };
+    c.nodes.h1 = await startNode(c.envs.h1!);
+    c.nodes.h2 = await startNode(c.envs.h2!);
+  });
+  after(async () => stopCluster(c));
+
+  it('shows as suspect and not ready once its heartbeat is 3 intervals late, in the table, --json and the API', async () => {
+    await waitFor('both nodes ready', async () => (await status(c.envs.h1!)).nodes.filter((n: any) => n.ready && n.state === 'active').length === 2);
+    const password = /password: (\S+)/.exec(await ferryOk(c.envs.h1!, ['admin', 'add', 'ops', '--role', 'operator']))![1]!;
+    const token = await adminLogin(c.nodes.h1!.adminPort, 'ops', password);
+    await c.nodes.h2!.kill('SIGKILL');
+    c.nodes.h2 = undefined;
+    const h2 = await waitFor('h2 suspect', async () => (await status(c.envs.h1!)).nodes.find((n: any) => n.name === 'h2' && n.state === 'suspect'), 10_000, 100);
+    assert.equal(h2.ready, false, 'a node that may be dead is not counted ready');
+    assert.ok(h2.heartbeatAgeMs >= 750 && h2.heartbeatAgeMs < 60_000, `heartbeat ${h2.heartbeatAgeMs} ms old`);
+    const table = await ferryOk(c.envs.h1!, ['cluster', 'status']);
+    assert.match(table, /^h2\s+standby\s+suspect\s+no\s/m);
+    assert.match(table, /^h1\s+primary\s+active\s+yes\s/m, 'the live node stays active');
+    const api = await adminRequest(c.nodes.h1!.adminPort, '/api/v1/cluster', { token });
+    assert.equal(api.status, 200);
+    assert.deepEqual(api.body.nodes.map((n: any) => [n.name, n.state, n.ready]), [['h1', 'active', true], ['h2', 'suspect', false]]);
   });
 });

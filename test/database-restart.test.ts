@@ -77,3 +77,87 @@ describe('PostgreSQL restarted under load', () => {
     assert.equal(after.code, 0, after.stderr);
   });
 });
+
+describe('PostgreSQL away: logins, a restart of a few seconds, a node started without it', () => {
+  let pg: PostgresServer;
+  let dir: string;
+  const nodes: Record<string, RunningNode | undefined> = {};
+  const envs: Record<string, FerryEnv> = {};
+  let key: string;
+  const LEASE_TTL = 3_000;
+  let halted = false;
+
+  before(async () => {
+    pg = await startPostgres();
+    dir = tempDir();
+    const databaseUrl = await createDatabase(pg.adminUrl);
+    // The primary heartbeats slower than the standby: without a grace for it, the standby would take the lease first.
+    const heartbeat: Record<string, string> = { p1: '500ms', p2: '100ms', p3: '250ms' };
+    for (const name of ['p1', 'p2', 'p3']) {
+      envs[name] = {
+        dataDir: path.join(dir, name),
+        databaseUrl,
+        storageDir: path.join(dir, 'shared'),
+        extra: { FERRY_NODE_NAME: name, FERRY_CLUSTER_LEASE_TTL: `${LEASE_TTL}ms`, FERRY_NODE_HEARTBEAT_INTERVAL: heartbeat[name]!, FERRY_NODE_DEAD_AFTER: '30s' },
+      };
+    }
+    key = sshKeygen(dir);
+    assert.equal((await runFerry(['account', 'add', 'alice', '--key', key + '.pub'], envs.p1!)).code, 0);
+    nodes.p1 = await startNode(envs.p1!);
+    nodes.p2 = await startNode(envs.p2!);
+  });
+
+  after(async () => {
+    for (const n of Object.values(nodes)) await n?.kill('SIGKILL');
+    if (halted) pg.start();
+    await pg.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('tells SFTP clients the service is unavailable, keeps the primary through the restart (no failover), and a node started meanwhile waits and then serves', async () => {
+    await waitFor('p1 primary, both ready', async () => {
+      const [r1, r2] = await Promise.all([nodes.p1!.ready(), nodes.p2!.ready()]);
+      return r1.code === 200 && r1.body.role === 'primary' && r2.code === 200;
+    });
+    const login = { port: nodes.p1!.sftpPort, user: 'alice', keyFile: key, dir };
+    const haltedAt = Date.now();
+    pg.halt();
+    halted = true;
+
+    // A login while the database is away: the user is told why, and it is not their key.
+    // At OpenSSH's default log level, as a user runs it (the harness's LogLevel=ERROR would hide banners).
+    const refused = await sftpBatch(login, ['pwd'], ['-o', 'LogLevel=INFO'], 30_000);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /service temporarily unavailable/);
+    assert.doesNotMatch(refused.stderr, /Permission denied/);
+
+    // A node started now: its admin port answers, not ready, and it does not exit.
+    nodes.p3 = await startNode(envs.p3!, { waitFor: 'started' });
+    const waiting = await waitFor('p3 says why it is not ready', async () => {
+      const r = await nodes.p3!.ready().catch(() => undefined);
+      return r?.code === 503 && r.body.reason === 'database unreachable' ? r : undefined;
+    }, 10_000);
+    assert.equal(waiting.body.ready, false);
+    await nodes.p3.waitForLog((l) => l.msg === 'database unreachable: waiting to start', 10_000);
+
+    // Down for 5 s in all, longer than the lease TTL: every lease runs out on the database clock.
+    await new Promise((r) => setTimeout(r, Math.max(0, haltedAt + 5_000 - Date.now())));
+    assert.equal(nodes.p3.process.exitCode, null, 'the node started without its database is still running');
+    pg.start();
+    halted = false;
+
+    await nodes.p3.waitForLog((l) => l.msg === 'node ready', 30_000);
+    await waitFor('all three ready', async () => (await Promise.all(['p1', 'p2', 'p3'].map((n) => nodes[n]!.ready()))).every((r) => r.code === 200), 20_000);
+    const served = await sftpBatch({ ...login, port: nodes.p3.sftpPort }, ['pwd']);
+    assert.equal(served.code, 0, served.stderr);
+    const again = await sftpBatch(login, ['pwd']);
+    assert.equal(again.code, 0, again.stderr);
+
+    const status = JSON.parse((await runFerry(['cluster', 'status', '--json', '--events', '100'], envs.p1!)).stdout);
+    assert.equal(status.primary?.node, 'p1', 'the primary kept (re-took) its lease');
+    const since = status.events.filter((e: any) => Date.parse(e.at) >= haltedAt);
+    assert.deepEqual(since.filter((e: any) => e.kind === 'failover' || e.kind === 'primary-changed'), [], 'a database restart is no failover');
+    assert.ok(since.some((e: any) => e.kind === 'database-recovered' && e.node === 'p1'));
+    assert.ok(nodes.p1!.logs.some((l) => l.msg === 're-took its own primary lease'), 'the lease ran out during the outage');
+  });
+});

@@ -4,8 +4,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseProxyHeader } from '../src/edge/proxy-protocol.js';
 import { freshDatabaseUrl, tempDir } from './harness/databases.js';
-import { edgeSetup, makeTunnelPki, readyNodesAt, type EdgeSetup } from './harness/edges.js';
-import { ferryOk, startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
+import { edgeSetup, makeTunnelPki, rawClient, readyNodesAt, type EdgeSetup } from './harness/edges.js';
+import { ferryOk, runFerry, startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
 import { sha256File, writeRandomFile } from './harness/files.js';
 import {
   backendServers,
@@ -27,6 +27,8 @@ const FAST = {
 };
 /** The clients' own address: what the nodes must see, although HAProxy and the edges stand between. */
 const CLIENT = '127.0.0.2';
+/** Where HAProxy's connections to the edges come from: the edges' edge.proxy_from. */
+const HAPROXY_ADDRESS = '127.0.0.1';
 const BIG = 12 * 1024 * 1024;
 const SMALL = 1024 * 1024;
 /** sftp -l is in Kbit/s: 16,000 ≈ 2 MB/s, so a big file takes ~6 s and is in flight when the kills come. */
@@ -76,6 +78,20 @@ describe('the PROXY protocol header an edge reads behind a balancer', () => {
     assert.equal(parseProxyHeader(Buffer.from('PROXY TCP4 192.0.2.7')), undefined);
   });
 
+  it('is a configuration error without edge.proxy_from: ferry edge does not start', async () => {
+    const dir = tempDir();
+    try {
+      const r = await runFerry(['edge'], { dataDir: dir, databaseUrl: 'sqlite:/nonexistent/never-opened.db', extra: { FERRY_EDGE_PROXY_PROTOCOL: 'true' } });
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /edge\.proxy_protocol is on but edge\.proxy_from \(FERRY_EDGE_PROXY_FROM\) lists no balancer/);
+      const bad = await runFerry(['edge'], { dataDir: dir, databaseUrl: 'sqlite:/nonexistent/never-opened.db', extra: { FERRY_EDGE_PROXY_PROTOCOL: 'true', FERRY_EDGE_PROXY_FROM: '10.0.0.0/33' } });
+      assert.equal(bad.code, 1);
+      assert.match(bad.stderr, /edge\.proxy_from\[0\] \(FERRY_EDGE_PROXY_FROM\): "10\.0\.0\.0\/33" is not an IPv4 address or network/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses a connection that does not start with a valid header', () => {
     assert.throws(() => parseProxyHeader(Buffer.from('SSH-2.0-OpenSSH_9.2\r\n')), /no PROXY protocol header/);
     assert.throws(() => parseProxyHeader(Buffer.from('PROXY TCP4 not-an-ip 10.0.0.1 1 22\r\n')), /malformed PROXY v1/);
@@ -120,7 +136,7 @@ describe('HAProxy (the shipped deploy/haproxy/haproxy.cfg) in front of two edges
     storage = path.join(dir, 'shared');
     const databaseUrl = await freshDatabaseUrl('postgres', dir);
     const pki = await makeTunnelPki(dir, ['edge1', 'edge2'], ['n1', 'n2']);
-    for (const name of ['edge1', 'edge2']) edges[name] = await edgeSetup(dir, name, pki, { FERRY_EDGE_PROXY_PROTOCOL: 'true' });
+    for (const name of ['edge1', 'edge2']) edges[name] = await edgeSetup(dir, name, pki, { FERRY_EDGE_PROXY_PROTOCOL: 'true', FERRY_EDGE_PROXY_FROM: HAPROXY_ADDRESS });
     for (const name of ['n1', 'n2']) {
       nodeEnvs[name] = {
         dataDir: path.join(dir, name),
@@ -178,6 +194,23 @@ describe('HAProxy (the shipped deploy/haproxy/haproxy.cfg) in front of two edges
     const direct = await sftpBatch({ ...login, port: edges.edge1!.ports.sftp }, ['pwd'], [], 20_000);
     assert.notEqual(direct.code, 0);
     await processes.edge1!.waitForLog((l) => l.msg === 'connection refused: no valid PROXY protocol header', 5_000);
+  });
+
+  it('closes a connection that brings its own PROXY header from anywhere but the balancer, and logs it once', async () => {
+    // A client that reaches the edge directly claims to be 192.0.2.7 (say, the one address an account is allowed from).
+    const spoof = 'PROXY TCP4 192.0.2.7 127.0.0.1 40000 22\r\nSSH-2.0-OpenSSH_9.2\r\n';
+    for (let i = 0; i < 3; i++) {
+      const r = await rawClient(edges.edge1!.ports.sftp, CLIENT, spoof);
+      assert.equal(r.closed, true, 'the edge closed the connection');
+      assert.doesNotMatch(r.received, /SSH-2\.0-/, 'no node answered');
+    }
+    const refused = (l: Record<string, any>) => l.msg === 'connection refused: not from a balancer in edge.proxy_from';
+    const line = await processes.edge1!.waitForLog(refused, 5_000);
+    assert.equal(line.from, CLIENT);
+    assert.equal(processes.edge1!.logs.filter(refused).length, 1, 'one line for three attempts');
+    // HAProxy's own connections (from edge.proxy_from) still pass.
+    const r = await sftpBatch(login, ['pwd'], ['-o', `BindAddress=${CLIENT}`]);
+    assert.equal(r.code, 0, r.stderr);
   });
 
   it('completes every upload after the client’s retry when an edge and a node are killed mid-upload, and takes the dead edge out', async () => {

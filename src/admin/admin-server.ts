@@ -35,6 +35,8 @@ export interface AdminServerOptions {
   db: Kysely<Database>;
   dialect: Dialect;
   deadAfterMs: number;
+  /** node.heartbeat_interval: a node whose heartbeat is 3 of these late shows as suspect. */
+  heartbeatIntervalMs: number;
   sessionTtlMs: number;
   loginRateLimit: number;
   status: () => HealthStatus | undefined;
@@ -111,7 +113,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<{ s
     async (api) => {
       installAuthentication(api, tokens);
       registerSessionRoutes(api, { users: new AdminUsers(options.db), tokens, sessionTtlMs: options.sessionTtlMs, loginRateLimit: options.loginRateLimit });
-      registerClusterRoutes(api, options.db, options.dialect, options.deadAfterMs);
+      registerClusterRoutes(api, options.db, options.dialect, { deadAfterMs: options.deadAfterMs, heartbeatIntervalMs: options.heartbeatIntervalMs });
       registerTransferRoutes(api, options.db);
       registerAccountRoutes(api, options.db);
       registerCatalogRoutes(api, options.db);

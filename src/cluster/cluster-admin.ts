@@ -6,10 +6,20 @@ import { currentLease } from './lease.js';
 
 export class ClusterAdminError extends Error {}
 
+/** How late a heartbeat may be before a node shows as suspect: this many of its intervals. */
+const SUSPECT_AFTER_HEARTBEATS = 3;
+
+/** When a node counts as dead (node.dead_after) and how often it heartbeats (node.heartbeat_interval). */
+export interface Liveness {
+  deadAfterMs: number;
+  heartbeatIntervalMs: number;
+}
+
 export interface NodeView {
   id: string;
   name: string;
   role: 'primary' | 'standby';
+  /** Its own state (active, draining, drained); suspect while its heartbeat is late; stopped or lost once it is dead. */
   state: string;
   ready: boolean;
   alive: boolean;
@@ -39,9 +49,18 @@ export class ClusterAdmin {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly dialect: Dialect,
-    private readonly deadAfterMs: number,
+    private readonly liveness: Liveness,
   ) {
     this.events = new ClusterEvents(db);
+  }
+
+  /**
+   * A heartbeat this late means the node may be gone (SIGKILL, a cut cable): what
+   * it last said about itself (ready, its sessions) is no longer believed, though
+   * it is not dead yet.
+   */
+  private get suspectAfterMs(): number {
+    return Math.min(SUSPECT_AFTER_HEARTBEATS * this.liveness.heartbeatIntervalMs, this.liveness.deadAfterMs);
   }
 
   async view(eventLimit = 20): Promise<ClusterView> {
@@ -67,12 +86,13 @@ export class ClusterAdmin {
 
   private nodeView(n: Selectable<NodesTable>, primaryId: string | null, now: number): NodeView {
     const alive = this.isAlive(n, now);
+    const late = alive && now - n.heartbeat_at >= this.suspectAfterMs;
     return {
       id: n.id,
       name: n.name,
       role: n.id === primaryId ? 'primary' : 'standby',
-      state: alive ? n.state : n.stopped_at !== null ? 'stopped' : 'lost',
-      ready: alive && n.ready === 1,
+      state: late ? 'suspect' : alive ? n.state : n.stopped_at !== null ? 'stopped' : 'lost',
+      ready: alive && !late && n.ready === 1,
       alive,
       heartbeatAgeMs: Math.max(0, now - n.heartbeat_at),
       sessions: alive ? n.sessions : 0,
@@ -88,7 +108,7 @@ export class ClusterAdmin {
 
   /** Heartbeating within node.dead_after on the database clock, and not stopped. */
   private isAlive(n: Selectable<NodesTable>, now: number): boolean {
-    return n.stopped_at === null && now - n.heartbeat_at < this.deadAfterMs;
+    return n.stopped_at === null && now - n.heartbeat_at < this.liveness.deadAfterMs;
   }
 
   async find(nameOrId: string): Promise<Selectable<NodesTable>> {

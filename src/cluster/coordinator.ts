@@ -58,6 +58,8 @@ export class Coordinator extends EventEmitter {
   private lastRenewOk = 0;
   private databaseReachable = true;
   private databaseDownSince = 0;
+  /** Until then this node takes no lease another node let run out (see databaseIsBack). */
+  private othersLeaseUntil = 0;
   private state: NodeState = 'active';
   private timer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
@@ -140,10 +142,11 @@ export class Coordinator extends EventEmitter {
       return;
     }
     if (this.state !== 'active') return;
-    const acquired = await this.lease.tryAcquire();
+    const fromOthers = Date.now() >= this.othersLeaseUntil;
+    const acquired = await this.lease.tryAcquire(fromOthers);
     if ('expiresInMs' in acquired) {
       // Try again the moment the holder's lease runs out, not at the next heartbeat.
-      if (acquired.expiresInMs < this.options.heartbeatIntervalMs) {
+      if (fromOthers && acquired.expiresInMs < this.options.heartbeatIntervalMs) {
         clearTimeout(this.expiryTimer);
         this.expiryTimer = setTimeout(() => void this.tick(), acquired.expiresInMs + 5);
       }
@@ -151,6 +154,12 @@ export class Coordinator extends EventEmitter {
     }
     this.token = acquired.token;
     this.lastRenewOk = Date.now();
+    if (acquired.retaken) {
+      // Its own lease, run out while it could not renew (a database restart): the primary did not change.
+      this.log.warn({ token: acquired.token }, 're-took its own primary lease');
+      this.startSingletons(acquired.token);
+      return;
+    }
     this.log.warn({ token: acquired.token, previous: acquired.previousHolder }, 'became primary');
     await this.events.recordFenced(
       {
@@ -224,6 +233,10 @@ export class Coordinator extends EventEmitter {
   private async databaseIsBack(): Promise<void> {
     if (this.databaseReachable) return;
     this.databaseReachable = true;
+    // The outage kept every node from renewing, the primary too, so its lease ran out on the database clock without
+    // it being gone. Leave it one lease TTL, the time it gets to renew at any moment, to come back and re-take it:
+    // a database restart is no failover. A primary that is really gone is taken over a TTL later.
+    this.othersLeaseUntil = Date.now() + this.options.leaseTtlMs;
     const downMs = Date.now() - this.databaseDownSince;
     this.log.warn({ downMs }, 'database recovered');
     const node = { nodeId: this.membership.nodeId, nodeName: this.membership.identity.name };

@@ -20,11 +20,13 @@ export class PrimaryLease {
   ) {}
 
   /**
-   * Takes the lease if it is free or expired: returns the new token, or, when
-   * someone else holds it, how long until it expires (so a standby can try again
-   * right then instead of at its next heartbeat).
+   * Takes the lease if it is free or expired: returns the new token (retaken: it
+   * was this node's own, run out), or, when someone else holds it, how long
+   * until it expires (so a standby can try again right then instead of at its
+   * next heartbeat). With fromOthers false an expired lease of another node is
+   * left alone: only a free one or this node's own is taken.
    */
-  async tryAcquire(): Promise<{ token: number; previousHolder: string | null } | { expiresInMs: number }> {
+  async tryAcquire(fromOthers = true): Promise<{ token: number; previousHolder: string | null; retaken: boolean } | { expiresInMs: number }> {
     const now = dbNow(this.dialect);
     const before = await this.db
       .selectFrom('leases')
@@ -40,11 +42,14 @@ export class PrimaryLease {
         acquired_at: now,
       })
       .where('name', '=', NAME)
-      .where((eb) => eb.or([eb('holder', 'is', null), eb('expires_at', '<=', now)]))
+      .where((eb) =>
+        eb.or([eb('holder', 'is', null), fromOthers ? eb('expires_at', '<=', now) : eb.and([eb('expires_at', '<=', now), eb('holder', '=', this.nodeId)])]),
+      )
       .returning('token')
       .executeTakeFirst();
     if (!row) return { expiresInMs: Math.max(0, Number(before?.remaining ?? 0)) };
-    return { token: Number(row.token), previousHolder: before?.holder === this.nodeId ? null : (before?.holder ?? null) };
+    const retaken = before?.holder === this.nodeId;
+    return { token: Number(row.token), previousHolder: retaken ? null : (before?.holder ?? null), retaken };
   }
 
   /** Extends the lease held with `token`; false if it expired or someone else holds it. */

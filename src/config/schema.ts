@@ -2,6 +2,7 @@ import os from 'node:os';
 import { z } from 'zod';
 import { CLUSTER_EVENT_KINDS } from '../db/schema.js';
 import { parseDuration } from './duration.js';
+import { networkList } from './networks.js';
 import { parseThroughput } from './throughput.js';
 
 /** A duration setting: "30s", "15m", or seconds as a number; parsed to milliseconds. */
@@ -192,6 +193,12 @@ export const configSchema = z.object({
       host: z.string().default('0.0.0.0'),
       /** Clients come through a balancer sending the PROXY protocol (v1 or v2) with their own address; required on every client connection. */
       proxy_protocol: flag(false),
+      /** The balancers that may send a PROXY header (required with proxy_protocol): nobody else may connect. */
+      proxy_from: networkList,
+      /** Client connections that have not sent their first bytes yet, held at once; more are closed at accept. */
+      max_pending: z.coerce.number().int().min(1).max(100_000).default(100),
+      /** How long a new client may take to send its first bytes (the PROXY header, then the start of SSH). */
+      pending_timeout: duration('5s').refine((ms) => ms >= 100, 'must be at least 100ms'),
     })
     .prefault({}),
   capacity: z

@@ -74,13 +74,13 @@ export function parseProxyHeader(buf: Buffer): Parsed | undefined {
 /**
  * Reads the PROXY header off a new connection and hands on the client's address
  * (the peer's own for a LOCAL header); the bytes after it stay in the socket,
- * unread, for whoever pipes it next.
+ * unread, for whoever pipes it next. It waits as long as the socket is open: the
+ * caller's timer (the edge's pending timeout) closes one that never sends it.
  */
-export function readProxyHeader(socket: net.Socket, timeoutMs: number): Promise<ClientAddress | null> {
+export function readProxyHeader(socket: net.Socket): Promise<ClientAddress | null> {
   return new Promise((resolve, reject) => {
     let buf: Buffer = Buffer.alloc(0);
     const finish = (error?: Error, client?: ClientAddress | null, rest?: Buffer) => {
-      clearTimeout(timer);
       socket.off('data', onData).off('close', onClose);
       socket.pause();
       if (error) return reject(error);
@@ -97,7 +97,6 @@ export function readProxyHeader(socket: net.Socket, timeoutMs: number): Promise<
       }
     };
     const onClose = () => finish(new ProxyHeaderError('closed before its PROXY protocol header'));
-    const timer = setTimeout(() => finish(new ProxyHeaderError(`no PROXY protocol header within ${timeoutMs} ms`)), timeoutMs);
     socket.on('data', onData).on('close', onClose);
   });
 }

@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { ConfigError } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { createLogger } from '../observability/logger.js';
 import { VERSION } from '../version.js';
@@ -20,6 +21,12 @@ const YOUNG_GENERATION_MB = 3 * 64;
  * for one isolate (resourceLimits) without flags on the command line.
  */
 export async function runEdge(config: Config): Promise<void> {
+  if (config.edge.proxy_protocol && config.edge.proxy_from.length === 0) {
+    // Without it any client could send its own header and pick the address nodes check allow-lists against.
+    throw new ConfigError(
+      'edge.proxy_protocol is on but edge.proxy_from (FERRY_EDGE_PROXY_FROM) lists no balancer: give the addresses or networks of the balancers that send the PROXY header, e.g. 10.0.0.5 or 10.0.0.0/29',
+    );
+  }
   const log = createLogger(config.log.level, { edge: config.node.name });
   const data: EdgeThreadData = {
     options: {
@@ -28,6 +35,9 @@ export async function runEdge(config: Config): Promise<void> {
       tunnelPort: config.edge.tunnel_port,
       healthPort: config.edge.health_port,
       proxyProtocol: config.edge.proxy_protocol,
+      proxyFrom: config.edge.proxy_from,
+      maxPending: config.edge.max_pending,
+      pendingTimeoutMs: config.edge.pending_timeout,
       tls: readTls(config.tls, 'an edge'),
     },
     logLevel: config.log.level,

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { ferryOk, type FerryEnv } from './ferry.js';
 import { freePort } from './ports.js';
@@ -78,4 +79,26 @@ export async function edgeHealth(port: number): Promise<{ code: number; body: an
 export async function readyNodesAt(healthPort: number): Promise<string[]> {
   const nodes: Array<{ node: string; ready: boolean }> = (await edgeHealth(healthPort)).body?.nodes ?? [];
   return nodes.filter((n) => n.ready).map((n) => n.node).sort();
+}
+
+/**
+ * Connects to an edge's client port from `localAddress` (a loopback alias such as
+ * 127.0.0.2), sends `bytes` and collects what comes back until the edge closes
+ * the connection or `timeoutMs` passes: `closed` says which.
+ */
+export function rawClient(port: number, localAddress: string, bytes: Buffer | string, timeoutMs = 10_000): Promise<{ received: string; closed: boolean }> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port, localAddress });
+    let received = '';
+    const done = (closed: boolean) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve({ received, closed });
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    socket.on('connect', () => socket.write(bytes));
+    socket.on('data', (d: Buffer) => (received += d.toString('latin1')));
+    socket.on('error', () => {});
+    socket.on('close', () => done(true));
+  });
 }

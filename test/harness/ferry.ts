@@ -144,7 +144,8 @@ export async function startNode(
     });
   };
   await Promise.race([
-    waitForLog((l) => l.msg === (command === 'edge' ? 'edge ready' : 'node ready')),
+    // 'started': the admin port answers (a node waiting for its database is not ready yet).
+    waitForLog((l) => l.msg === (command === 'edge' ? 'edge ready' : options.waitFor === 'started' ? 'admin port up' : 'node ready')),
     exited.then((code) => {
       throw new Error(`ferry start exited with ${code}: ${fs.readFileSync(logFile, 'utf8').slice(-2000)}`);
     }),

@@ -28,6 +28,10 @@ export interface PostgresServer {
   stop(): Promise<void>;
   /** Stops the server (fast shutdown) and starts it again on the same port. */
   restart(downtimeMs?: number): Promise<void>;
+  /** Stops the server, keeping its data, until start(). */
+  halt(): void;
+  /** Starts a halted server again on the same port. */
+  start(): void;
 }
 
 /** Starts a private PostgreSQL on a free loopback port in a temporary directory. */
@@ -49,6 +53,8 @@ export async function startPostgres(): Promise<PostgresServer> {
       stop();
       fs.rmSync(dir, { recursive: true, force: true });
     },
+    halt: stop,
+    start,
     async restart(downtimeMs = 0) {
       stop();
       if (downtimeMs > 0) await new Promise((r) => setTimeout(r, downtimeMs));

@@ -1,8 +1,14 @@
 import type { Command } from 'commander';
-import { ClusterAdmin, ClusterAdminError } from '../../cluster/cluster-admin.js';
+import { ClusterAdmin, ClusterAdminError, type Liveness } from '../../cluster/cluster-admin.js';
+import type { Config } from '../../config/schema.js';
 import { parseDuration } from '../../config/duration.js';
 import { clusterJson } from '../../views/cluster-view.js';
 import { CliError, isoTime, printJson, printTable, withDatabase, type GlobalOptions } from '../context.js';
+
+/** A node's liveness as this command's configuration sets it (node.dead_after, node.heartbeat_interval). */
+function livenessOf(config: Config): Liveness {
+  return { deadAfterMs: config.node.dead_after, heartbeatIntervalMs: config.node.heartbeat_interval };
+}
 
 function rethrow(err: unknown): never {
   if (err instanceof ClusterAdminError) throw new CliError(err.message);
@@ -20,7 +26,7 @@ export function registerCluster(program: Command): void {
     .option('--config <file>', 'YAML configuration file')
     .action(async (options: GlobalOptions & { json?: boolean; events: string }) => {
       await withDatabase(options, async ({ db, dialect }, config) => {
-        const view = await new ClusterAdmin(db, dialect, config.node.dead_after).view(Number(options.events) || 10);
+        const view = await new ClusterAdmin(db, dialect, livenessOf(config)).view(Number(options.events) || 10);
         if (options.json) return printJson(clusterJson(view));
         const primary = view.primary.name ? `${view.primary.name} (token ${view.primary.token})` : 'none';
         process.stdout.write(`mode: ${view.mode}\nprimary: ${primary}\n\n`);
@@ -61,7 +67,7 @@ export function registerCluster(program: Command): void {
         } catch (err) {
           throw new CliError((err as Error).message);
         }
-        const admin = new ClusterAdmin(db, dialect, config.node.dead_after);
+        const admin = new ClusterAdmin(db, dialect, livenessOf(config));
         const node = await admin.drain(name, timeoutMs).catch(rethrow);
         process.stdout.write(`draining ${node.name}\n`);
         if (!options.wait) return;
@@ -83,7 +89,7 @@ export function registerCluster(program: Command): void {
     .option('--config <file>', 'YAML configuration file')
     .action(async (name: string, options: GlobalOptions) => {
       await withDatabase(options, async ({ db, dialect }, config) => {
-        const node = await new ClusterAdmin(db, dialect, config.node.dead_after).remove(name).catch(rethrow);
+        const node = await new ClusterAdmin(db, dialect, livenessOf(config)).remove(name).catch(rethrow);
         process.stdout.write(`${node.name} removed\n`);
       });
     });

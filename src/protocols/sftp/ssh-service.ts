@@ -8,6 +8,7 @@ import type { LoginResult } from '../../accounts/authenticator.js';
 import type { ReportMetric } from '../../observability/metric-events.js';
 import type { Home } from '../../storage/home.js';
 import { runExecCommand } from './exec-command.js';
+import { refuseAsUnavailable } from './service-unavailable.js';
 import { SftpSession } from './session.js';
 import type { TransferJournal } from './transfer-journal.js';
 
@@ -154,7 +155,8 @@ export class SshService {
         })
         .catch((err) => {
           log.error({ err }, 'login check failed');
-          ctx.reject();
+          // Not "Permission denied": nothing is wrong with the credentials, the check could not be made (the database is away).
+          refuseAsUnavailable(client);
         });
     });
     client.on('ready', () => {
