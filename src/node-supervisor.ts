@@ -8,7 +8,7 @@ import { PrimaryLease } from './cluster/lease.js';
 import { Membership } from './cluster/membership.js';
 import { loadNodeId } from './cluster/node-identity.js';
 import { waitForDatabase } from './cluster/wait-for-database.js';
-import { WorkerPool } from './cluster/worker-pool.js';
+import { WorkerPool } from './worker-pool.js';
 import type { Config } from './config/schema.js';
 import { migrate, openDatabase } from './db/connect.js';
 import { AlertDispatcher } from './observability/alerts/alert-dispatcher.js';

@@ -3,7 +3,7 @@ import type { AccountRow } from './accounts/account-store.js';
 import { Authenticator } from './accounts/authenticator.js';
 import { ClusterEvents } from './cluster/events.js';
 import { loadNodeId } from './cluster/node-identity.js';
-import type { SupervisorMessage, WorkerMessage } from './cluster/worker-pool.js';
+import type { SupervisorMessage, WorkerMessage } from './worker-pool.js';
 import type { Config } from './config/schema.js';
 import { openDatabase } from './db/connect.js';
 import { createLogger } from './observability/logger.js';

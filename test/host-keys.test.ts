@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, describe, it } from 'node:test';
-import ssh2 from '../src/protocols/ssh2-library.js';
+import ssh2 from '../src/ssh2/library.js';
 import { migrate, openDatabase } from '../src/db/connect.js';
 import { loadHostKeys } from '../src/protocols/sftp/host-keys.js';
 import { DATABASE_KINDS, freshDatabaseUrl, tempDir } from './harness/databases.js';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { describe, it } from 'node:test';
-import { PaddingPool } from '../src/protocols/padding-pool.js';
-import ssh2 from '../src/protocols/ssh2-library.js';
+import { PaddingPool } from '../src/ssh2/padding-pool.js';
+import ssh2 from '../src/ssh2/library.js';
 
 /** A real randomFillSync that counts its calls. */
 function countingFill() {
@@ -48,7 +48,7 @@ describe('SSH padding from a pool of random bytes', () => {
   });
 
   it('is seen by ssh2 only: the crypto module keeps its own randomFillSync', () => {
-    assert.ok(ssh2.Server, 'ssh2 loaded through protocols/ssh2-library.ts');
+    assert.ok(ssh2.Server, 'ssh2 loaded through ssh2/library.ts');
     // The pool's function is named fill; Node's own, randomFillSync.
     assert.equal(crypto.randomFillSync.name, 'randomFillSync');
   });

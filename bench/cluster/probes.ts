@@ -1,4 +1,4 @@
-import ssh2 from '../../src/protocols/ssh2-library.js';
+import ssh2 from '../../src/ssh2/library.js';
 import { adminRequest } from '../../test/harness/admin-api.js';
 import { sleep } from './teardown.js';
 

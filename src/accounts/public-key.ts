@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import ssh2 from '../protocols/ssh2-library.js';
+import ssh2 from '../ssh2/library.js';
 
 const { utils } = ssh2;
 

@@ -14,7 +14,7 @@ import type { Database } from '../db/schema.js';
 import { registerMetricsRoute, type MetricsEndpoint } from '../observability/metrics-route.js';
 import { VERSION } from '../version.js';
 import { AdminTokens } from './admin-tokens.js';
-import { AdminUsers } from './admin-users.js';
+import { AdminUsers } from '../accounts/admin-users.js';
 import { ApiError } from './api-error.js';
 import { registerAccountRoutes } from './api/account-routes.js';
 import { registerCapacityRoutes, type CapacitySettings } from './api/capacity-routes.js';

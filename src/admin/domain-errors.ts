@@ -2,7 +2,7 @@ import { AccountError } from '../accounts/account-store.js';
 import { ClusterAdminError } from '../cluster/cluster-admin.js';
 import { PartnerError } from '../routing/partners.js';
 import { ResubmitError } from '../routing/resubmit.js';
-import { AdminUserError } from './admin-users.js';
+import { AdminUserError } from '../accounts/admin-users.js';
 
 const REFUSALS = [AccountError, AdminUserError, ClusterAdminError, PartnerError, ResubmitError];
 

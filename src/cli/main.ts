@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { AccountError } from '../accounts/account-store.js';
-import { AdminUserError } from '../admin/admin-users.js';
+import { AdminUserError } from '../accounts/admin-users.js';
 import { ConfigError } from '../config/load.js';
 import { VERSION } from '../version.js';
 import { registerAccount } from './commands/account.js';

@@ -1,5 +1,5 @@
 import type { TransferDirection, TransferStatus } from '../db/schema.js';
-import type { JournalEnd, TransferJournal } from '../protocols/sftp/transfer-journal.js';
+import type { JournalEnd, TransferJournal } from '../transfers/transfer-journal.js';
 
 /**
  * What a worker process reports to its supervisor, which keeps the node's metrics:

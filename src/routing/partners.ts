@@ -1,5 +1,5 @@
 import type { Kysely, Selectable } from 'kysely';
-import ssh2 from '../protocols/ssh2-library.js';
+import ssh2 from '../ssh2/library.js';
 import type { Database, PartnersTable } from '../db/schema.js';
 
 export type PartnerRow = Selectable<PartnersTable>;

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import ssh2 from '../protocols/ssh2-library.js';
+import ssh2 from '../ssh2/library.js';
 import type { Database } from '../db/schema.js';
 import { HOST_KEY_ALGORITHMS } from '../protocols/sftp/host-keys.js';
 import { FieldError } from './kinds/kind.js';

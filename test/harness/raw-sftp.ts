@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import ssh2 from '../../src/protocols/ssh2-library.js';
+import ssh2 from '../../src/ssh2/library.js';
 import type { Client as Ssh2Client, ClientChannel } from 'ssh2';
 
 const { Client } = ssh2;

@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { parseDuration } from '../../config/duration.js';
 import type { AdminTokens } from '../admin-tokens.js';
-import type { AdminUsers } from '../admin-users.js';
+import type { AdminUsers } from '../../accounts/admin-users.js';
 import { ApiError } from '../api-error.js';
 import { principalOf, SESSION_COOKIE } from '../auth.js';
 

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import type { Command } from 'commander';
-import { AdminUsers, parseRole, type AdminUserRow } from '../../admin/admin-users.js';
+import { AdminUsers, parseRole, type AdminUserRow } from '../../accounts/admin-users.js';
 import { isoTime, passwordFromStdin, printJson, printTable, withDatabase, type GlobalOptions } from '../context.js';
 
 /** The stable JSON shape of an admin user (docs/cli.md). */

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import ssh2 from '../ssh2-library.js';
+import ssh2 from '../../ssh2/library.js';
 
 const { utils } = ssh2;
 import type { Database } from '../../db/schema.js';

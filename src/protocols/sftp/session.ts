@@ -10,7 +10,7 @@ import { handlers } from './handlers/index.js';
 import { InputQueue } from './input-queue.js';
 import { MalformedPacket, PacketReader } from './packet-reader.js';
 import { statusReply } from './packet-writer.js';
-import type { TransferJournal } from './transfer-journal.js';
+import type { TransferJournal } from '../../transfers/transfer-journal.js';
 
 export interface SessionContext {
   home: Home;

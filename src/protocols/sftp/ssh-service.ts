@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import net from 'node:net';
 import type { Logger } from 'pino';
-import ssh2 from '../ssh2-library.js';
+import ssh2 from '../../ssh2/library.js';
 import type { Connection, AuthContext, Server as Ssh2Server, ServerChannel } from 'ssh2';
 import type { AccountRow } from '../../accounts/account-store.js';
 import type { LoginResult } from '../../accounts/authenticator.js';
@@ -10,7 +10,7 @@ import type { Home } from '../../storage/home.js';
 import { runExecCommand } from './exec-command.js';
 import { refuseAsUnavailable } from './service-unavailable.js';
 import { SftpSession } from './session.js';
-import type { TransferJournal } from './transfer-journal.js';
+import type { TransferJournal } from '../../transfers/transfer-journal.js';
 
 const { Server, utils } = ssh2;
 

@@ -1,5 +1,5 @@
 import type { ClientChannel, SFTPWrapper, Stats } from 'ssh2';
-import ssh2 from '../../protocols/ssh2-library.js';
+import ssh2 from '../../ssh2/library.js';
 import { fingerprintOf } from '../../accounts/public-key.js';
 import { PermanentJobError } from '../../queue/queue-runner.js';
 import type { SftpPartner } from '../partners.js';

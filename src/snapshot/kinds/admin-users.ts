@@ -1,4 +1,4 @@
-import { AdminUsers, parseRole } from '../../admin/admin-users.js';
+import { AdminUsers, parseRole } from '../../accounts/admin-users.js';
 import { validateAccountName } from '../../accounts/account-store.js';
 import { isPasswordHash } from '../../accounts/password.js';
 import type { AdminUserSpec } from '../model.js';

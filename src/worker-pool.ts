@@ -1,7 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import os from 'node:os';
 import type { Logger } from 'pino';
-import type { MetricEvent } from '../observability/metric-events.js';
+import type { MetricEvent } from './observability/metric-events.js';
 
 /** Messages from a worker to the supervisor. */
 export type WorkerMessage =

@@ -19,7 +19,7 @@ const require = createRequire(import.meta.url);
 
 function loadSsh2(): typeof ssh2Types {
   const modulePath = require.resolve('ssh2');
-  if (require.cache[modulePath]) throw new Error('ssh2 was loaded before protocols/ssh2-library.ts: import it only through that module');
+  if (require.cache[modulePath]) throw new Error('ssh2 was loaded before ssh2/library.ts: import it only through that module');
   const real = crypto.randomFillSync;
   const pool = new PaddingPool(real);
   crypto.randomFillSync = pool.fill as typeof crypto.randomFillSync;

@@ -1,5 +1,5 @@
-import type { TransferEnd } from '../../transfers/transfer-log.js';
-import type { TransferDirection } from '../../db/schema.js';
+import type { TransferEnd } from './transfer-log.js';
+import type { TransferDirection } from '../db/schema.js';
 
 /** What a protocol needs from the transfer log: a row at the start, an update at the end. */
 export interface TransferJournal {

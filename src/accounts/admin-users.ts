@@ -1,6 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
-import { validateAccountName } from '../accounts/account-store.js';
-import { DUMMY_HASH, hashPassword, verifyPassword } from '../accounts/password.js';
+import { validateAccountName } from './account-store.js';
+import { DUMMY_HASH, hashPassword, verifyPassword } from './password.js';
 import type { AdminRole, AdminUsersTable, Database } from '../db/schema.js';
 
 export type AdminUserRow = Selectable<AdminUsersTable>;
