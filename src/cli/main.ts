@@ -18,7 +18,10 @@ import { registerSchedule } from './commands/schedule.js';
 import { registerSnapshot } from './commands/snapshot.js';
 import { registerStart } from './commands/start.js';
 import { registerTransfers } from './commands/transfers.js';
+import { endQuietlyOnClosedPipe } from './closed-pipe.js';
 import { CliError } from './context.js';
+
+endQuietlyOnClosedPipe();
 
 const program = new Command('ferry')
   .description('Ferry: managed file transfer server')
