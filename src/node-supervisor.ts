@@ -9,7 +9,8 @@ import { Membership } from './cluster/membership.js';
 import { loadNodeId } from './cluster/node-identity.js';
 import { WorkerPool } from './cluster/worker-pool.js';
 import type { Config } from './config/schema.js';
-import { migrate, openDatabase } from './db/connect.js';
+import { openDatabase } from './db/connect.js';
+import { requireKnownSchema } from './db/schema-version.js';
 import { AlertDispatcher } from './observability/alerts/alert-dispatcher.js';
 import { AlertStore } from './observability/alerts/alert-store.js';
 import { resolveWebhooks } from './observability/alerts/webhooks.js';
@@ -37,7 +38,7 @@ function shouldServe(status: NodeStatus): boolean {
 }
 
 /**
- * The supervisor holds the node's identity: it migrates the database, registers
+ * The supervisor holds the node's identity: it checks the database schema, registers
  * and heartbeats the node, takes part in leader election, runs the singleton
  * services while primary, serves the health endpoints, and keeps one worker per
  * core serving sessions on the shared listening sockets.
@@ -52,7 +53,11 @@ export async function runSupervisor(config: Config): Promise<void> {
   fs.mkdirSync(config.data.dir, { recursive: true });
   fs.mkdirSync(config.storage.dir, { recursive: true });
   const database = openDatabase(config.database.url, { poolSize: 4 + config.queue.concurrency });
-  await migrate(database);
+  // A schema this Ferry does not know stops the node here, the database unchanged (ferry db migrate upgrades it).
+  await requireKnownSchema(database).catch(async (err) => {
+    await database.close();
+    throw err;
+  });
   const nodeId = loadNodeId(config.data.dir);
   const transfers = new TransferLog(database.db);
   const orphaned = await transfers.abortRowsOfNodes([nodeId], 'node restarted during the transfer');
