@@ -22,6 +22,8 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'off',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
       'no-empty': ['error', { allowEmptyCatch: true }],
+      // A let that closures read before its one assignment (the supervisor's coordinator) stays a let.
+      'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
       // Control characters in patterns are what those patterns are for (names, XML).
       'no-control-regex': 'off',
     },

@@ -10,7 +10,8 @@ import { loadNodeId } from './cluster/node-identity.js';
 import { waitForDatabase } from './cluster/wait-for-database.js';
 import { WorkerPool } from './worker-pool.js';
 import type { Config } from './config/schema.js';
-import { migrate, openDatabase } from './db/connect.js';
+import { openDatabase } from './db/connect.js';
+import { requireKnownSchema } from './db/schema-version.js';
 import { AlertDispatcher } from './observability/alerts/alert-dispatcher.js';
 import { AlertStore } from './observability/alerts/alert-store.js';
 import { resolveWebhooks } from './observability/alerts/webhooks.js';
@@ -45,7 +46,7 @@ function shouldServe(status: NodeStatus): boolean {
 
 /**
  * The supervisor holds the node's identity: it serves the admin port (not ready
- * until the database answers; it waits for it), migrates the database, registers
+ * until the database answers; it waits for it), checks the database schema, registers
  * and heartbeats the node, takes part in leader election, runs the singleton
  * services while primary, serves the health endpoints, and keeps one worker per
  * core serving sessions on the shared listening sockets.
@@ -103,6 +104,7 @@ export async function runSupervisor(config: Config): Promise<void> {
       intervalMs: config.capacity.interval,
       nodeThroughput: config.capacity.node_throughput,
       mode: config.cluster.mode,
+      minSamples: config.capacity.min_samples,
     },
     status: nodeStatus,
     metrics,
@@ -112,7 +114,8 @@ export async function runSupervisor(config: Config): Promise<void> {
   const alertsStartAfter = await waitForDatabase(
     'start',
     async () => {
-      await migrate(database);
+      // A schema this Ferry does not know stops the node, the database unchanged (ferry db migrate upgrades it).
+      await requireKnownSchema(database);
       const orphaned = await transfers.abortRowsOfNodes([nodeId], 'node restarted during the transfer');
       if (orphaned > 0) log.warn({ transfers: orphaned }, 'marked transfers of the previous run aborted');
       await loadHostKeys(database.db);
@@ -122,7 +125,12 @@ export async function runSupervisor(config: Config): Promise<void> {
     },
     log,
     () => (startingBecause = 'database unreachable'),
-  );
+  ).catch(async (err) => {
+    // Nothing to wait for (a schema this Ferry does not know, a wrong password): close what holds the process open, then stop.
+    await admin.server.close().catch(() => {});
+    await database.close().catch(() => {});
+    throw err;
+  });
   const membership = new Membership(database.db, database.dialect, {
     nodeId,
     name: config.node.name,
@@ -186,6 +194,7 @@ export async function runSupervisor(config: Config): Promise<void> {
           checkIntervalMs: config.capacity.check_interval,
           capacity: config.capacity.node_throughput,
           mode: config.cluster.mode,
+          minSamples: config.capacity.min_samples,
         },
         log,
       ),

@@ -111,7 +111,8 @@ for (const kind of DATABASE_KINDS) {
     const envFor = async (name: string, throughput: string): Promise<FerryEnv> => ({
       dataDir: path.join(dir, name),
       databaseUrl: await freshDatabaseUrl(kind as DatabaseKind, path.join(dir, name)),
-      extra: { FERRY_CAPACITY_INTERVAL: '1m', FERRY_CAPACITY_NODE_THROUGHPUT: throughput },
+      // The synthetic intervals hold 4 or 8 transfers: judge them all.
+      extra: { FERRY_CAPACITY_INTERVAL: '1m', FERRY_CAPACITY_NODE_THROUGHPUT: throughput, FERRY_CAPACITY_MIN_SAMPLES: '4' },
     });
     let saturated: FerryEnv;
     let healthy: FerryEnv;
@@ -121,6 +122,7 @@ for (const kind of DATABASE_KINDS) {
       fs.mkdirSync(path.join(dir, 'saturated'));
       fs.mkdirSync(path.join(dir, 'healthy'));
       fs.mkdirSync(path.join(dir, 'long'));
+      fs.mkdirSync(path.join(dir, 'idle'));
       saturated = await envFor('saturated', '0.5MB/s');
       healthy = await envFor('healthy', '1MB/s');
       await insertLog(saturated.databaseUrl, [QUIET, QUIET, QUIET, SLOW, SLOW, SLOW], now);
@@ -282,6 +284,45 @@ for (const kind of DATABASE_KINDS) {
       const warnings = status.events.filter((e: any) => e.kind === 'capacity-warning');
       assert.equal(warnings.length, 1);
       assert.match(warnings[0].detail, /nearing capacity: concurrency ×4\.00, p95 throughput ×0\.25/);
+    });
+
+    it('judges no interval with fewer than capacity.min_samples transfers: three erratic transfers raise no warning', async () => {
+      // An idle cluster after three transfers of different sizes: 1 s, 2 s and 9 s (σ/max 0.39, "erratic").
+      const idle: FerryEnv = {
+        dataDir: path.join(dir, 'idle'),
+        databaseUrl: await freshDatabaseUrl(kind as DatabaseKind, path.join(dir, 'idle')),
+        extra: { FERRY_CAPACITY_INTERVAL: '1m', FERRY_CAPACITY_NODE_THROUGHPUT: '100MB/s', FERRY_CAPACITY_WINDOW: '30m', FERRY_NODE_NAME: 'node-c' },
+      };
+      await insertLog(idle.databaseUrl, [[['a', 1], ['a', 2], ['b', 9]]], now);
+      const report = await capacity(idle);
+      assert.equal(report.minSamples, 20, 'the default of capacity.min_samples');
+      const [interval] = busy(report);
+      assert.equal(interval.count, 3);
+      assert.equal(interval.spread, null, 'too few transfers to judge');
+      assert.deepEqual(report.rules.classic, { verdict: null, intervals: 0, erratic: 0, share: null });
+      assert.equal(report.rules.throughput.verdict, null);
+      assert.equal(report.nearing, null);
+      assert.equal(report.warning, false);
+      assert.deepEqual(report.reasons, []);
+
+      // The primary's check agrees: no capacity-warning event.
+      const node = await startNode(idle);
+      try {
+        await node.waitForLog((l) => l.msg === 'capacity checked: no warning');
+      } finally {
+        await node.stop();
+      }
+      const status = JSON.parse((await runFerry(['cluster', 'status', '--json', '--events', '100'], idle)).stdout);
+      assert.deepEqual(status.events.filter((e: any) => e.kind === 'capacity-warning'), []);
+
+      // The same three transfers are judged when the operator allows so few.
+      const lax = await capacity({ ...idle, extra: { ...idle.extra, FERRY_CAPACITY_MIN_SAMPLES: '3' } });
+      assert.equal(lax.minSamples, 3);
+      assert.deepEqual(lax.rules.classic, { verdict: true, intervals: 1, erratic: 1, share: 1 });
+      assert.match(lax.reasons[0], /transfer times erratic in 1 of 1 intervals/);
+      const bad = await runFerry(['capacity'], { ...idle, extra: { ...idle.extra, FERRY_CAPACITY_MIN_SAMPLES: '1' } });
+      assert.equal(bad.code, 1);
+      assert.match(bad.stderr, /capacity\.min_samples \(FERRY_CAPACITY_MIN_SAMPLES\)/);
     });
   });
 }

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { ClusterEvents } from '../src/cluster/events.js';
 import { PrimaryLease } from '../src/cluster/lease.js';
 import { migrate, openDatabase } from '../src/db/connect.js';
-import { freshDatabaseUrl, tempDir } from './harness/databases.js';
+import { DATABASE_KINDS, freshDatabaseUrl, tempDir } from './harness/databases.js';
 import { adminLogin, adminRequest } from './harness/admin-api.js';
 import { ferryOk, runFerry, startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
 import { sha256File, writeRandomFile } from './harness/files.js';
@@ -20,6 +20,7 @@ const FAST = {
   FERRY_CLUSTER_SINGLETON_INTERVAL: '500ms',
 };
 const LEASE_TTL_MS = 2000;
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i;
 
 
 async function status(env: FerryEnv): Promise<any> {
@@ -99,6 +100,31 @@ describe('the fencing token', () => {
   });
 });
 
+for (const kind of DATABASE_KINDS) {
+  describe(`how events name another node (${kind})`, () => {
+    it('by its name; with its id when another node has the same name; by its id once no row names it', async () => {
+      const dir = tempDir();
+      const handle = openDatabase(await freshDatabaseUrl(kind, dir));
+      try {
+        await migrate(handle);
+        const node = (id: string, name: string) => ({
+          id, name, version: '0.1.0', started_at: 0, heartbeat_at: 0, stopped_at: null, state: 'active' as const, ready: 0, sessions: 0,
+          sftp_address: null, admin_address: null, drain_deadline: null, lost_at: null, mode: 'active-active',
+        });
+        await handle.db.insertInto('nodes').values([node('id-1', 'alpha'), node('id-2', 'beta'), node('id-3', 'beta')]).execute();
+        const events = new ClusterEvents(handle.db);
+        assert.equal(await events.nodeLabel('id-1'), 'alpha');
+        assert.equal(await events.nodeLabel('id-2'), 'beta (id-2)');
+        assert.equal(await events.nodeLabel('id-3'), 'beta (id-3)');
+        assert.equal(await events.nodeLabel('id-gone'), 'node id-gone');
+      } finally {
+        await handle.close();
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  });
+}
+
 describe('an active-active cluster of three nodes on PostgreSQL', () => {
   let c: Cluster;
   before(async () => {
@@ -141,6 +167,13 @@ describe('an active-active cluster of three nodes on PostgreSQL', () => {
       return v.events.find((e: any) => e.kind === 'node-lost' && e.node === 'n1');
     });
     assert.match(lost.detail, new RegExp(`token ${s.primary.token}`));
+    // Events name the old primary as status does, by its name, not its id.
+    const events = (await status(c.envs.n2!)).events;
+    const taken = events.find((e: any) => e.kind === 'primary-changed' && e.node === s.primary.node);
+    assert.equal(taken.detail, `token ${s.primary.token}, after n1`);
+    const failover = events.find((e: any) => e.kind === 'failover' && e.node === s.primary.node);
+    assert.equal(failover.detail, `token ${s.primary.token}: n1 stopped renewing the primary lease`);
+    for (const e of events) assert.doesNotMatch(`${e.node} ${e.detail}`, UUID, `${e.kind}: ${e.detail}`);
     const n1 = (await status(c.envs.n2!)).nodes.find((n: any) => n.name === 'n1');
     assert.equal(n1.state, 'lost');
     assert.equal(n1.ready, false);

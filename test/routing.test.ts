@@ -124,6 +124,10 @@ for (const kind of DATABASE_KINDS) {
         assert.match(await ferry(env, ['transfers', 'resubmit', String(failed.id)]), /queued again/);
         const done = await waitFor('the resubmitted delivery', async () => (await transfers(env, 'delivery')).find((t) => t.id === failed.id && t.status === 'completed'), 30_000);
         assert.equal(done.sha256, sha256File(local));
+        // Attempt numbers go on across the resubmit: the fourth attempt delivered it.
+        assert.equal(done.attempts, 4);
+        const history = JSON.parse(await ferry(env, ['transfers', 'show', String(failed.id), '--json'])).history;
+        assert.deepEqual(history.map((a: any) => [a.attempt, a.status]), [[1, 'failed'], [2, 'failed'], [3, 'failed'], [4, 'completed']]);
         const today = new Date().toISOString().slice(0, 10).replaceAll('-', '');
         assert.deepEqual(listing(partner.filesDir), [`report-${today}.bin`]);
         assert.equal(sha256File(path.join(partner.filesDir, `report-${today}.bin`)), sha256File(local));

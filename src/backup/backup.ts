@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { sql, type Kysely } from 'kysely';
 import { dialectOf, maskUrl, migrate, openDatabase, type Dialect } from '../db/connect.js';
+import { requireKnownSchema } from '../db/schema-version.js';
 import { migrations } from '../db/migrations.js';
 import type { Database } from '../db/schema.js';
 import { VERSION } from '../version.js';
@@ -62,7 +63,7 @@ export async function createBackup(url: string, dir: string, options: StorageOpt
     const handle = openDatabase(url, { poolSize: 1 });
     let migration: string | null;
     try {
-      await migrate(handle);
+      await requireKnownSchema(handle);
       migration = await lastMigration(handle.db);
     } finally {
       await handle.close();

@@ -1,6 +1,7 @@
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { migrate, openDatabase, type DatabaseHandle } from '../db/connect.js';
+import { openDatabase, type DatabaseHandle } from '../db/connect.js';
+import { requireKnownSchema } from '../db/schema-version.js';
 
 /** A user-facing failure: printed as `ferry: message`, exit code 1. */
 export class CliError extends Error {}
@@ -13,12 +14,23 @@ export function configFrom(options: GlobalOptions): Config {
   return loadConfig({ file: options.config });
 }
 
-/** Opens the configured database (applying pending migrations), runs `work`, closes it. */
+/**
+ * Opens the configured database, runs `work`, closes it. The schema must be the one
+ * this Ferry knows (an empty database is initialised): commands never migrate an
+ * existing schema; `ferry db migrate` does.
+ */
 export async function withDatabase<T>(options: GlobalOptions, work: (db: DatabaseHandle, config: Config) => Promise<T>): Promise<T> {
+  return withAnySchema(options, async (database, config) => {
+    await requireKnownSchema(database);
+    return work(database, config);
+  });
+}
+
+/** Opens the configured database whatever its schema (for `ferry db`), runs `work`, closes it. */
+export async function withAnySchema<T>(options: GlobalOptions, work: (db: DatabaseHandle, config: Config) => Promise<T>): Promise<T> {
   const config = configFrom(options);
   const database = openDatabase(config.database.url, { poolSize: 2 });
   try {
-    await migrate(database);
     return await work(database, config);
   } finally {
     await database.close();

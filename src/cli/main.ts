@@ -9,6 +9,7 @@ import { registerAdmin } from './commands/admin.js';
 import { registerBackup } from './commands/backup.js';
 import { registerCapacity } from './commands/capacity.js';
 import { registerCluster } from './commands/cluster.js';
+import { registerDb } from './commands/db.js';
 import { registerEdge } from './commands/edge.js';
 import { registerMonitor } from './commands/monitor.js';
 import { registerPartner } from './commands/partner.js';
@@ -18,7 +19,10 @@ import { registerSchedule } from './commands/schedule.js';
 import { registerSnapshot } from './commands/snapshot.js';
 import { registerStart } from './commands/start.js';
 import { registerTransfers } from './commands/transfers.js';
+import { endQuietlyOnClosedPipe } from './closed-pipe.js';
 import { CliError } from './context.js';
+
+endQuietlyOnClosedPipe();
 
 const program = new Command('ferry')
   .description('Ferry: managed file transfer server')
@@ -40,6 +44,7 @@ registerAdmin(program);
 registerSnapshot(program);
 registerCapacity(program);
 registerBackup(program);
+registerDb(program);
 
 try {
   await program.parseAsync(process.argv);

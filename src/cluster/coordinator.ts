@@ -161,28 +161,29 @@ export class Coordinator extends EventEmitter {
       return;
     }
     this.log.warn({ token: acquired.token, previous: acquired.previousHolder }, 'became primary');
+    const holder = acquired.previousHolder;
+    const previous = holder ? await this.events.nodeLabel(holder).catch(() => `node ${holder}`) : null;
     await this.events.recordFenced(
       {
         kind: 'primary-changed',
         nodeId: this.membership.nodeId,
         nodeName: this.membership.identity.name,
-        detail: `token ${acquired.token}${acquired.previousHolder ? `, after ${acquired.previousHolder}` : ''}`,
+        detail: `token ${acquired.token}${previous ? `, after ${previous}` : ''}`,
       },
       this.lease.fence(acquired.token),
     );
-    if (acquired.previousHolder) await this.recordFailover(acquired.token, acquired.previousHolder);
+    if (previous) await this.recordFailover(acquired.token, previous);
     this.startSingletons(acquired.token);
   }
 
   /** The lease was taken from a holder that did not hand it over: it stopped renewing (died, paused, cut off). */
-  private async recordFailover(token: number, previousHolder: string): Promise<void> {
-    const previous = await this.membership.nameOf(previousHolder).catch(() => undefined);
+  private async recordFailover(token: number, previous: string): Promise<void> {
     await this.events.recordFenced(
       {
         kind: 'failover',
         nodeId: this.membership.nodeId,
         nodeName: this.membership.identity.name,
-        detail: `token ${token}: ${previous ?? previousHolder} stopped renewing the primary lease`,
+        detail: `token ${token}: ${previous} stopped renewing the primary lease`,
       },
       this.lease.fence(token),
     );

@@ -59,6 +59,22 @@ export class ClusterEvents {
     });
   }
 
+  /**
+   * How an event's detail names another node: by its name, as status, logs and the
+   * console do; with its id as well when another node has the same name, and by its
+   * id alone when no node row names it any more (removed).
+   */
+  async nodeLabel(id: string): Promise<string> {
+    const rows = await this.db
+      .selectFrom('nodes as node')
+      .innerJoin('nodes as same', 'same.name', 'node.name')
+      .select(['node.name', 'same.id'])
+      .where('node.id', '=', id)
+      .execute();
+    if (rows.length === 0) return `node ${id}`;
+    return rows.length > 1 ? `${rows[0]!.name} (${id})` : rows[0]!.name;
+  }
+
   async recent(limit = 20): Promise<ClusterEvent[]> {
     return this.db.selectFrom('cluster_events').selectAll().orderBy('id', 'desc').limit(limit).execute();
   }

@@ -209,6 +209,12 @@ export const configSchema = z.object({
       window: duration('24h'),
       /** How often the primary checks capacity; a warning is raised at most once per this interval. */
       check_interval: duration('15m').refine((ms) => ms >= 1000, 'must be at least 1s'),
+      /**
+       * Transfers an interval needs before the capacity rules judge it: fewer cannot raise a
+       * warning. The spread of two or three transfer times is mostly their file sizes, and the
+       * nearest-rank p95 of fewer than 20 values is their maximum.
+       */
+      min_samples: z.coerce.number().int().min(2).max(1_000_000).default(20),
       /** Bytes per second one node can carry (e.g. "100MB/s"): the reference for per-node load and failover headroom. */
       node_throughput: z
         .union([z.string(), z.number()])

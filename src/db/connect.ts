@@ -96,15 +96,26 @@ export function openDatabase(url: string, options: { poolSize?: number } = {}): 
   throw new Error(`database.url must start with sqlite: or postgres:// (got "${maskUrl(url)}")`);
 }
 
-/** Applies pending migrations; safe when several nodes start at once. */
-export async function migrate(handle: DatabaseHandle): Promise<void> {
-  const migrator = new Migrator({
+/** Kysely's migrator over Ferry's migrations and its own bookkeeping tables. */
+export function schemaMigrator(handle: DatabaseHandle): Migrator {
+  return new Migrator({
     db: handle.db,
     provider: migrationProvider(handle.dialect),
-    migrationTableName: 'ferry_migrations',
+    migrationTableName: MIGRATION_TABLE,
     migrationLockTableName: 'ferry_migrations_lock',
   });
-  const { error, results } = await migrator.migrateToLatest();
+}
+
+/** Where Kysely records each applied migration (name, timestamp). */
+export const MIGRATION_TABLE = 'ferry_migrations';
+
+/**
+ * Applies pending migrations; safe when several nodes start at once. Only
+ * `ferry db migrate`, the initialisation of an empty database and `ferry restore`
+ * (into an empty database) call it: see schema-version.ts.
+ */
+export async function migrate(handle: DatabaseHandle): Promise<void> {
+  const { error, results } = await schemaMigrator(handle).migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error');
     throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${(error as Error).message ?? error}`);

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../db/schema.js';
 import { PermanentJobError, type AttemptOutcome, type JobContext, type JobHandler } from '../queue/queue-runner.js';
@@ -52,9 +52,16 @@ export class DeliverHandler implements JobHandler {
     this.partners = new PartnerStore(db);
   }
 
+  /**
+   * Records the start of an attempt. Attempts are numbered over the delivery's whole
+   * life (1, 2, ... across resubmits): the job's own `attempts` starts again at 0 on
+   * a resubmit, since it counts toward queue.max_attempts of the current round.
+   */
   async started(job: JobRow): Promise<void> {
     const now = Date.now();
     await this.db.transaction().execute(async (trx) => {
+      const previous = await trx.selectFrom('job_attempts').select((eb) => eb.fn.max('attempt').as('last')).where('job_id', '=', job.id).executeTakeFirst();
+      const attempt = Number(previous?.last ?? 0) + 1;
       await trx
         .updateTable('job_attempts')
         .set({ status: 'lost', ended_at: now, error: 'the node working on it stopped' })
@@ -63,12 +70,12 @@ export class DeliverHandler implements JobHandler {
         .execute();
       await trx
         .insertInto('job_attempts')
-        .values({ job_id: job.id, attempt: job.attempts, node_id: this.nodeId, started_at: now, status: 'running', bytes: 0, error: null })
+        .values({ job_id: job.id, attempt, node_id: this.nodeId, started_at: now, status: 'running', bytes: 0, error: null })
         .execute();
       if (job.transfer_id !== null) {
         await trx
           .updateTable('transfers')
-          .set({ status: 'in-progress', node_id: this.nodeId, worker_pid: process.pid, attempts: job.attempts, error: null })
+          .set({ status: 'in-progress', node_id: this.nodeId, worker_pid: process.pid, attempts: attempt, error: null })
           .where('id', '=', job.transfer_id)
           .execute();
       }
@@ -171,8 +178,8 @@ export class DeliverHandler implements JobHandler {
     await trx
       .updateTable('job_attempts')
       .set({ status: outcome.status === 'completed' ? 'completed' : 'failed', ended_at: now, bytes: result?.bytes ?? 0, error })
+      // This node's running attempt: started() marked any other one lost, and the queue runs this only under the job's lease.
       .where('job_id', '=', job.id)
-      .where('attempt', '=', job.attempts)
       .where('node_id', '=', this.nodeId)
       .where('status', '=', 'running')
       .execute();
@@ -181,7 +188,7 @@ export class DeliverHandler implements JobHandler {
       .updateTable('transfers')
       .set({
         status: outcome.status === 'retry' ? 'queued' : outcome.status,
-        attempts: job.attempts,
+        attempts: sql<number>`(select max(attempt) from job_attempts where job_id = ${job.id})`,
         error,
         ...(outcome.status === 'retry' ? {} : { ended_at: now }),
         ...(outcome.status === 'completed' && result

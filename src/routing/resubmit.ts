@@ -4,8 +4,9 @@ import type { Database } from '../db/schema.js';
 export class ResubmitError extends Error {}
 
 /**
- * Puts a failed delivery back in the queue with fresh attempts, keeping its
- * history; its transfer row shows 'queued' again. Refused for anything but a
+ * Puts a failed delivery back in the queue with fresh attempts (queue.max_attempts
+ * more), keeping its history: the attempts that follow are numbered on from the
+ * last one (deliver-handler.ts). Its transfer row shows 'queued' again. Refused for anything but a
  * failed delivery, so a resubmit can never send a file twice.
  */
 export async function resubmitDelivery(db: Kysely<Database>, transferId: number): Promise<void> {

@@ -19,8 +19,9 @@ export function capacityJson(r: LoadedCapacityReport) {
     intervalSeconds: r.window.intervalMs / 1000,
     mode: r.mode,
     capacityPerNode: r.capacity,
+    minSamples: r.minSamples,
     intervals: r.intervals.map((i) => {
-      const spread = spreadRatio(i);
+      const spread = spreadRatio(i, r.minSamples);
       return {
         start: isoTime(i.start),
         end: isoTime(i.end),

@@ -14,6 +14,7 @@ export interface CapacitySettings {
   intervalMs: number;
   nodeThroughput?: number;
   mode: ClusterMode;
+  minSamples: number;
 }
 
 /** The capacity report as `ferry capacity --json` shows it (docs/capacity.md). */
@@ -35,7 +36,7 @@ export function registerCapacityRoutes(server: FastifyInstance, db: Kysely<Datab
         if (err instanceof CapacityWindowError) throw new ApiError(400, err.message);
         throw err;
       }
-      const report = await loadCapacityReport(db, { ...window, capacity: settings.nodeThroughput, defaultMode: settings.mode });
+      const report = await loadCapacityReport(db, { ...window, capacity: settings.nodeThroughput, defaultMode: settings.mode, minSamples: settings.minSamples });
       return capacityJson(report);
     },
   );

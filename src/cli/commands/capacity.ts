@@ -71,6 +71,7 @@ export function registerCapacity(program: Command): void {
           ...window,
           capacity: config.capacity.node_throughput,
           defaultMode: config.cluster.mode,
+          minSamples: config.capacity.min_samples,
         });
         if (options.json) printJson(capacityJson(report));
         else printReport(report);

@@ -12,6 +12,8 @@ export interface CapacityCheckOptions {
   checkIntervalMs: number;
   capacity?: number;
   mode: ClusterMode;
+  /** capacity.min_samples */
+  minSamples: number;
 }
 
 /**
@@ -41,8 +43,12 @@ export class CapacityCheck implements SingletonService {
       intervalMs: this.options.intervalMs,
       capacity: this.options.capacity,
       defaultMode: this.options.mode,
+      minSamples: this.options.minSamples,
     });
-    if (!report.warning) return;
+    if (!report.warning) {
+      this.log.info({ nearing: report.nearing, headroom: report.headroom.verdict }, 'capacity checked: no warning');
+      return;
+    }
     const last = await this.db
       .selectFrom('cluster_events')
       .select('at')

@@ -13,6 +13,8 @@ export interface CapacityQuery {
   capacity?: number;
   /** The mode to assume when no node row says (the reader's cluster.mode). */
   defaultMode: ClusterMode;
+  /** capacity.min_samples: transfers an interval needs before the rules judge it. */
+  minSamples: number;
 }
 
 export interface LoadedCapacityReport extends CapacityReport {
@@ -59,6 +61,7 @@ export async function loadCapacityReport(db: Kysely<Database>, query: CapacityQu
     mode,
     capacity: query.capacity,
     nodeNames,
+    minSamples: query.minSamples,
   });
   return { ...report, nodeNames };
 }

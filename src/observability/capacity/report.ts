@@ -13,12 +13,16 @@ export interface CapacityInput {
   capacity?: number;
   /** Node id → name, for the reasons. */
   nodeNames?: ReadonlyMap<string, string>;
+  /** Transfers an interval needs before the rules judge it (capacity.min_samples). */
+  minSamples: number;
 }
 
 export interface CapacityReport {
   window: Window;
   mode: ClusterMode;
   capacity: number | null;
+  /** Transfers an interval needs before the rules judge it. */
+  minSamples: number;
   intervals: IntervalStats[];
   classic: ClassicVerdict;
   throughput: ThroughputVerdict;
@@ -34,8 +38,9 @@ export interface CapacityReport {
 export function capacityReport(input: CapacityInput): CapacityReport {
   const { intervals } = input;
   const nodeIds = [...new Set(input.nodeIds)].sort();
-  const classic = classicRule(intervals);
-  const throughput = throughputRule(intervals);
+  const { minSamples } = input;
+  const classic = classicRule(intervals, minSamples);
+  const throughput = throughputRule(intervals, minSamples);
   const nearing = throughput.verdict ?? classic.verdict;
   const nodes = nodePeaks(nodeIds, intervals, input.capacity);
   const headroom = loseBusiestNode(nodes, intervals, input.mode, input.capacity);
@@ -56,6 +61,7 @@ export function capacityReport(input: CapacityInput): CapacityReport {
     window: input.window,
     mode: input.mode,
     capacity: input.capacity ?? null,
+    minSamples,
     intervals,
     classic,
     throughput,

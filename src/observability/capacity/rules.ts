@@ -1,9 +1,6 @@
 import type { IntervalStats } from './intervals.js';
 import { mean } from './statistics.js';
 
-/** An interval needs this many transfers before its spread or its p95 says anything. */
-export const MIN_TRANSFERS_PER_INTERVAL = 2;
-
 /** Classic rule: an interval is erratic when σ ≥ this share of its slowest transfer time. */
 export const SPREAD_THRESHOLD = 0.2;
 /** Classic rule: nearing capacity when at least this share of the judged intervals are erratic. */
@@ -16,13 +13,13 @@ export const P95_FALL = 0.7;
 /** Throughput rule: intervals with enough transfers needed to compare busy with quiet. */
 export const MIN_INTERVALS = 4;
 
-function judged(intervals: readonly IntervalStats[]): IntervalStats[] {
-  return intervals.filter((i) => i.count >= MIN_TRANSFERS_PER_INTERVAL);
+function judged(intervals: readonly IntervalStats[], minSamples: number): IntervalStats[] {
+  return intervals.filter((i) => i.count >= minSamples);
 }
 
-/** σ / max of an interval's transfer times, or null when it has too few transfers to judge. */
-export function spreadRatio(interval: IntervalStats): number | null {
-  if (interval.count < MIN_TRANSFERS_PER_INTERVAL || !interval.seconds) return null;
+/** σ / max of an interval's transfer times, or null when it has fewer than minSamples transfers to judge. */
+export function spreadRatio(interval: IntervalStats, minSamples: number): number | null {
+  if (interval.count < minSamples || !interval.seconds) return null;
   return interval.seconds.max > 0 ? interval.seconds.stddev / interval.seconds.max : 0;
 }
 
@@ -38,8 +35,8 @@ export interface ClassicVerdict {
  * The classic rule: the cluster nears capacity when the standard deviation of
  * transfer times reaches 20% of the maximum transfer time in 80% of the intervals.
  */
-export function classicRule(intervals: readonly IntervalStats[]): ClassicVerdict {
-  const ratios = judged(intervals).map(spreadRatio) as number[];
+export function classicRule(intervals: readonly IntervalStats[], minSamples: number): ClassicVerdict {
+  const ratios = judged(intervals, minSamples).map((i) => spreadRatio(i, minSamples)).filter((r) => r !== null);
   if (ratios.length === 0) return { verdict: null, intervals: 0, erratic: 0, share: null };
   const erratic = ratios.filter((r) => r >= SPREAD_THRESHOLD).length;
   const share = erratic / ratios.length;
@@ -64,14 +61,14 @@ export interface ThroughputVerdict {
  * share a resource that has run out. Compares the busier half of the intervals (by
  * mean concurrency) with the quieter half.
  */
-export function throughputRule(intervals: readonly IntervalStats[]): ThroughputVerdict {
-  const usable = judged(intervals).sort((a, b) => a.concurrency - b.concurrency || a.start - b.start);
+export function throughputRule(intervals: readonly IntervalStats[], minSamples: number): ThroughputVerdict {
+  const usable = judged(intervals, minSamples).sort((a, b) => a.concurrency - b.concurrency || a.start - b.start);
   const half = Math.floor(usable.length / 2);
   const quiet = usable.slice(0, half);
   const busy = usable.slice(usable.length - half);
   const base = { intervals: usable.length, quietConcurrency: null, busyConcurrency: null, quietP95Throughput: null, busyP95Throughput: null };
   if (usable.length < MIN_INTERVALS) {
-    return { ...base, verdict: null, reason: `needs ${MIN_INTERVALS} intervals with ${MIN_TRANSFERS_PER_INTERVAL}+ transfers, found ${usable.length}` };
+    return { ...base, verdict: null, reason: `needs ${MIN_INTERVALS} intervals with ${minSamples}+ transfers, found ${usable.length}` };
   }
   const figures = {
     intervals: usable.length,
