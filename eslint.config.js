@@ -4,6 +4,31 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/**
+ * Tables with one owner: only files under the owner's folder may write them
+ * (insertInto, updateTable, deleteFrom). docs/architecture.md lists the owners.
+ */
+const TABLE_OWNERS = {
+  transfers: 'src/transfers/',
+};
+
+const tableOwner = {
+  meta: { type: 'problem', schema: [], messages: { notOwner: "only {{owner}} writes the {{table}} table: call a function of the transfer log's module instead" } },
+  create(context) {
+    const file = context.filename.slice(context.cwd.length + 1);
+    return {
+      CallExpression(node) {
+        const callee = node.callee;
+        const method = callee.type === 'MemberExpression' && callee.property.type === 'Identifier' ? callee.property.name : undefined;
+        if (method !== 'insertInto' && method !== 'updateTable' && method !== 'deleteFrom') return;
+        const table = node.arguments[0]?.type === 'Literal' ? node.arguments[0].value : undefined;
+        const owner = TABLE_OWNERS[table];
+        if (owner && !file.startsWith(owner)) context.report({ node, messageId: 'notOwner', data: { owner, table } });
+      },
+    };
+  },
+};
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'data/**', 'console/dist/**', 'console/vite.config.ts', '**/*.js', '**/*.cjs'] },
   js.configs.recommended,
@@ -12,7 +37,9 @@ export default tseslint.config(
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },
+    plugins: { ferry: { rules: { 'table-owner': tableOwner } } },
     rules: {
+      'ferry/table-owner': 'error',
       '@typescript-eslint/no-floating-promises': [
         'error',
         // node:test's describe/it return promises the runner itself awaits.

@@ -1,11 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../db/schema.js';
 import { PermanentJobError, type AttemptOutcome, type JobContext, type JobHandler } from '../queue/queue-runner.js';
 import type { JobRow } from '../queue/work-queue.js';
 import type { Home } from '../storage/home.js';
+import { recordDeliveryAttemptStarted, recordDeliveryOutcome } from '../transfers/delivery-rows.js';
 import { homeOfAccount } from './account-home.js';
 import type { Delivery, DeliveryResult, StepCheckpoint } from './connectors/connector.js';
 import { pushOverHttps } from './connectors/https-push.js';
@@ -73,11 +74,7 @@ export class DeliverHandler implements JobHandler {
         .values({ job_id: job.id, attempt, node_id: this.nodeId, started_at: now, status: 'running', bytes: 0, error: null })
         .execute();
       if (job.transfer_id !== null) {
-        await trx
-          .updateTable('transfers')
-          .set({ status: 'in-progress', node_id: this.nodeId, worker_pid: process.pid, attempts: attempt, error: null })
-          .where('id', '=', job.transfer_id)
-          .execute();
+        await recordDeliveryAttemptStarted(trx, job.transfer_id, { nodeId: this.nodeId, workerPid: process.pid, number: attempt });
       }
     });
   }
@@ -184,18 +181,15 @@ export class DeliverHandler implements JobHandler {
       .where('status', '=', 'running')
       .execute();
     if (job.transfer_id === null) return;
-    await trx
-      .updateTable('transfers')
-      .set({
-        status: outcome.status === 'retry' ? 'queued' : outcome.status,
-        attempts: sql<number>`(select max(attempt) from job_attempts where job_id = ${job.id})`,
-        error,
-        ...(outcome.status === 'retry' ? {} : { ended_at: now }),
-        ...(outcome.status === 'completed' && result
-          ? { bytes: result.bytes, sha256: result.sha256, start_offset: result.resumedAt, destination: result.destinations.join(', ') }
-          : {}),
-      })
-      .where('id', '=', job.transfer_id)
-      .execute();
+    await recordDeliveryOutcome(
+      trx,
+      job.transfer_id,
+      job.id,
+      outcome.status !== 'completed'
+        ? { status: outcome.status, error: outcome.error }
+        : result
+          ? { status: 'completed', bytes: result.bytes, sha256: result.sha256, resumedAt: result.resumedAt, destinations: result.destinations }
+          : { status: 'completed-unrecorded' },
+    );
   }
 }

@@ -1,6 +1,7 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Database, RouteEvent } from '../db/schema.js';
 import { enqueueJob } from '../queue/work-queue.js';
+import { recordQueuedDelivery } from '../transfers/delivery-rows.js';
 import { homeOfAccount } from './account-home.js';
 import { pinVersion } from './spool.js';
 import { matchingRoutes, routeSteps, type DeliveryStep, type RouteRow } from './routes.js';
@@ -82,27 +83,14 @@ export async function enqueueDelivery(
   const jobId = await enqueueJob(trx, { kind: DELIVER_JOB, payload, maxAttempts: options.maxAttempts, dedupeKey: options.dedupeKey });
   if (jobId === undefined) return undefined;
   pinVersion(options.storageDir, jobId, options.realPath);
-  const transfer = await trx
-    .insertInto('transfers')
-    .values({
-      node_id: '',
-      worker_pid: 0,
-      session_id: payload.origin,
-      account: payload.account,
-      protocol: payload.steps.map((s) => (s.type === 'copy' ? 'local' : 'partner')).join('+'),
-      client_address: payload.origin,
-      path: payload.path,
-      direction: 'delivery',
-      start_offset: 0,
-      bytes: 0,
-      started_at: Date.now(),
-      status: 'queued',
-      job_id: jobId,
-      attempts: 0,
-      destination: describeSteps(payload.steps),
-    })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  await trx.updateTable('jobs').set({ transfer_id: Number(transfer.id) }).where('id', '=', jobId).execute();
+  const transferId = await recordQueuedDelivery(trx, {
+    jobId,
+    origin: payload.origin,
+    account: payload.account,
+    path: payload.path,
+    protocol: payload.steps.map((s) => (s.type === 'copy' ? 'local' : 'partner')).join('+'),
+    destination: describeSteps(payload.steps),
+  });
+  await trx.updateTable('jobs').set({ transfer_id: transferId }).where('id', '=', jobId).execute();
   return jobId;
 }

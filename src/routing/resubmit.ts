@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
+import { recordDeliveryRequeued } from '../transfers/delivery-rows.js';
 
 export class ResubmitError extends Error {}
 
@@ -24,7 +25,7 @@ export async function resubmitDelivery(db: Kysely<Database>, transferId: number)
       .where('status', '=', 'failed')
       .executeTakeFirst();
     if (Number(job.numUpdatedRows) !== 1) throw new ResubmitError(`the work item of transfer ${transferId} is not failed any more`);
-    await trx.updateTable('transfers').set({ status: 'queued', ended_at: null }).where('id', '=', transferId).execute();
+    await recordDeliveryRequeued(trx, transferId);
   });
 }
 

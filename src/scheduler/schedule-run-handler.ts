@@ -10,6 +10,7 @@ import { enqueueDeliveries, enqueueDelivery } from '../routing/enqueue.js';
 import { PartnerStore, partnerSettings } from '../routing/partners.js';
 import { globMatcher } from '../routing/routes.js';
 import type { Home } from '../storage/home.js';
+import { recordPulledFile } from '../transfers/delivery-rows.js';
 import { homeOfAccount } from '../routing/account-home.js';
 import { SCHEDULE_RUN_JOB, type ScheduleRunPayload } from './scheduler.js';
 
@@ -156,25 +157,17 @@ export class ScheduleRunHandler implements JobHandler {
     const sha256 = hash.digest('hex');
     let queued = 0;
     await this.db.transaction().execute(async (trx) => {
-      await trx
-        .insertInto('transfers')
-        .values({
-          node_id: this.nodeId,
-          worker_pid: process.pid,
-          session_id: `schedule:${payload.schedule}`,
-          account: payload.action.account,
-          protocol: 'sftp-pull',
-          client_address: `partner:${partnerName}`,
-          path: virtual,
-          direction: 'upload',
-          start_offset: 0,
-          bytes: size,
-          started_at: startedAt,
-          ended_at: Date.now(),
-          sha256,
-          status: 'completed',
-        })
-        .execute();
+      await recordPulledFile(trx, {
+        nodeId: this.nodeId,
+        workerPid: process.pid,
+        schedule: payload.schedule,
+        partner: partnerName,
+        account: payload.action.account,
+        path: virtual,
+        bytes: size,
+        sha256,
+        startedAt,
+      });
       const name = path.posix.basename(virtual);
       await trx
         .insertInto('pulled_files')
