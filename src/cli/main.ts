@@ -9,6 +9,7 @@ import { registerAdmin } from './commands/admin.js';
 import { registerBackup } from './commands/backup.js';
 import { registerCapacity } from './commands/capacity.js';
 import { registerCluster } from './commands/cluster.js';
+import { registerDefender } from './commands/defender.js';
 import { registerEdge } from './commands/edge.js';
 import { registerMonitor } from './commands/monitor.js';
 import { registerPartner } from './commands/partner.js';
@@ -40,6 +41,7 @@ registerAdmin(program);
 registerSnapshot(program);
 registerCapacity(program);
 registerBackup(program);
+registerDefender(program);
 
 try {
   await program.parseAsync(process.argv);

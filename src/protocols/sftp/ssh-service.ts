@@ -21,6 +21,8 @@ export interface SshServiceDeps {
   loginTimeoutMs: number;
   authenticatePassword(name: string, password: string, clientAddress: string): Promise<LoginResult>;
   authenticateKey(name: string, keyBase64: string, clientAddress: string): Promise<LoginResult>;
+  /** Whether the client address is banned (accounts/defender.ts): its connections are closed at once. */
+  isBanned?(clientAddress: string): Promise<boolean>;
   homeOf(account: AccountRow): Home;
   /** Logins and sessions, for the node's metrics. */
   report?: ReportMetric;
@@ -130,6 +132,8 @@ export class SshService {
     }, this.deps.loginTimeoutMs);
 
     client.on('error', (err) => log.debug({ err: err.message }, 'ssh connection error'));
+    // A banned address gets no login attempts; debug only, or a flood of its connections floods the log.
+    this.deps.isBanned?.(clientAddress).then((banned) => banned && (log.debug('banned address: connection closed'), client.end()), () => {});
     const ownSessions = new Set<SftpSession>();
     client.on('close', () => {
       clearTimeout(loginTimer);
