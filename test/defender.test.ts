@@ -80,6 +80,7 @@ for (const kind of DATABASE_KINDS) {
       key = sshKeygen(dir);
       await ferryOk(env, ['account', 'add', 'alice', '--password-stdin', '--key', key + '.pub'], PASSWORD + '\n');
       await ferryOk(env, ['account', 'add', 'keyonly', '--key', key + '.pub']);
+      await ferryOk(env, ['account', 'add', 'bob', '--password-stdin'], PASSWORD + '\n');
       await ferryOk(env, ['account', 'add', 'gone', '--password-stdin'], PASSWORD + '\n');
       await ferryOk(env, ['account', 'disable', 'gone']);
       // Records housekeeping must purge (nothing for two days) and keep (a failure just now).
@@ -217,9 +218,20 @@ for (const kind of DATABASE_KINDS) {
       assert.equal((await account('alice')).state, 'locked', 'a key login does not lift the password lockout');
 
       await node!.stop();
-      node = await startNode({ ...env, extra: { ...env.extra, FERRY_ACCOUNTS_LOCKOUT_KEYS: 'true' } });
+      node = await startNode({ ...env, extra: { ...env.extra, FERRY_ACCOUNTS_LOCKOUT_KEYS: 'true' } }, { workers: 2 });
       await refused(keyLogin('alice'), '127.0.0.1');
       await node.waitForLog((l) => l.msg === 'login refused' && l.account === 'alice' && l.reason === 'locked', 5000);
+    });
+
+    it('never lets one address bring more than defender.threshold guesses to an account, however many it sends at once', async () => {
+      // 12 guesses at once on 2 workers: those that raced the ban are not counted on the account.
+      const results = await Promise.all(Array.from({ length: 12 }, (_, i) => sftpBatch(login('bob', `parallel ${i}`), ['pwd'], from('127.0.0.8'))));
+      assert.ok(results.every((r) => r.code !== 0));
+      const bob = await account('bob');
+      assert.equal(bob.state, 'enabled');
+      assert.ok(bob.lockout.recentFailures <= 3, `bob has ${bob.lockout.recentFailures} failures counted`);
+      assert.equal((await hosts()).find((h: any) => h.address === '127.0.0.8').state, 'banned');
+      await works(login('bob', PASSWORD), '127.0.0.1');
     });
   });
 }

@@ -97,20 +97,22 @@ export class Authenticator {
       // locked), so timing reveals neither which accounts exist nor which have a
       // password nor whether the password was right.
       await this.verify(password, DUMMY_HASH);
-      const bannedNow = await this.guards.defender?.recordFailure(clientAddress, name);
+      const outcome = await this.guards.defender?.recordFailure(clientAddress, name);
       // A refused address is no guess at the account's password: it is not counted
       // on the account, so nobody outside its list can lock it.
-      return { ok: false, reason: refusal, bannedNow };
+      return { ok: false, reason: refusal, bannedNow: outcome?.bannedNow };
     }
     if (await this.verify(password, account!.password_hash!)) {
       await this.clearFailures(account!);
       return { ok: true, account: account! };
     }
-    const [lockedNow, bannedNow] = await Promise.all([
-      this.recordFailure(account!.id, clientAddress, Date.now()),
-      this.guards.defender?.recordFailure(clientAddress, name),
-    ]);
-    return { ok: false, reason: 'wrong-password', lockedNow, bannedNow };
+    // The address first: a guess that raced its address's ban (hashed on another worker
+    // or node meanwhile) does not count on the account, so one address never brings
+    // more than defender.threshold guesses to an account's lockout.
+    const outcome = await this.guards.defender?.recordFailure(clientAddress, name);
+    if (outcome?.alreadyBanned) return { ok: false, reason: 'banned' };
+    const lockedNow = await this.recordFailure(account!.id, clientAddress, Date.now());
+    return { ok: false, reason: 'wrong-password', lockedNow, bannedNow: outcome?.bannedNow };
   }
 
   /** Checks that `keyBase64` is one of the account's keys (the signature is checked by the caller). */

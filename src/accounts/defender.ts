@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { sql, type Expression, type Kysely, type Selectable, type SqlBool } from 'kysely';
+import { sql, type Expression, type Kysely, type RawBuilder, type Selectable, type SqlBool } from 'kysely';
 import { ConfigError } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import type { Database, DefenderHostsTable } from '../db/schema.js';
@@ -26,6 +26,14 @@ export interface DefenderPolicy {
 }
 
 export type DefenderHost = Selectable<DefenderHostsTable>;
+
+/** What a failed login did to its address's record. */
+export interface FailureOutcome {
+  /** The address was banned before this failure was counted (a login that raced the ban). */
+  alreadyBanned: boolean;
+  /** The ban this failure engaged. */
+  bannedNow?: { address: string; until: number; bans: number };
+}
 
 /** Points a failed password login scores. */
 const PASSWORD_FAILURE_SCORE = 1;
@@ -121,41 +129,66 @@ export class Defender {
   }
 
   /**
-   * Counts a failed password login from the address: one statement, and a second
-   * only when this failure reaches the threshold. Returns the ban it engaged, if
-   * it did (only one of several racing failures does).
+   * Counts a failed password login from the address, and bans it when this failure
+   * reaches the threshold: one statement, so of failures racing on several workers
+   * and nodes exactly the threshold-th engages the ban, and every later one sees it.
+   * Returns undefined for a safe address, else whether the address was banned
+   * already (then the failure came too late to count: it is no new guess) and the
+   * ban this failure engaged, if it did.
    */
-  async recordFailure(clientAddress: string, accountName: string): Promise<{ address: string; until: number; bans: number } | undefined> {
+  async recordFailure(clientAddress: string, accountName: string): Promise<FailureOutcome | undefined> {
     if (!this.policy.enabled || this.isSafe(clientAddress)) return undefined;
     const address = canonicalAddress(clientAddress);
     const now = Date.now();
-    const windowStart = now - this.policy.windowMs;
-    const stale = sql<boolean>`defender_hosts.window_start < ${windowStart}`;
+    const { threshold } = this.policy;
+    // Times as bigint literals: PostgreSQL would type a bare parameter next to an integer as integer.
+    const at = sql.lit(now);
+    const bannedBefore = sql<boolean>`(defender_hosts.banned_until is not null and defender_hosts.banned_until > ${at})`;
+    const stale = sql<boolean>`defender_hosts.window_start < ${sql.lit(now - this.policy.windowMs)}`;
+    const score = sql<number>`(case when ${stale} then 0 else defender_hosts.score end + ${sql.lit(PASSWORD_FAILURE_SCORE)})`;
+    const bansNow = sql<boolean>`(not ${bannedBefore} and ${score} >= ${sql.lit(threshold)})`;
+    const first = PASSWORD_FAILURE_SCORE >= threshold;
     const row = await this.db
       .insertInto('defender_hosts')
-      .values({ address, score: PASSWORD_FAILURE_SCORE, window_start: now, banned_until: null, bans: 0, last_event_at: now, last_account: accountName.slice(0, ACCOUNT_NAME_LIMIT) })
+      .values({
+        address,
+        score: first ? 0 : PASSWORD_FAILURE_SCORE,
+        window_start: now,
+        banned_until: first ? now + this.banTime(0) : null,
+        bans: first ? 1 : 0,
+        last_event_at: now,
+        last_account: accountName.slice(0, ACCOUNT_NAME_LIMIT),
+      })
       .onConflict((oc) =>
         oc.column('address').doUpdateSet({
-          score: sql`case when ${stale} then ${PASSWORD_FAILURE_SCORE} else defender_hosts.score + ${PASSWORD_FAILURE_SCORE} end`,
-          window_start: sql`case when ${stale} then ${now} else defender_hosts.window_start end`,
+          // Every expression reads the row as it was before this statement.
+          score: sql`case when ${bannedBefore} then defender_hosts.score when ${bansNow} then 0 else ${score} end`,
+          window_start: sql`case when ${bannedBefore} then defender_hosts.window_start when ${bansNow} or ${stale} then ${at} else defender_hosts.window_start end`,
+          banned_until: sql`case when ${bansNow} then ${at} + ${this.banTimeOf(sql.ref('defender_hosts.bans'))} else defender_hosts.banned_until end`,
+          bans: sql`case when ${bansNow} then defender_hosts.bans + 1 else defender_hosts.bans end`,
           last_event_at: now,
           last_account: (eb) => eb.ref('excluded.last_account'),
         }),
       )
-      .returning(['score', 'banned_until', 'bans'])
+      .returning(['score', 'window_start', 'banned_until', 'bans'])
       .executeTakeFirstOrThrow();
-    if (row.score < this.policy.threshold || (row.banned_until !== null && row.banned_until > now)) return undefined;
-    // Repeat offenders: each ban the row remembers doubles the next one.
-    const until = now + Math.min(this.policy.banTimeMs * 2 ** Math.min(row.bans, 30), this.policy.banTimeMaxMs);
-    const banned = await this.db
-      .updateTable('defender_hosts')
-      .set({ banned_until: until, bans: sql`bans + 1`, score: 0, window_start: now })
-      .where('address', '=', address)
-      .where((eb) => eb.or([eb('banned_until', 'is', null), eb('banned_until', '<=', now)]))
-      .executeTakeFirst();
-    if (Number(banned.numUpdatedRows) !== 1) return undefined;
-    this.remember(address, until, now);
-    return { address, until, bans: row.bans + 1 };
+    if (row.banned_until === null || row.banned_until <= now) return { alreadyBanned: false };
+    this.remember(address, row.banned_until, now);
+    // Only a ban engaged by this statement restarts the window at this very moment with no score.
+    const engaged = row.window_start === now && row.score === 0;
+    return engaged ? { alreadyBanned: false, bannedNow: { address, until: row.banned_until, bans: row.bans } } : { alreadyBanned: true };
+  }
+
+  /** The length of an address's ban after `bans` earlier ones: ban_time doubled each time, up to ban_time_max. */
+  private banTime(bans: number): number {
+    return Math.min(this.policy.banTimeMs * 2 ** Math.min(bans, 40), this.policy.banTimeMaxMs);
+  }
+
+  /** banTime as SQL over a column, as a CASE over the few counts below the cap (no pow() in SQLite). */
+  private banTimeOf(bans: RawBuilder<unknown> | ReturnType<typeof sql.ref>) {
+    const steps: RawBuilder<unknown>[] = [];
+    for (let n = 0; this.banTime(n) < this.policy.banTimeMaxMs && n < 40; n++) steps.push(sql`when ${sql.lit(n)} then ${sql.lit(this.banTime(n))}`);
+    return sql<number>`(case ${bans} ${sql.join(steps, sql` `)} else ${sql.lit(this.policy.banTimeMaxMs)} end)`;
   }
 
   private remember(address: string, until: number, now: number): void {
