@@ -21,7 +21,7 @@ import { enqueueDeliveries } from './routing/enqueue.js';
 
 const LOAD_REPORT_INTERVAL_MS = 500;
 /** Password hashes one client address may have in flight per worker, and attempts that may wait for one. */
-const HASHES_PER_ADDRESS = 2;
+const HASHES_PER_ADDRESS = 1;
 const HASH_WAITERS_PER_ADDRESS = 32;
 
 /**
@@ -90,6 +90,7 @@ export async function runWorker(config: Config): Promise<void> {
     report,
     authenticateKey: (name, key, address) => authenticator.publicKey(name, key, address),
     isBanned: (address) => defender.isBanned(address),
+    knownBanned: (address) => defender.knownBanned(address),
     homeOf: (account: AccountRow) => accountHome(config.storage.dir, account),
   });
 

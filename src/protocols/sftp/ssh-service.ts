@@ -23,6 +23,8 @@ export interface SshServiceDeps {
   authenticateKey(name: string, keyBase64: string, clientAddress: string): Promise<LoginResult>;
   /** Whether the client address is banned (accounts/defender.ts): its connections are closed at once. */
   isBanned?(clientAddress: string): Promise<boolean>;
+  /** Whether this worker knows the address is banned, without asking the database: checked as a connection is accepted. */
+  knownBanned?(clientAddress: string): boolean;
   homeOf(account: AccountRow): Home;
   /** Logins and sessions, for the node's metrics. */
   report?: ReportMetric;
@@ -60,6 +62,7 @@ export class SshService {
   async listen(port: number, host: string): Promise<number> {
     if (this.listener) return this.port;
     const listener = net.createServer((socket) => {
+      if (this.deps.knownBanned?.(socket.remoteAddress ?? '')) return void socket.destroy();
       socket.setNoDelay(true);
       coalesceWrites(socket);
       socket.on('error', () => {});
@@ -83,7 +86,7 @@ export class SshService {
 
   /** Takes a client connection that arrived another way (an edge tunnel's data connection). */
   accept(socket: net.Socket): void {
-    if (!this.accepting) {
+    if (!this.accepting || this.deps.knownBanned?.(socket.remoteAddress ?? '')) {
       socket.destroy();
       return;
     }
