@@ -3,6 +3,7 @@ import { adminTls } from './admin/admin-tls.js';
 import { startAdminServer } from './admin/admin-server.js';
 import { Coordinator, type NodeStatus } from './cluster/coordinator.js';
 import { ClusterEvents } from './cluster/events.js';
+import { parseSafeList } from './accounts/defender.js';
 import { Housekeeping } from './cluster/housekeeping.js';
 import { PrimaryLease } from './cluster/lease.js';
 import { Membership } from './cluster/membership.js';
@@ -58,6 +59,8 @@ export async function runSupervisor(config: Config): Promise<void> {
   }
   // A secret file that cannot be read stops the node here, before anything changed.
   const webhooks = resolveWebhooks(config.alerts);
+  // So is a bad defender.safe_list, rather than every worker failing on it.
+  parseSafeList(config.defender.safe_list);
   fs.mkdirSync(config.data.dir, { recursive: true });
   fs.mkdirSync(config.storage.dir, { recursive: true });
   const database = openDatabase(config.database.url, { poolSize: 4 + config.queue.concurrency });
@@ -70,7 +73,7 @@ export async function runSupervisor(config: Config): Promise<void> {
     database.db,
     database.dialect,
     events,
-    { deadAfterMs: config.node.dead_after, storageDir: config.storage.dir, partialMaxAgeMs: config.storage.partial_max_age, jobRetentionMs: config.queue.retention, eventRetentionMs: config.cluster.event_retention },
+    { deadAfterMs: config.node.dead_after, storageDir: config.storage.dir, partialMaxAgeMs: config.storage.partial_max_age, jobRetentionMs: config.queue.retention, eventRetentionMs: config.cluster.event_retention, defenderForgetMs: config.defender.ban_time_max },
     log,
   );
   let coordinator: Coordinator | undefined;
@@ -108,6 +111,7 @@ export async function runSupervisor(config: Config): Promise<void> {
     },
     status: nodeStatus,
     metrics,
+    defenderWindowMs: config.defender.window,
   });
   log.info({ adminPort: admin.port }, 'admin port up');
   // Events recorded before this node started are history: a webhook it registers does not get them.

@@ -1,6 +1,8 @@
 import path from 'node:path';
 import type { AccountRow } from './accounts/account-store.js';
 import { Authenticator } from './accounts/authenticator.js';
+import { defenderOf } from './accounts/defender.js';
+import { HashSlots } from './accounts/hash-slots.js';
 import { ClusterEvents } from './cluster/events.js';
 import { loadNodeId } from './cluster/node-identity.js';
 import type { SupervisorMessage, WorkerMessage } from './worker-pool.js';
@@ -18,6 +20,9 @@ import { TransferLog, type AfterFinish, type TransferEnd } from './transfers/tra
 import { enqueueDeliveries } from './routing/enqueue.js';
 
 const LOAD_REPORT_INTERVAL_MS = 500;
+/** Password hashes one client address may have in flight per worker, and attempts that may wait for one. */
+const HASHES_PER_ADDRESS = 1;
+const HASH_WAITERS_PER_ADDRESS = 32;
 
 /**
  * A worker process: serves SFTP sessions on the listening socket it shares with
@@ -29,19 +34,29 @@ export async function runWorker(config: Config): Promise<void> {
   const database = openDatabase(config.database.url, { poolSize: 4 });
   const nodeId = loadNodeId(config.data.dir);
   const transfers = new TransferLog(database.db);
-  const authenticator = new Authenticator(database.db, {
-    failures: config.accounts.lockout_failures,
-    windowMs: config.accounts.lockout_window,
-    durationMs: config.accounts.lockout_duration,
-  });
   const send = (msg: WorkerMessage) => process.send?.(msg);
   const metrics = batchedReporter((events) => send({ type: 'metrics', events }));
   const report = metrics.report;
+  const defender = defenderOf(database.db, config);
+  const authenticator = new Authenticator(
+    database.db,
+    {
+      failures: config.accounts.lockout_failures,
+      windowMs: config.accounts.lockout_window,
+      durationMs: config.accounts.lockout_duration,
+      keys: config.accounts.lockout_keys,
+    },
+    { defender, hashSlots: new HashSlots(HASHES_PER_ADDRESS, HASH_WAITERS_PER_ADDRESS), onHash: () => report({ metric: 'password-hash' }) },
+  );
   // What waits is sent as the process ends, however it ends but SIGKILL (best effort: sessions closed at shutdown report late).
   process.on('exit', metrics.flush);
   const events = new ClusterEvents(database.db, log);
   const authenticatePassword = async (name: string, password: string, address: string) => {
     const result = await authenticator.password(name, password, address);
+    if (!result.ok && result.bannedNow) {
+      const { address: banned, until, bans } = result.bannedNow;
+      log.warn({ client: banned, until: new Date(until).toISOString(), bans, account: name.slice(0, 64) }, 'address banned');
+    }
     if (!result.ok && result.lockedNow) {
       const detail = `account ${name}: ${config.accounts.lockout_failures} wrong passwords, the last from ${address}; locked for ${Math.round(config.accounts.lockout_duration / 1000)} s`;
       await events
@@ -74,6 +89,8 @@ export async function runWorker(config: Config): Promise<void> {
     authenticatePassword,
     report,
     authenticateKey: (name, key, address) => authenticator.publicKey(name, key, address),
+    isBanned: (address) => defender.isBanned(address),
+    knownBanned: (address) => defender.knownBanned(address),
     homeOf: (account: AccountRow) => accountHome(config.storage.dir, account),
   });
 

@@ -19,6 +19,7 @@ import { ApiError } from './api-error.js';
 import { registerAccountRoutes } from './api/account-routes.js';
 import { registerCapacityRoutes, type CapacitySettings } from './api/capacity-routes.js';
 import { registerCatalogRoutes } from './api/catalog-routes.js';
+import { registerDefenderRoutes } from './api/defender-routes.js';
 import { registerClusterRoutes } from './api/cluster-routes.js';
 import { registerSessionRoutes } from './api/session-routes.js';
 import { registerTransferRoutes } from './api/transfer-routes.js';
@@ -45,6 +46,8 @@ export interface AdminServerOptions {
   log: Logger;
   /** The defaults of the capacity report (capacity.*, cluster.mode). */
   capacity: CapacitySettings;
+  /** defender.window: how far back GET /defender/hosts shows failures. */
+  defenderWindowMs?: number;
 }
 
 /** The console's built files (vite build → dist/console), next to the compiled server. */
@@ -118,6 +121,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<{ s
       registerAccountRoutes(api, options.db);
       registerCatalogRoutes(api, options.db);
       registerCapacityRoutes(api, options.db, options.capacity);
+      registerDefenderRoutes(api, options.db, options.defenderWindowMs ?? 15 * 60_000);
     },
     { prefix: '/api/v1' },
   );

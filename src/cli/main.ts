@@ -10,6 +10,7 @@ import { registerBackup } from './commands/backup.js';
 import { registerCapacity } from './commands/capacity.js';
 import { registerCluster } from './commands/cluster.js';
 import { registerDb } from './commands/db.js';
+import { registerDefender } from './commands/defender.js';
 import { registerEdge } from './commands/edge.js';
 import { registerMonitor } from './commands/monitor.js';
 import { registerPartner } from './commands/partner.js';
@@ -45,6 +46,7 @@ registerSnapshot(program);
 registerCapacity(program);
 registerBackup(program);
 registerDb(program);
+registerDefender(program);
 
 try {
   await program.parseAsync(process.argv);

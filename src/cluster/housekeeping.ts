@@ -9,6 +9,7 @@ import type { Database } from '../db/schema.js';
 import type { ClusterEvents } from './events.js';
 import { silentNodes } from './membership.js';
 import { purgeCompletedJobs } from '../queue/work-queue.js';
+import { purgeDefenderHosts } from '../accounts/defender.js';
 
 export interface HousekeepingOptions {
   deadAfterMs: number;
@@ -18,6 +19,8 @@ export interface HousekeepingOptions {
   jobRetentionMs: number;
   /** Cluster events (and their alert deliveries) older than this are deleted. */
   eventRetentionMs: number;
+  /** Defender records without a failure or ban for this long are deleted. */
+  defenderForgetMs?: number;
 }
 
 const PARTIAL_SWEEP_INTERVAL_MS = 60_000;
@@ -66,6 +69,10 @@ export class Housekeeping {
       if (purged > 0) this.log.info({ purged }, 'purged completed queue jobs');
       const events = await this.events.purge(Date.now() - this.options.eventRetentionMs, fence);
       if (events > 0) this.log.info({ events }, 'purged old cluster events');
+      if (this.options.defenderForgetMs !== undefined) {
+        const hosts = await purgeDefenderHosts(this.db, Date.now() - this.options.defenderForgetMs, fence);
+        if (hosts > 0) this.log.info({ hosts }, 'purged expired defender records');
+      }
     }
   }
 }

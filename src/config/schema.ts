@@ -1,3 +1,4 @@
+import net from 'node:net';
 import os from 'node:os';
 import { z } from 'zod';
 import { CLUSTER_EVENT_KINDS } from '../db/schema.js';
@@ -81,6 +82,14 @@ const alerts = z
     }
   })
   .prefault({});
+
+/** An address or address/prefix (accounts/allow-from.ts puts it in canonical form). */
+function isNetwork(text: string): boolean {
+  const [address = '', prefix, ...rest] = text.split('/');
+  const family = net.isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+}
 
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 
@@ -236,6 +245,30 @@ export const configSchema = z.object({
       lockout_failures: z.coerce.number().int().min(1).default(5),
       lockout_window: duration('15m'),
       lockout_duration: duration('15m'),
+      /** Whether a locked account refuses its keys too; by default wrong passwords lock out passwords only. */
+      lockout_keys: flag(false),
+    })
+    .prefault({}),
+  /** Bans client addresses that fail to log in too often, on every node (accounts/defender.ts). */
+  defender: z
+    .object({
+      enabled: flag(true),
+      /** Failed password logins from one address within `window` that ban it. */
+      threshold: z.coerce.number().int().min(1).max(1000).default(4),
+      window: duration('15m'),
+      /** The first ban's length; each further ban of the address lasts twice as long, up to ban_time_max. */
+      ban_time: duration('15m'),
+      /** The longest ban; an address's record (and its count of bans) is also forgotten this long after its last failure or ban. */
+      ban_time_max: duration('24h'),
+      /** Networks never banned (FERRY_DEFENDER_SAFE_LIST: comma-separated; empty: none). */
+      safe_list: z
+        .union([z.string(), z.array(z.string())])
+        .default(['127.0.0.0/8', '::1/128'])
+        .transform((value, ctx) => {
+          const list = (typeof value === 'string' ? value.split(',') : value).map((v) => v.trim()).filter(Boolean);
+          for (const item of list) if (!isNetwork(item)) ctx.addIssue({ code: 'custom', message: `"${item}" is not an IPv4 or IPv6 network (e.g. 192.0.2.0/24)` });
+          return list;
+        }),
     })
     .prefault({}),
   /** Cluster events sent to webhooks by the primary (see docs/configuration.md, Alerts). */

@@ -314,6 +314,23 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0011_defender_hosts': {
+      async up(db: Kysely<any>) {
+        // The defender's per-address record (accounts/defender.ts): failures in the current
+        // observation window, the ban if any, and how many bans came before (repeat offenders
+        // are banned longer). One row per address, so a login reads or writes one row.
+        await db.schema
+          .createTable('defender_hosts')
+          .addColumn('address', 'text', (c) => c.primaryKey())
+          .addColumn('score', 'integer', (c) => c.notNull())
+          .addColumn('window_start', 'bigint', (c) => c.notNull())
+          .addColumn('banned_until', 'bigint')
+          .addColumn('bans', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('last_event_at', 'bigint', (c) => c.notNull())
+          .addColumn('last_account', 'text')
+          .execute();
+      },
+    },
   };
 }
 

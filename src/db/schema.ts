@@ -283,6 +283,23 @@ export interface Database {
   admin_tokens: AdminTokensTable;
   alert_webhooks: AlertWebhooksTable;
   alert_deliveries: AlertDeliveriesTable;
+  defender_hosts: DefenderHostsTable;
+}
+
+/** Written only by accounts/defender.ts. */
+export interface DefenderHostsTable {
+  /** The client address in canonical form (IPv4 dotted, IPv6 compressed, no zone). */
+  address: string;
+  /** Points of the failures since window_start. */
+  score: number;
+  window_start: number;
+  /** While in the future, every login and new connection from the address is refused. */
+  banned_until: number | null;
+  /** Bans so far (while the row is kept): the next one lasts longer. */
+  bans: number;
+  last_event_at: number;
+  /** The account name the last failure tried (cut to 64 characters). */
+  last_account: string | null;
 }
 
 export type AdminRole = 'admin' | 'operator';

@@ -10,6 +10,8 @@ import type { JournalEnd, TransferJournal } from '../transfers/transfer-journal.
 export type MetricEvent =
   | { metric: 'login'; protocol: string; ok: boolean }
   | { metric: 'session'; protocol: string; open: boolean }
+  /** One password hash computed for a login, a dummy one (unknown account, no password, …) included. */
+  | { metric: 'password-hash' }
   | { metric: 'transfer-started'; protocol: string; direction: TransferDirection }
   | {
       metric: 'transfer-ended';

@@ -41,6 +41,10 @@ export class NodeMetrics {
   private readonly sessionsOpen = this.gauge('ferry_sessions_open', 'Client sessions logged in now.', ['protocol']);
   private readonly sessionsTotal = this.counter('ferry_sessions_total', 'Client sessions logged in since the node started.', ['protocol']);
   private readonly logins = this.counter('ferry_logins_total', 'Login attempts by result (ok, failed).', ['protocol', 'result']);
+  private readonly passwordHashes = this.counter(
+    'ferry_password_hashes_total',
+    'Password hashes (scrypt) computed for logins, including the dummy ones that make a refused login cost as much as a wrong password.',
+  );
   private readonly transfersOpen = this.gauge('ferry_transfers_in_progress', 'Uploads and downloads running now.', ['protocol', 'direction']);
   private readonly transfers = this.counter('ferry_transfers_total', 'Uploads and downloads ended, by status (completed, failed, aborted).', [
     'protocol',
@@ -90,6 +94,7 @@ export class NodeMetrics {
     const protocol = 'sftp';
     for (const result of ['ok', 'failed']) this.logins.inc({ protocol, result }, 0);
     this.sessionsTotal.inc({ protocol }, 0);
+    this.passwordHashes.inc(0);
     this.sessionsOpen.set({ protocol }, 0);
     for (const direction of ['upload', 'download']) {
       this.transfersOpen.set({ protocol, direction }, 0);
@@ -117,6 +122,9 @@ export class NodeMetrics {
     switch (event.metric) {
       case 'login':
         this.logins.inc({ protocol: event.protocol, result: event.ok ? 'ok' : 'failed' });
+        break;
+      case 'password-hash':
+        this.passwordHashes.inc();
         break;
       case 'session':
         if (event.open) this.sessionsTotal.inc({ protocol: event.protocol });

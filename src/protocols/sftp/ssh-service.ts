@@ -22,6 +22,10 @@ export interface SshServiceDeps {
   loginTimeoutMs: number;
   authenticatePassword(name: string, password: string, clientAddress: string): Promise<LoginResult>;
   authenticateKey(name: string, keyBase64: string, clientAddress: string): Promise<LoginResult>;
+  /** Whether the client address is banned (accounts/defender.ts): its connections are closed at once. */
+  isBanned?(clientAddress: string): Promise<boolean>;
+  /** Whether this worker knows the address is banned, without asking the database: checked as a connection is accepted. */
+  knownBanned?(clientAddress: string): boolean;
   homeOf(account: AccountRow): Home;
   /** Logins and sessions, for the node's metrics. */
   report?: ReportMetric;
@@ -59,6 +63,7 @@ export class SshService {
   async listen(port: number, host: string): Promise<number> {
     if (this.listener) return this.port;
     const listener = net.createServer((socket) => {
+      if (this.deps.knownBanned?.(socket.remoteAddress ?? '')) return void socket.destroy();
       socket.setNoDelay(true);
       coalesceWrites(socket);
       socket.on('error', () => {});
@@ -82,7 +87,7 @@ export class SshService {
 
   /** Takes a client connection that arrived another way (an edge tunnel's data connection). */
   accept(socket: net.Socket): void {
-    if (!this.accepting) {
+    if (!this.accepting || this.deps.knownBanned?.(socket.remoteAddress ?? '')) {
       socket.destroy();
       return;
     }
@@ -131,6 +136,8 @@ export class SshService {
     }, this.deps.loginTimeoutMs);
 
     client.on('error', (err) => log.debug({ err: err.message }, 'ssh connection error'));
+    // A banned address gets no login attempts; debug only, or a flood of its connections floods the log.
+    this.deps.isBanned?.(clientAddress).then((banned) => banned && (log.debug('banned address: connection closed'), client.end()), () => {});
     const ownSessions = new Set<SftpSession>();
     client.on('close', () => {
       clearTimeout(loginTimer);
