@@ -19,6 +19,7 @@ import { NodeMetrics } from './observability/node-metrics.js';
 import { hasNativeSshCrypto } from './observability/native-crypto.js';
 import { CapacityCheck } from './observability/capacity/capacity-check.js';
 import { loadHostKeys } from './protocols/sftp/host-keys.js';
+import { resolveSshAlgorithms } from './protocols/ssh/algorithms.js';
 import { FolderMonitor } from './monitor/folder-monitor.js';
 import { noopHandler } from './queue/noop-handler.js';
 import { QueueRunner } from './queue/queue-runner.js';
@@ -49,6 +50,8 @@ export async function runSupervisor(config: Config): Promise<void> {
   }
   // A secret file that cannot be read stops the node here, before anything changed.
   const webhooks = resolveWebhooks(config.alerts);
+  // So do SSH algorithm names ssh2 does not know (the workers use the same lists).
+  resolveSshAlgorithms(config.sftp);
   fs.mkdirSync(config.data.dir, { recursive: true });
   fs.mkdirSync(config.storage.dir, { recursive: true });
   const database = openDatabase(config.database.url, { poolSize: 4 + config.queue.concurrency });
