@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import type { ClientChannel, ConnectConfig } from 'ssh2';
 import ssh2 from '../src/protocols/ssh2-library.js';
 import { DATABASE_KINDS, freshDatabaseUrl, tempDir } from './harness/databases.js';
+import { edgeSetup, makeTunnelPki, readyNodesAt } from './harness/edges.js';
 import { runFerry, startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
 import { sftpBatch, sshExec, sshKeygen, type Login } from './harness/openssh.js';
 import { OPEN_FLAGS, RawSftp } from './harness/raw-sftp.js';
@@ -152,28 +153,13 @@ describe('SSH limits before and after login (sqlite)', () => {
   });
 
   it('drops silent connections at the login timeout, counted from TCP accept, and refuses beyond sftp.max_startups', async () => {
-    const sockets: net.Socket[] = [];
-    const closedAt: number[] = [];
-    const start = Date.now();
-    for (let i = 0; i < 300; i++) {
-      const s = net.connect(node.sftpPort, '127.0.0.1');
-      s.on('error', () => {});
-      // Reads (and drops) the server's identification line, so the end of the connection is seen.
-      s.resume();
-      s.on('close', () => closedAt.push(Date.now() - start));
-      sockets.push(s);
-    }
-    try {
-      // Beyond 100 pending (and some from 10 on) are refused at once.
-      await waitFor('refusals beyond max_startups', () => closedAt.length >= 200, 10_000);
-      // The rest never sent a byte: they are dropped by the 3 s login timer, not held.
-      await waitFor('every silent connection closed', () => closedAt.length === 300, 15_000);
-      assert.ok(Math.max(...closedAt) < 10_000);
-      const real = await sftpBatch(login, ['pwd']);
-      assert.equal(real.code, 0, real.stderr);
-    } finally {
-      for (const s of sockets) s.destroy();
-    }
+    const closedAt = await silentConnections(node.sftpPort, 300, 15_000);
+    // Beyond 100 pending (and some from 10 on) are refused at once.
+    assert.ok(closedAt.filter((ms) => ms < 2500).length >= 200, 'refused at once beyond max_startups');
+    // The rest never sent a byte: they are dropped by the 3 s login timer, not held.
+    assert.ok(Math.max(...closedAt) < 10_000);
+    const real = await sftpBatch(login, ['pwd']);
+    assert.equal(real.code, 0, real.stderr);
   });
 
   it('refuses an eleventh channel on one connection (sftp.max_sessions)', async () => {
@@ -246,6 +232,55 @@ describe('SSH limits before and after login (sqlite)', () => {
     await assert.rejects(connect({ port: node.sftpPort, username: 'alice', privateKey: fs.readFileSync(key), algorithms: { serverHostKey: ['ssh-rsa'] } }), /no matching host key/);
     const sha2 = await sftpBatch(login, ['pwd'], ['-o', 'HostKeyAlgorithms=rsa-sha2-512']);
     assert.equal(sha2.code, 0, sha2.stderr);
+  });
+});
+
+/** Opens `count` TCP connections that never send a byte; resolves with the close times (ms after opening) once all are closed. */
+async function silentConnections(port: number, count: number, timeoutMs: number): Promise<number[]> {
+  const sockets: net.Socket[] = [];
+  const closedAt: number[] = [];
+  const start = Date.now();
+  for (let i = 0; i < count; i++) {
+    const s = net.connect(port, '127.0.0.1');
+    s.on('error', () => {});
+    // Reads (and drops) the server's identification line, so the end of the connection is seen.
+    s.resume();
+    s.on('close', () => closedAt.push(Date.now() - start));
+    sockets.push(s);
+  }
+  try {
+    await waitFor('every silent connection closed', () => closedAt.length === count, timeoutMs);
+    return closedAt;
+  } finally {
+    for (const s of sockets) s.destroy();
+  }
+}
+
+describe('a silent client through an edge (sqlite)', () => {
+  let dir: string;
+  let node: RunningNode | undefined;
+  let edge: RunningNode | undefined;
+
+  after(async () => {
+    await edge?.stop();
+    await node?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('is dropped by the node at the login timeout, counted from the hand-over', async () => {
+    dir = tempDir();
+    const pki = await makeTunnelPki(dir, ['edge1'], ['n1']);
+    const e = await edgeSetup(dir, 'edge1', pki);
+    edge = await startNode(e.env, { command: 'edge', cwd: e.cwd });
+    const env = {
+      dataDir: path.join(dir, 'n1'),
+      databaseUrl: await freshDatabaseUrl('sqlite', dir),
+      extra: { ...pki.tlsEnv('n1'), FERRY_NODE_NAME: 'n1', FERRY_EDGES: e.tunnel, FERRY_SFTP_LOGIN_TIMEOUT: '2s' },
+    };
+    node = await startNode(env);
+    await waitFor('the node ready at the edge', async () => (await readyNodesAt(e.ports.health)).includes('n1'));
+    const closedAt = await silentConnections(e.ports.sftp, 20, 15_000);
+    assert.ok(Math.max(...closedAt) < 10_000, `closed after ${Math.max(...closedAt)} ms`);
   });
 });
 
