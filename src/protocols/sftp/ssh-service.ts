@@ -179,6 +179,8 @@ export class SshService {
       }
     });
     client.on('authentication', (ctx) => {
+      // Requests the client sent before our disconnect reached it: refused without any work.
+      if (attempts.exhausted) return ctx.reject();
       this.authenticate(ctx, clientAddress, attempts)
         .then((decision) => {
           if (decision === 'reject') {
@@ -211,10 +213,13 @@ export class SshService {
         void Promise.allSettled([...ownSessions].map((s) => s.close('account disabled or removed during the transfer'))).then(() => client.end());
       });
       let channels = 0;
+      let channelsRefused = false;
       client.on('session', (accept, rejectChannel) => {
         // OpenSSH's MaxSessions: each channel may hold handles, buffers and a hash in progress.
         if (channels >= this.deps.limits.maxSessions) {
-          log.warn({ channels }, 'channel refused: too many open on this connection (sftp.max_sessions)');
+          // Logged once per connection: refusals must not become a way to fill the log.
+          if (!channelsRefused) log.warn({ channels }, 'channel refused: too many open on this connection (sftp.max_sessions)');
+          channelsRefused = true;
           return rejectChannel();
         }
         channels++;

@@ -33,7 +33,7 @@ export class LoginAttempts {
   /** Records a refused request; returns true when the connection has used up its tries. */
   failed(method: string): boolean {
     if (method !== 'none') this.failures++;
-    return this.failures >= this.maxTries;
+    return this.exhausted;
   }
 
   /** Logs one refusal, unless this connection has logged its share. */
@@ -45,5 +45,9 @@ export class LoginAttempts {
 
   get tries(): number {
     return this.failures;
+  }
+
+  get exhausted(): boolean {
+    return this.failures >= this.maxTries;
   }
 }
