@@ -6,6 +6,8 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ClientChannel, ConnectConfig } from 'ssh2';
+import { ConfigError, loadConfig } from '../src/config/load.js';
+import { resolveSshAlgorithms } from '../src/protocols/ssh/algorithms.js';
 import ssh2 from '../src/protocols/ssh2-library.js';
 import { DATABASE_KINDS, freshDatabaseUrl, tempDir } from './harness/databases.js';
 import { edgeSetup, makeTunnelPki, readyNodesAt } from './harness/edges.js';
@@ -285,6 +287,27 @@ describe('a silent client through an edge (sqlite)', () => {
     await waitFor('the node ready at the edge', async () => (await readyNodesAt(e.ports.health)).includes('n1'));
     const closedAt = await silentConnections(e.ports.sftp, 20, 15_000);
     assert.ok(Math.max(...closedAt) < 10_000, `closed after ${Math.max(...closedAt)} ms`);
+  });
+});
+
+describe('SSH limit and algorithm settings as in sshd_config', () => {
+  it('reads sftp.max_startups as start:rate:full or one number, and refuses anything else naming the setting', () => {
+    assert.deepEqual(loadConfig({ env: {} }).sftp.max_startups, { start: 10, rate: 30, full: 100 });
+    assert.deepEqual(loadConfig({ env: { FERRY_SFTP_MAX_STARTUPS: '50' } }).sftp.max_startups, { start: 50, rate: 100, full: 50 });
+    for (const bad of ['10:30', '10:0:100', '20:30:10', 'many']) {
+      assert.throws(() => loadConfig({ env: { FERRY_SFTP_MAX_STARTUPS: bad } }), (err: Error) => err instanceof ConfigError && /FERRY_SFTP_MAX_STARTUPS/.test(err.message));
+    }
+  });
+
+  it('replaces, appends to, removes from and prepends to the default lists', () => {
+    const defaults = resolveSshAlgorithms({});
+    assert.ok(!defaults.serverHostKey.includes('ssh-rsa'));
+    assert.deepEqual(defaults.compress, ['none', 'zlib@openssh.com']);
+    assert.deepEqual(resolveSshAlgorithms({ ciphers: 'aes256-ctr, aes128-ctr' }).cipher, ['aes256-ctr', 'aes128-ctr']);
+    assert.deepEqual(resolveSshAlgorithms({ host_key_algorithms: '+ssh-rsa' }).serverHostKey, [...defaults.serverHostKey, 'ssh-rsa']);
+    assert.deepEqual(resolveSshAlgorithms({ macs: '-hmac-sha2-256,hmac-sha2-512' }).hmac, defaults.hmac.filter((m) => m !== 'hmac-sha2-256' && m !== 'hmac-sha2-512'));
+    assert.equal(resolveSshAlgorithms({ kex_algorithms: '^diffie-hellman-group14-sha256' }).kex[0], 'diffie-hellman-group14-sha256');
+    assert.throws(() => resolveSshAlgorithms({ kex_algorithms: '-' + defaults.kex.join(',') }), /sftp\.kex_algorithms: .* leaves no algorithm/);
   });
 });
 
