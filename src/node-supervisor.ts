@@ -22,6 +22,7 @@ import { NodeMetrics } from './observability/node-metrics.js';
 import { hasNativeSshCrypto } from './observability/native-crypto.js';
 import { CapacityCheck } from './observability/capacity/capacity-check.js';
 import { loadHostKeys } from './protocols/sftp/host-keys.js';
+import { resolveSshAlgorithms } from './protocols/ssh/algorithms.js';
 import { FolderMonitor } from './monitor/folder-monitor.js';
 import { noopHandler } from './queue/noop-handler.js';
 import { QueueRunner } from './queue/queue-runner.js';
@@ -61,6 +62,8 @@ export async function runSupervisor(config: Config): Promise<void> {
   const webhooks = resolveWebhooks(config.alerts);
   // So is a bad defender.safe_list, rather than every worker failing on it.
   parseSafeList(config.defender.safe_list);
+  // So are SSH algorithm names ssh2 does not know (the workers use the same lists).
+  resolveSshAlgorithms(config.sftp);
   fs.mkdirSync(config.data.dir, { recursive: true });
   fs.mkdirSync(config.storage.dir, { recursive: true });
   const database = openDatabase(config.database.url, { poolSize: 4 + config.queue.concurrency });

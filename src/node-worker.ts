@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { AccountRow } from './accounts/account-store.js';
+import { AccountStore, type AccountRow } from './accounts/account-store.js';
 import { Authenticator } from './accounts/authenticator.js';
 import { defenderOf } from './accounts/defender.js';
 import { HashSlots } from './accounts/hash-slots.js';
@@ -12,6 +12,7 @@ import { createLogger } from './observability/logger.js';
 import { batchedReporter, measuredJournal } from './observability/metric-events.js';
 import { loadHostKeys } from './protocols/sftp/host-keys.js';
 import { SshService } from './protocols/sftp/ssh-service.js';
+import { resolveSshAlgorithms } from './protocols/ssh/algorithms.js';
 import { TunnelConnector } from './edge/tunnel-connector.js';
 import { readTls } from './edge/tunnel-protocol.js';
 import { accountHome } from './storage/home.js';
@@ -34,6 +35,7 @@ export async function runWorker(config: Config): Promise<void> {
   const database = openDatabase(config.database.url, { poolSize: 4 });
   const nodeId = loadNodeId(config.data.dir);
   const transfers = new TransferLog(database.db);
+  const accounts = new AccountStore(database.db);
   const send = (msg: WorkerMessage) => process.send?.(msg);
   const metrics = batchedReporter((events) => send({ type: 'metrics', events }));
   const report = metrics.report;
@@ -79,6 +81,14 @@ export async function runWorker(config: Config): Promise<void> {
     hostKeys: await loadHostKeys(database.db),
     log,
     loginTimeoutMs: config.sftp.login_timeout,
+    limits: {
+      maxAuthTries: config.sftp.max_auth_tries,
+      maxSessions: config.sftp.max_sessions,
+      maxHandles: config.sftp.max_handles,
+      maxAccountHandles: config.sftp.max_account_handles,
+      maxStartups: config.sftp.max_startups,
+    },
+    algorithms: resolveSshAlgorithms(config.sftp),
     journal: measuredJournal({
       start: (t) => transfers.start({ ...t, nodeId, workerPid: process.pid }),
       // The end of a transfer must reach the log even across a database restart.
@@ -92,6 +102,7 @@ export async function runWorker(config: Config): Promise<void> {
     isBanned: (address) => defender.isBanned(address),
     knownBanned: (address) => defender.knownBanned(address),
     homeOf: (account: AccountRow) => accountHome(config.storage.dir, account),
+    enabledAccounts: (ids) => accounts.enabledAmong(ids),
   });
 
   let tunnels: TunnelConnector | undefined;

@@ -131,6 +131,13 @@ export class AccountStore {
     return this.db.selectFrom('accounts').selectAll().orderBy('name').execute();
   }
 
+  /** Which of these accounts still exist and are not disabled (open sessions of the others end). */
+  async enabledAmong(ids: number[]): Promise<Set<number>> {
+    if (ids.length === 0) return new Set();
+    const rows = await this.db.selectFrom('accounts').select('id').where('id', 'in', ids).where('disabled', '=', 0).execute();
+    return new Set(rows.map((r) => r.id));
+  }
+
   async keysOf(accountId: number): Promise<AccountKeyRow[]> {
     return this.db.selectFrom('account_keys').selectAll().where('account_id', '=', accountId).orderBy('id').execute();
   }

@@ -3,6 +3,7 @@ import os from 'node:os';
 import { z } from 'zod';
 import { CLUSTER_EVENT_KINDS } from '../db/schema.js';
 import { parseDuration } from './duration.js';
+import { parseMaxStartups } from './max-startups.js';
 import { networkList } from './networks.js';
 import { parseThroughput } from './throughput.js';
 
@@ -127,8 +128,33 @@ export const configSchema = z.object({
     .object({
       port: port(2222),
       host: z.string().default('0.0.0.0'),
-      /** Seconds to wait for the SSH handshake and login before dropping a connection. */
+      /** Time from TCP accept to a finished login before a connection is dropped. */
       login_timeout: duration('60s'),
+      /** Failed login attempts one connection may make before it is disconnected (OpenSSH MaxAuthTries). */
+      max_auth_tries: z.coerce.number().int().min(1).max(100).default(6),
+      /** Channels (sessions) one connection may have open at once (OpenSSH MaxSessions). */
+      max_sessions: z.coerce.number().int().min(1).max(1000).default(10),
+      /** Open file and directory handles of one connection, all its channels together. */
+      max_handles: z.coerce.number().int().min(1).max(100000).default(1024),
+      /** Open handles of one account on one worker process, all its connections together. */
+      max_account_handles: z.coerce.number().int().min(1).max(1000000).default(4096),
+      /** Connections not yet logged in, per worker process (OpenSSH MaxStartups, start:rate:full). */
+      max_startups: z
+        .union([z.string(), z.number()])
+        .default('10:30:100')
+        .transform((value, ctx) => {
+          try {
+            return parseMaxStartups(value);
+          } catch (err) {
+            ctx.addIssue({ code: 'custom', message: (err as Error).message });
+            return z.NEVER;
+          }
+        }),
+      /** SSH algorithm lists as in OpenSSH's sshd_config: comma-separated, or starting with +, - or ^ to change the default. */
+      ciphers: z.string().optional(),
+      macs: z.string().optional(),
+      kex_algorithms: z.string().optional(),
+      host_key_algorithms: z.string().optional(),
     })
     .prefault({}),
   admin: z

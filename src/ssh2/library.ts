@@ -9,6 +9,8 @@
  * randomFillSync from the crypto module once, as it loads, so it is loaded
  * here with a pooled randomFillSync in place, and the crypto module gets its
  * own function back right after: only ssh2 sees the pool.
+ *
+ * Compressed packets are capped after they are inflated (capInflatedPackets).
  */
 import crypto from 'node:crypto';
 import { createRequire } from 'node:module';
@@ -30,5 +32,23 @@ function loadSsh2(): typeof ssh2Types {
   }
 }
 
+/**
+ * Largest SSH packet payload we inflate (OpenSSH's PACKET_MAX_SIZE). ssh2 lets
+ * zlib@openssh.com inflate up to the largest Buffer: one 35 kB packet could
+ * become 35 MB. Past this size zlib throws, and ssh2 closes the connection.
+ */
+export const MAX_INFLATED_PACKET = 256 * 1024;
+
+function capInflatedPackets(): void {
+  const zlib = require('ssh2/lib/protocol/zlib.js') as { ZlibPacketReader: { prototype: { read(data: Buffer): Buffer; _zlib: { _maxOutputLength: number } } } };
+  const proto = zlib.ZlibPacketReader.prototype;
+  const read = proto.read;
+  proto.read = function (this: typeof proto, data: Buffer) {
+    this._zlib._maxOutputLength = MAX_INFLATED_PACKET;
+    return read.call(this, data);
+  };
+}
+
 const ssh2 = loadSsh2();
+capInflatedPackets();
 export default ssh2;

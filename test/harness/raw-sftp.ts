@@ -69,6 +69,18 @@ export class RawSftp {
     });
   }
 
+  /** One more SFTP channel on the same SSH connection (initialised; await its version). */
+  openChannel(): Promise<RawSftp> {
+    return new Promise((resolve, reject) => {
+      this.conn.subsys('sftp', (err, channel) => {
+        if (err) return reject(err);
+        const raw = new RawSftp(this.conn, channel);
+        raw.sendRaw(Buffer.concat([u32(5), Buffer.from([1]), u32(3)]));
+        resolve(raw);
+      });
+    });
+  }
+
   private onData(d: Buffer): void {
     this.buffer = Buffer.concat([this.buffer, d]);
     while (this.buffer.length >= 4) {

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type { Home } from '../../storage/home.js';
+import { toStatus } from './errors.js';
 
 const ALGORITHMS: Record<string, string> = { sha256sum: 'sha256', sha1sum: 'sha1', md5sum: 'md5' };
 
@@ -53,8 +54,10 @@ const SHELL_PROBE = 'echo ${ShellId}%ComSpec%';
  * file inside the home (rclone uses them to verify content), and rclone's shell
  * probe. Without a path a hash command hashes its standard input, which is how
  * rclone checks that the command exists. Nothing is ever handed to a shell.
+ * `stdin` passes each piece of standard input to its callback as it arrives and
+ * resolves at its end: it is hashed piece by piece, never held.
  */
-export async function runExecCommand(line: string, home: Home, stdin: () => Promise<Buffer>): Promise<CommandResult> {
+export async function runExecCommand(line: string, home: Home, stdin: (consume: (chunk: Buffer) => void) => Promise<void>): Promise<CommandResult> {
   if (line.trim() === SHELL_PROBE) return { stdout: '%ComSpec%\n', stderr: '', exitCode: 0 };
   const words = splitWords(line.trim());
   const program = words?.[0];
@@ -64,7 +67,7 @@ export async function runExecCommand(line: string, home: Home, stdin: () => Prom
   }
   const hash = crypto.createHash(algorithm);
   if (words.length === 1) {
-    hash.update(await stdin());
+    await stdin((chunk) => hash.update(chunk));
     return { stdout: `${hash.digest('hex')}  -\n`, stderr: '', exitCode: 0 };
   }
   const shown = words[1]!;
@@ -76,8 +79,9 @@ export async function runExecCommand(line: string, home: Home, stdin: () => Prom
     for await (const chunk of fs.createReadStream(target.real, { highWaterMark: 1024 * 1024 })) hash.update(chunk as Buffer);
     return { stdout: `${hash.digest('hex')}  ${shown}\n`, stderr: '', exitCode: 0 };
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const reason = code === 'ENOENT' ? 'No such file or directory' : (err as Error).message;
+    // The errno's text only: Node's own messages carry the file's path on the server's disk.
+    const [, text] = toStatus(err);
+    const reason = text === 'Failure' ? 'cannot read the file' : text;
     return { stdout: '', stderr: `${program}: ${shown}: ${reason}\n`, exitCode: 1 };
   }
 }

@@ -22,6 +22,8 @@ export interface SessionContext {
   /** Coalesces the replies of one batch of requests into few TCP segments. */
   cork(): void;
   uncork(): void;
+  /** The connection's (and account's) count of open handles: take() throws EMFILE at a limit. */
+  handles?: { take(): void; release(n?: number): void };
 }
 
 export type OpenHandle =
@@ -109,6 +111,7 @@ export class SftpSession {
     if (this.handles.size >= MAX_OPEN_HANDLES) {
       throw Object.assign(new Error('too many open handles'), { code: 'EMFILE' });
     }
+    this.ctx.handles?.take();
     const key = String(this.nextHandle++);
     this.handles.set(key, handle);
     return Buffer.from(key);
@@ -119,7 +122,7 @@ export class SftpSession {
   }
 
   removeHandle(raw: Buffer): void {
-    this.handles.delete(raw.toString('latin1'));
+    if (this.handles.delete(raw.toString('latin1'))) this.ctx.handles?.release();
   }
 
   private onData(chunk: Buffer): void {
@@ -285,6 +288,7 @@ export class SftpSession {
         );
       }
     }
+    this.ctx.handles?.release(this.handles.size);
     this.handles.clear();
     const results = await Promise.allSettled(finishing);
     for (const r of results) {

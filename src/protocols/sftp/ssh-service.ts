@@ -11,6 +11,13 @@ import { runExecCommand } from './exec-command.js';
 import { refuseAsUnavailable } from './service-unavailable.js';
 import { SftpSession } from './session.js';
 import type { TransferJournal } from '../../transfers/transfer-journal.js';
+import type { MaxStartups } from '../../config/max-startups.js';
+import { AccountWatch } from '../ssh/account-watch.js';
+import type { SshAlgorithms } from '../ssh/algorithms.js';
+import { HandleBudget } from '../ssh/handle-budget.js';
+import { HostKeyOffer } from '../ssh/host-key-offer.js';
+import { LoginAttempts, MAX_USER_NAME_BYTES } from '../ssh/login-attempts.js';
+import { PendingConnections } from '../ssh/pending-connections.js';
 
 const { Server, utils } = ssh2;
 
@@ -19,7 +26,10 @@ export interface SshServiceDeps {
   hostKeys: string[];
   log: Logger;
   journal: TransferJournal;
+  /** From TCP accept to a finished login. */
   loginTimeoutMs: number;
+  limits: SshLimits;
+  algorithms: SshAlgorithms;
   authenticatePassword(name: string, password: string, clientAddress: string): Promise<LoginResult>;
   authenticateKey(name: string, keyBase64: string, clientAddress: string): Promise<LoginResult>;
   /** Whether the client address is banned (accounts/defender.ts): its connections are closed at once. */
@@ -29,23 +39,20 @@ export interface SshServiceDeps {
   homeOf(account: AccountRow): Home;
   /** Logins and sessions, for the node's metrics. */
   report?: ReportMetric;
+  /** Which of these accounts still exist and are enabled: the others' open connections are ended. */
+  enabledAccounts?(ids: number[]): Promise<Set<number>>;
 }
 
-const STDIN_LIMIT = 1024 * 1024;
-const STDIN_TIMEOUT_MS = 10_000;
+/** What one client may hold (the sftp.max_* settings). */
+export interface SshLimits {
+  maxAuthTries: number;
+  maxSessions: number;
+  maxHandles: number;
+  maxAccountHandles: number;
+  maxStartups: MaxStartups;
+}
 
-// Offered in this order; aes128-ctr + hmac-sha2-256 stay for libssh2 (curl) and old clients.
-const ALGORITHMS = {
-  cipher: [
-    'aes128-gcm@openssh.com',
-    'aes256-gcm@openssh.com',
-    'chacha20-poly1305@openssh.com',
-    'aes128-ctr',
-    'aes192-ctr',
-    'aes256-ctr',
-  ],
-  hmac: ['hmac-sha2-256-etm@openssh.com', 'hmac-sha2-512-etm@openssh.com', 'hmac-sha2-256', 'hmac-sha2-512'],
-} as const;
+const STDIN_TIMEOUT_MS = 10_000;
 
 /** The SSH listener: logins against the account store, the SFTP subsystem, and hash commands. */
 export class SshService {
@@ -53,10 +60,45 @@ export class SshService {
   private listener: net.Server | undefined;
   private readonly sessions = new Set<SftpSession>();
   private readonly connections = new Set<Connection>();
+  private readonly pending: PendingConnections;
+  private readonly handles: HandleBudget;
+  private readonly hostKeyOffer: HostKeyOffer;
+  private readonly accountWatch: AccountWatch | undefined;
 
   constructor(private readonly deps: SshServiceDeps) {
-    this.server = new Server({ hostKeys: deps.hostKeys, algorithms: ALGORITHMS as any, ident: 'Ferry' });
+    this.server = new Server({ hostKeys: deps.hostKeys, algorithms: deps.algorithms as any, ident: 'Ferry' });
     this.server.on('connection', (client, info) => this.onConnection(client, info.ip));
+    this.pending = new PendingConnections(deps.limits.maxStartups, deps.loginTimeoutMs);
+    this.handles = new HandleBudget({ perConnection: deps.limits.maxHandles, perAccount: deps.limits.maxAccountHandles });
+    this.hostKeyOffer = new HostKeyOffer(deps.algorithms.serverHostKey);
+    this.accountWatch = deps.enabledAccounts ? new AccountWatch(deps.enabledAccounts, deps.log) : undefined;
+  }
+
+  /**
+   * Takes a new client socket: refused at once when too many connections are
+   * waiting to log in or the worker is short of descriptors; otherwise its
+   * login timer starts now, before the client has sent anything.
+   */
+  private admit(socket: net.Socket): void {
+    socket.on('error', () => {});
+    this.handles.holdSocket(socket);
+    if (!this.handles.hasRoom()) {
+      this.deps.log.warn({ client: socket.remoteAddress }, 'connection refused: the worker is at its open-file limit');
+      socket.destroy();
+      return;
+    }
+    const admitted = this.pending.admit(socket, () => {
+      this.deps.log.warn({ client: socket.remoteAddress }, 'login timed out');
+      socket.destroy();
+    });
+    if (!admitted) {
+      this.deps.log.debug({ client: socket.remoteAddress, pending: this.pending.count }, 'connection refused: too many connections not logged in (sftp.max_startups)');
+      socket.destroy();
+      return;
+    }
+    socket.setNoDelay(true);
+    coalesceWrites(socket);
+    this.server.injectSocket(socket);
   }
 
   /** Starts accepting connections (again, after stopAccepting). */
@@ -64,10 +106,7 @@ export class SshService {
     if (this.listener) return this.port;
     const listener = net.createServer((socket) => {
       if (this.deps.knownBanned?.(socket.remoteAddress ?? '')) return void socket.destroy();
-      socket.setNoDelay(true);
-      coalesceWrites(socket);
-      socket.on('error', () => {});
-      this.server.injectSocket(socket);
+      this.admit(socket);
     });
     await new Promise<void>((resolve, reject) => {
       listener.once('error', reject);
@@ -91,10 +130,7 @@ export class SshService {
       socket.destroy();
       return;
     }
-    socket.setNoDelay(true);
-    coalesceWrites(socket);
-    socket.on('error', () => {});
-    this.server.injectSocket(socket);
+    this.admit(socket);
   }
 
   get port(): number {
@@ -128,24 +164,24 @@ export class SshService {
     const sessionId = crypto.randomBytes(6).toString('hex');
     let log = this.deps.log.child({ session: sessionId, client: clientAddress });
     let account: AccountRow | undefined;
-    const attempts = { failed: 0, unknownKey: false };
+    const attempts = new LoginAttempts(this.deps.limits.maxAuthTries, log);
     this.connections.add(client);
-    const loginTimer = setTimeout(() => {
-      log.warn('login timed out');
-      client.end();
-    }, this.deps.loginTimeoutMs);
+    this.hostKeyOffer.apply(client);
+    // ssh2 keeps the TCP socket as _sock.
+    const socket = (client as unknown as { _sock: net.Socket })._sock;
+    let unwatch: (() => void) | undefined;
 
     client.on('error', (err) => log.debug({ err: err.message }, 'ssh connection error'));
     // A banned address gets no login attempts; debug only, or a flood of its connections floods the log.
     this.deps.isBanned?.(clientAddress).then((banned) => banned && (log.debug('banned address: connection closed'), client.end()), () => {});
     const ownSessions = new Set<SftpSession>();
     client.on('close', () => {
-      clearTimeout(loginTimer);
+      unwatch?.();
       this.connections.delete(client);
       log.debug('connection closed');
       if (account) this.deps.report?.({ metric: 'session', protocol: 'sftp', open: false });
       // A client whose offered keys were all unknown failed once, when it gave up.
-      else if (attempts.unknownKey && attempts.failed === 0) this.deps.report?.({ metric: 'login', protocol: 'sftp', ok: false });
+      else if (attempts.unknownKey && attempts.refusedLogins === 0) this.deps.report?.({ metric: 'login', protocol: 'sftp', ok: false });
       // A paused channel never emits 'end' when the TCP connection dies: end its session here.
       for (const sftp of ownSessions) {
         this.sessions.delete(sftp);
@@ -153,9 +189,18 @@ export class SshService {
       }
     });
     client.on('authentication', (ctx) => {
-      this.authenticate(ctx, clientAddress, log, attempts)
+      // Requests the client sent before our disconnect reached it: refused without any work.
+      if (attempts.exhausted) return ctx.reject();
+      this.authenticate(ctx, clientAddress, attempts)
         .then((decision) => {
-          if (decision === 'reject') return ctx.reject(['publickey', 'password']);
+          if (decision === 'reject') {
+            ctx.reject(['publickey', 'password']);
+            if (attempts.failed(ctx.method)) {
+              log.warn({ tries: attempts.tries }, 'too many authentication failures (sftp.max_auth_tries); disconnecting');
+              client.end();
+            }
+            return;
+          }
           // Set before accept(): ssh2 emits 'ready' from inside accept().
           if (decision !== 'continue') account = decision;
           ctx.accept();
@@ -167,16 +212,35 @@ export class SshService {
         });
     });
     client.on('ready', () => {
-      clearTimeout(loginTimer);
+      this.pending.settled(socket);
       log = log.child({ account: account!.name });
       log.info('login');
       this.deps.report?.({ metric: 'login', protocol: 'sftp', ok: true });
       this.deps.report?.({ metric: 'session', protocol: 'sftp', open: true });
       const home = this.deps.homeOf(account!);
-      // ssh2 keeps the TCP socket as _sock; corking it merges a burst of replies into few segments.
-      const socket = (client as unknown as { _sock: net.Socket })._sock;
-      client.on('session', (accept) => {
+      const handles = this.handles.forConnection(account!.name);
+      unwatch = this.accountWatch?.watch(account!.id, () => {
+        log.warn('account disabled or removed; ending its connection');
+        void Promise.allSettled([...ownSessions].map((s) => s.close('account disabled or removed during the transfer'))).then(() => client.end());
+      });
+      let channels = 0;
+      let channelsRefused = false;
+      client.on('session', (accept, rejectChannel) => {
+        // OpenSSH's MaxSessions: each channel may hold handles, buffers and a hash in progress.
+        if (channels >= this.deps.limits.maxSessions) {
+          // Logged once per connection: refusals must not become a way to fill the log.
+          if (!channelsRefused) log.warn({ channels }, 'channel refused: too many open on this connection (sftp.max_sessions)');
+          channelsRefused = true;
+          return rejectChannel();
+        }
+        channels++;
         const session = accept();
+        let counted = true;
+        const closed = () => {
+          if (counted) channels--;
+          counted = false;
+        };
+        session.once('close', closed);
         session.on('subsystem', (acceptSub, reject, info) => {
           if (info.name !== 'sftp') return reject();
           const channel = acceptSub();
@@ -187,18 +251,22 @@ export class SshService {
             clientAddress,
             journal: this.deps.journal,
             log,
+            // Corking the socket merges a burst of replies into few segments.
             cork: () => socket.cork(),
             uncork: () => socket.uncork(),
+            handles,
           });
           this.sessions.add(sftp);
           ownSessions.add(sftp);
           channel.on('close', () => {
+            closed();
             this.sessions.delete(sftp);
             ownSessions.delete(sftp);
           });
         });
         session.on('exec', (acceptExec, _reject, info) => {
           const channel = acceptExec();
+          channel.once('close', closed);
           log.info({ command: info.command.slice(0, 200) }, 'exec');
           void this.runCommand(channel, info.command, home);
         });
@@ -207,7 +275,7 @@ export class SshService {
   }
 
   private async runCommand(channel: ServerChannel, command: string, home: Home): Promise<void> {
-    const result = await runExecCommand(command, home, () => readStdin(channel));
+    const result = await runExecCommand(command, home, (consume) => readStdin(channel, consume));
     if (result.stdout) channel.write(result.stdout);
     if (result.stderr) channel.stderr.write(result.stderr);
     channel.exit(result.exitCode);
@@ -218,22 +286,22 @@ export class SshService {
    * Decides one authentication attempt: the account on success, 'continue' when a
    * public key is acceptable and the client should now sign with it, or 'reject'.
    */
-  private async authenticate(
-    ctx: AuthContext,
-    clientAddress: string,
-    log: Logger,
-    attempts: { failed: number; unknownKey: boolean },
-  ): Promise<AccountRow | 'continue' | 'reject'> {
+  private async authenticate(ctx: AuthContext, clientAddress: string, attempts: LoginAttempts): Promise<AccountRow | 'continue' | 'reject'> {
     const name = ctx.username;
     const refused = () => {
-      attempts.failed++;
+      attempts.refusedLogins++;
       this.deps.report?.({ metric: 'login', protocol: 'sftp', ok: false });
       return 'reject' as const;
     };
+    // No account has such a name: refused unread, before any lookup or password hashing.
+    if (Buffer.byteLength(name) > MAX_USER_NAME_BYTES && (ctx.method === 'password' || ctx.method === 'publickey')) {
+      attempts.logRefusal({ account: name, reason: 'name-too-long' });
+      return refused();
+    }
     if (ctx.method === 'password') {
       const result = await this.deps.authenticatePassword(name, ctx.password, clientAddress);
       if (result.ok) return result.account;
-      log.warn({ account: name, reason: result.reason, locked: result.lockedNow ?? false }, 'login refused');
+      attempts.logRefusal({ account: name, reason: result.reason, locked: result.lockedNow ?? false });
       return refused();
     }
     if (ctx.method === 'publickey') {
@@ -244,13 +312,13 @@ export class SshService {
           attempts.unknownKey = true;
           return 'reject';
         }
-        log.warn({ account: name, reason: result.reason }, 'login refused');
+        attempts.logRefusal({ account: name, reason: result.reason });
         return refused();
       }
       if (!ctx.signature || !ctx.blob) return 'continue';
       const key = utils.parseKey(ctx.key.data);
       if (key instanceof Error || Array.isArray(key) || key.verify(ctx.blob, ctx.signature, ctx.hashAlgo) !== true) {
-        log.warn({ account: name, reason: 'bad-signature' }, 'login refused');
+        attempts.logRefusal({ account: name, reason: 'bad-signature' });
         return refused();
       }
       return result.account;
@@ -281,19 +349,20 @@ function coalesceWrites(socket: net.Socket): void {
   }) as typeof socket.write;
 }
 
-function readStdin(channel: ServerChannel): Promise<Buffer> {
+/** Hands a command's standard input to `consume` piece by piece until its end (or STDIN_TIMEOUT_MS): nothing is kept. */
+function readStdin(channel: ServerChannel, consume: (chunk: Buffer) => void): Promise<void> {
   return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
+    let open = true;
     const done = () => {
+      open = false;
       clearTimeout(timer);
-      resolve(Buffer.concat(chunks));
+      resolve();
     };
     const timer = setTimeout(done, STDIN_TIMEOUT_MS);
     channel.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= STDIN_LIMIT) chunks.push(chunk);
+      if (open) consume(chunk);
     });
     channel.once('end', done);
+    channel.once('close', done);
   });
 }
