@@ -1,4 +1,3 @@
-import path from 'node:path';
 import { AccountStore, type AccountRow } from './accounts/account-store.js';
 import { Authenticator } from './accounts/authenticator.js';
 import { defenderOf } from './accounts/defender.js';
