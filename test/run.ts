@@ -21,7 +21,27 @@ function testFiles(dir: string): string[] {
     .sort();
 }
 
-const filters = process.argv.slice(2);
+/**
+ * `--fast` (npm run test:fast): the files that need no cluster, no edge and no
+ * browser, about half a minute: configuration, paths, the SFTP protocol against
+ * one node, the transfer log's statements, the scheduler on a test clock.
+ */
+const FAST = [
+  'config',
+  'dependency-engines',
+  'home-paths',
+  'host-keys',
+  'logger',
+  'padding-pool',
+  'scheduler-clock',
+  'sftp-conformance',
+  'test-prerequisites',
+  'transfer-log-indexes',
+  'transfer-log-statements',
+];
+
+const args = process.argv.slice(2);
+const filters = args.includes('--fast') ? [...FAST, ...args.filter((a) => a !== '--fast')] : args;
 const files = testFiles(here).filter((f) => filters.length === 0 || filters.some((x) => path.relative(here, f).includes(x)));
 if (files.length === 0) {
   console.error(`no test files match ${filters.join(' ')}`);
