@@ -74,7 +74,7 @@ export async function runWorker(config: Config): Promise<void> {
     authenticatePassword,
     report,
     authenticateKey: (name, key, address) => authenticator.publicKey(name, key, address),
-    homeOf: (account: AccountRow) => accountHome(config.storage.dir, account),
+    homeOf: (account: AccountRow) => accountHome(config.storage.dir, account, { umask: config.storage.umask }),
   });
 
   let tunnels: TunnelConnector | undefined;

@@ -7,6 +7,14 @@ import { durabilityFor, type Durability } from './durability.js';
 const MAX_NAME_BYTES = 255;
 const MAX_PATH_BYTES = 4096;
 
+/** The permission bits a user may set: no setuid, setgid or sticky bit on files the service user owns. */
+export const PERMISSION_BITS = 0o777;
+
+export interface HomeOptions {
+  /** Bits cleared from the mode of every file or directory a user creates (storage.umask). */
+  umask?: number;
+}
+
 export interface ResolvedPath {
   /** The path as the client sees it, normalised, always starting with '/'. */
   virtual: string;
@@ -32,16 +40,26 @@ export class Home {
   /** The root as a prefix for '/name' parts: '' when the root is '/'. */
   private readonly base: string;
 
+  /** Bits cleared from the mode of what users create, as OpenSSH's sftp-server -u does. */
+  readonly umask: number;
+
   constructor(
     root: string,
     /** Directory where this account's partial uploads wait, outside the home. */
     readonly partialDir: string,
+    options: HomeOptions = {},
   ) {
+    this.umask = (options.umask ?? 0o022) & PERMISSION_BITS;
     fs.mkdirSync(root, { recursive: true });
     fs.mkdirSync(partialDir, { recursive: true });
     this.root = fs.realpathSync(root);
     this.base = this.root === '/' ? '' : this.root;
     this.durability = durabilityFor(partialDir);
+  }
+
+  /** The mode of a new file or directory: what the client asked for (or `fallback`), masked. */
+  newMode(requested: number | undefined, fallback: number): number {
+    return (requested ?? fallback) & PERMISSION_BITS & ~this.umask;
   }
 
   /** Normalises a client path ('..' stops at '/') and checks it stays inside the home. */
@@ -141,8 +159,8 @@ export class Home {
 }
 
 /** The home of an account whose home directory is `home` (relative to the storage directory). */
-export function accountHome(storageDir: string, account: { id: number; home: string }): Home {
-  return new Home(path.join(storageDir, account.home), partialDirFor(storageDir, account.id));
+export function accountHome(storageDir: string, account: { id: number; home: string }, options: HomeOptions = {}): Home {
+  return new Home(path.join(storageDir, account.home), partialDirFor(storageDir, account.id), options);
 }
 
 /** Where an account's partial uploads wait: beside the homes, never inside one. */

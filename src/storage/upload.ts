@@ -4,7 +4,7 @@ import path from 'node:path';
 import { StorageError } from './errors.js';
 import { fileStamp } from './file-stamp.js';
 import type { Durability } from './durability.js';
-import type { Home, ResolvedPath } from './home.js';
+import { PERMISSION_BITS, type Home, type ResolvedPath } from './home.js';
 
 export interface UploadOptions {
   /** Start from empty (SSH_FXF_TRUNC); otherwise continue a partial upload or the existing file. */
@@ -70,14 +70,15 @@ export class Upload {
     if (options.exclusive && finalStats) throw new StorageError('EEXIST', 'File exists');
 
     const partialPath = home.partialPathOf(target.virtual);
-    const mode = options.mode ?? finalStats?.mode ?? 0o644;
+    // A new file gets the mode asked for (as OpenSSH, 0666 when none), masked; a file it replaces keeps its own.
+    const mode = options.mode !== undefined || !finalStats ? home.newMode(options.mode, 0o666) : finalStats.mode & PERMISSION_BITS;
     let fd: number;
     const missing = () => new StorageError('ENOENT', 'No such file');
     if (options.truncate) {
       // A fresh inode rather than truncating: another session still writing the old
       // partial must not have its rename publish this upload's data.
       if (!options.create && !finalStats && !fs.existsSync(partialPath)) throw missing();
-      fd = createFresh(partialPath, mode & 0o7777);
+      fd = createFresh(partialPath, mode);
     } else {
       try {
         fd = fs.openSync(partialPath, fs.constants.O_RDWR);
@@ -85,7 +86,7 @@ export class Upload {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
         if (!options.create && !finalStats) throw missing();
         if (finalStats) fs.copyFileSync(target.real, partialPath, fs.constants.COPYFILE_FICLONE);
-        fd = fs.openSync(partialPath, fs.constants.O_RDWR | fs.constants.O_CREAT, mode & 0o7777);
+        fd = fs.openSync(partialPath, fs.constants.O_RDWR | fs.constants.O_CREAT, mode);
       }
     }
     try {
@@ -155,7 +156,7 @@ export class Upload {
   }
 
   setMode(mode: number): void {
-    fs.fchmodSync(this.fd, mode & 0o7777);
+    fs.fchmodSync(this.fd, mode & PERMISSION_BITS);
   }
 
   async sync(): Promise<void> {
