@@ -5,6 +5,8 @@ import { after, before, describe, it } from 'node:test';
 import { freshDatabaseUrl, tempDir } from './harness/databases.js';
 import { runFerry, startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
 import { sshKeygen } from './harness/openssh.js';
+import { processTree } from './harness/process-tree.js';
+import { waitFor } from './harness/wait.js';
 import { FX, OPEN_FLAGS, PKT, RawSftp, str, u32, u64 } from './harness/raw-sftp.js';
 
 const SETSTAT = 9;
@@ -106,5 +108,122 @@ describe('uploads hold: modes, names', () => {
     assert.ok(fs.existsSync(path.join(home, 'résumé ✓.txt')));
     fs.unlinkSync(path.join(home, 'résumé ✓.txt'));
     assert.deepEqual(snapshot(dir).filter((f) => !/ferry\.db|node-output\.log/.test(f)), before.filter((f) => !/ferry\.db|node-output\.log/.test(f)));
+  });
+});
+
+/** CPU seconds (user + system) a process has used so far. */
+function cpuSeconds(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+function partialDirFiles(storage: string): string[] {
+  const root = path.join(storage, '.partial');
+  if (!fs.existsSync(root)) return [];
+  return fs.readdirSync(root).flatMap((a) => fs.readdirSync(path.join(root, a)));
+}
+
+describe('one client cannot fill the disk or hang a worker', () => {
+  let dir: string;
+  let env: FerryEnv;
+  let node: RunningNode;
+  let key: string;
+  let storage: string;
+  let home: string;
+
+  before(async () => {
+    dir = tempDir();
+    env = { dataDir: path.join(dir, 'data'), databaseUrl: await freshDatabaseUrl('sqlite', dir) };
+    key = sshKeygen(dir);
+    assert.equal((await runFerry(['account', 'add', 'alice', '--key', key + '.pub'], env)).code, 0);
+    node = await startNode(env);
+    storage = path.join(env.dataDir, 'files');
+    home = path.join(storage, 'alice');
+    const probe = await RawSftp.connect(node.sftpPort, 'alice', key);
+    await probe.version;
+    probe.end();
+    await waitFor('the home made at login', () => fs.existsSync(home));
+  });
+
+  after(async () => {
+    await node?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('refuses sizes and offsets beyond the free space with a clear error, changing nothing', async () => {
+    const free = fs.statfsSync(home).bavail * fs.statfsSync(home).bsize;
+    fs.writeFileSync(path.join(home, 'small.txt'), 'twelve bytes');
+    // A file left sparse and larger than the free space (made here, as an older server let clients make it).
+    const huge = path.join(home, 'huge.bin');
+    fs.writeFileSync(huge, '');
+    fs.truncateSync(huge, 2 * free);
+    const before = snapshot(storage);
+    const raw = await RawSftp.connect(node.sftpPort, 'alice', key);
+    await raw.version;
+    try {
+      const setstat = await raw.request(SETSTAT, str('small.txt'), u32(ATTR.SIZE | ATTR.PERMISSIONS), u64(2 ** 50), u32(0o600));
+      assert.equal(setstat.code, FX.FAILURE);
+      assert.match(setstat.message!, /too large.*no space/);
+
+      const h = handleOf(await raw.request(PKT.OPEN, str('small.txt'), u32(OPEN_FLAGS.WRITE), u32(0)));
+      const fsetstat = await raw.request(FSETSTAT, str(h), u32(ATTR.SIZE), u64(2 ** 50));
+      assert.equal(fsetstat.code, FX.FAILURE);
+      assert.match(fsetstat.message!, /too large.*no space/);
+      const far = await raw.request(PKT.WRITE, str(h), u64(2 ** 40), str('x'));
+      assert.equal(far.code, FX.FAILURE);
+      assert.match(far.message!, /too large.*no space/);
+      assert.equal((await raw.request(PKT.CLOSE, str(h))).code, FX.OK);
+
+      const legacy = await raw.request(PKT.OPEN, str('huge.bin'), u32(OPEN_FLAGS.WRITE), u32(0));
+      assert.equal(legacy.code, FX.FAILURE);
+      assert.match(legacy.message!, /too large.*no space/);
+    } finally {
+      raw.end();
+    }
+    assert.deepEqual(snapshot(storage), before);
+    assert.equal(fs.readFileSync(path.join(home, 'small.txt'), 'utf8'), 'twelve bytes');
+    fs.unlinkSync(huge);
+  });
+
+  it('keeps other sessions fast while a large file is copied and hashed, and stops that work when its client leaves', async (t) => {
+    const SIZE = 2 * 1024 ** 3;
+    if (fs.statfsSync(home).bavail * fs.statfsSync(home).bsize < 4 * SIZE) return t.skip('not enough free space for the 2 GiB file');
+    const big = path.join(home, 'big.bin');
+    fs.writeFileSync(big, 'head');
+    fs.truncateSync(big, SIZE);
+    // The node's one worker process (the supervisor's only child).
+    const workerPid = processTree(node.process.pid!).find((pid) => pid !== node.process.pid)!;
+    const attacker = await RawSftp.connect(node.sftpPort, 'alice', key);
+    const bystander = await RawSftp.connect(node.sftpPort, 'alice', key);
+    await attacker.version;
+    await bystander.version;
+    try {
+      // Continuing the file copies and hashes all 2 GiB: seconds of work for one request.
+      const opening = attacker.request(PKT.OPEN, str('big.bin'), u32(OPEN_FLAGS.WRITE), u32(0)).catch(() => undefined);
+      await waitFor('the copy under way', () => partialDirFiles(storage).length > 0, 10_000, 10);
+      let slowest = 0;
+      const until = Date.now() + 1000;
+      while (Date.now() < until) {
+        const started = Date.now();
+        assert.equal((await bystander.request(PKT.STAT, str('big.bin'))).type, 105);
+        slowest = Math.max(slowest, Date.now() - started);
+      }
+      assert.ok(slowest < 500, `another session's STAT took ${slowest} ms during the copy`);
+      t.diagnostic(`slowest STAT of another session during the copy: ${slowest} ms`);
+      attacker.end();
+      void opening;
+      // The client left: its copy is abandoned and removed, and the worker goes idle.
+      await waitFor('the abandoned copy removed', () => partialDirFiles(storage).length === 0, 10_000, 50);
+      const cpuBefore = cpuSeconds(workerPid);
+      await new Promise((r) => setTimeout(r, 1000));
+      const used = cpuSeconds(workerPid) - cpuBefore;
+      assert.ok(used < 0.3, `the worker used ${used} s of CPU in the second after the client left`);
+      t.diagnostic(`worker CPU in the second after the client left: ${used} s`);
+      assert.equal(fs.statSync(big).size, SIZE, 'the file itself is untouched');
+    } finally {
+      attacker.end();
+      bystander.end();
+      fs.rmSync(big, { force: true });
+    }
   });
 });

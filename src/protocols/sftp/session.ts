@@ -63,6 +63,8 @@ export class SftpSession {
   private nextHandle = 1;
   /** In-flight async requests, awaited before the session's handles are cleaned up. */
   private readonly pending = new Set<Promise<void>>();
+  /** Aborted when the session ends: work a request started (copying, hashing a file) stops with it. */
+  private readonly ending = new AbortController();
 
   constructor(
     private readonly channel: ServerChannel,
@@ -263,6 +265,8 @@ export class SftpSession {
     this.ended = true;
     this.input.clear();
     this.incomingWrite = undefined;
+    // Nobody waits for the answers any more: long requests give up before they are awaited.
+    this.ending.abort();
     await Promise.allSettled([...this.pending]);
     const finishing: Promise<void>[] = [];
     for (const handle of this.handles.values()) {
@@ -296,6 +300,11 @@ export class SftpSession {
   async close(reason: string): Promise<void> {
     await this.end(reason);
     this.channel.end();
+  }
+
+  /** Aborts when the session ends. */
+  get signal(): AbortSignal {
+    return this.ending.signal;
   }
 
   get openTransfers(): number {

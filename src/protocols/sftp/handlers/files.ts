@@ -39,7 +39,7 @@ export const open: Handler = async (session, id, r) => {
       exclusive: (flags & OpenFlag.CREAT) !== 0 && (flags & OpenFlag.EXCL) !== 0,
       create: (flags & OpenFlag.CREAT) !== 0,
       mode: attrs.permissions,
-    });
+    }, session.signal);
     // transferId is set once the handle exists: recording the start may mark the handle failed.
     const handle: OpenHandle = { kind: 'upload', upload, transferId: Promise.resolve(0), busy: false };
     try {
@@ -153,7 +153,7 @@ export const close: Handler = async (session, id, r) => {
     throw err;
   }
   try {
-    const done = await upload.commit();
+    const done = await upload.commit(session.signal);
     await journal.completeUpload(transferId, { status: 'completed', bytes: done.bytes, sha256: done.sha256, fileStamp: done.stamp });
     session.sendStatus(id, Status.OK);
     // Logged once the reply has left: the client's next request need not wait for it.
