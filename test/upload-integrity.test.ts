@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freshDatabaseUrl, tempDir } from './harness/databases.js';
@@ -224,6 +227,102 @@ describe('one client cannot fill the disk or hang a worker', () => {
       attacker.end();
       bystander.end();
       fs.rmSync(big, { force: true });
+    }
+  });
+});
+
+describe('one writer per partial upload', () => {
+  let dir: string;
+  let env: FerryEnv;
+  let node: RunningNode;
+  let key: string;
+  let storage: string;
+  let home: string;
+  let partials: string;
+
+  const lockOf = (virtual: string) => path.join(partials, crypto.createHash('sha256').update(virtual).digest('hex').slice(0, 40) + '.part.lock');
+  const uploads = async () => JSON.parse((await runFerry(['transfers', 'list', '--json'], env)).stdout).filter((t: any) => t.direction === 'upload');
+
+  before(async () => {
+    dir = tempDir();
+    env = { dataDir: path.join(dir, 'data'), databaseUrl: await freshDatabaseUrl('sqlite', dir) };
+    key = sshKeygen(dir);
+    assert.equal((await runFerry(['account', 'add', 'alice', '--key', key + '.pub'], env)).code, 0);
+    node = await startNode(env);
+    storage = path.join(env.dataDir, 'files');
+    home = path.join(storage, 'alice');
+    const probe = await RawSftp.connect(node.sftpPort, 'alice', key);
+    await probe.version;
+    const h = handleOf(await probe.request(PKT.OPEN, str('first.txt'), u32(OPEN_FLAGS.WRITE | OPEN_FLAGS.CREAT | OPEN_FLAGS.TRUNC), u32(0)));
+    assert.equal((await probe.request(PKT.CLOSE, str(h))).code, FX.OK);
+    probe.end();
+    const [account] = fs.readdirSync(path.join(storage, '.partial'));
+    partials = path.join(storage, '.partial', account!);
+  });
+
+  after(async () => {
+    await node?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('refuses a second write handle on a file being uploaded, so the recorded SHA-256 is the file’s', async () => {
+    fs.writeFileSync(path.join(home, 'shared.txt'), 'original contents');
+    const a = await RawSftp.connect(node.sftpPort, 'alice', key);
+    const b = await RawSftp.connect(node.sftpPort, 'alice', key);
+    await a.version;
+    await b.version;
+    try {
+      const ha = handleOf(await a.request(PKT.OPEN, str('shared.txt'), u32(OPEN_FLAGS.WRITE), u32(0)));
+      assert.equal((await a.request(PKT.WRITE, str(ha), u64(0), str('AAAA'))).code, FX.OK);
+      for (const flags of [OPEN_FLAGS.WRITE, OPEN_FLAGS.WRITE | OPEN_FLAGS.CREAT | OPEN_FLAGS.TRUNC]) {
+        const second = await b.request(PKT.OPEN, str('shared.txt'), u32(flags), u32(0));
+        assert.equal(second.code, FX.FAILURE, 'a second writer is refused');
+        assert.match(second.message!, /being uploaded by another session/);
+      }
+      assert.equal((await a.request(PKT.CLOSE, str(ha))).code, FX.OK);
+      const bytes = fs.readFileSync(path.join(home, 'shared.txt'));
+      assert.equal(bytes.toString(), 'AAAAinal contents');
+      const row = (await uploads()).find((t: any) => t.path === '/shared.txt' && t.status === 'completed');
+      assert.equal(row.sha256, crypto.createHash('sha256').update(bytes).digest('hex'));
+      assert.equal(fs.existsSync(lockOf('/shared.txt')), false, 'the lock is gone with the upload');
+      // Once the first upload is done, the next one goes ahead.
+      const hb = handleOf(await b.request(PKT.OPEN, str('shared.txt'), u32(OPEN_FLAGS.WRITE), u32(0)));
+      assert.equal((await b.request(PKT.CLOSE, str(hb))).code, FX.OK);
+    } finally {
+      a.end();
+      b.end();
+    }
+  });
+
+  it('takes over the lock of a holder that is gone, and honours one that is alive elsewhere', async () => {
+    const raw = await RawSftp.connect(node.sftpPort, 'alice', key);
+    await raw.version;
+    const boot = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    const exited = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']);
+    const deadPid = Number(exited.stdout.toString());
+    try {
+      // A process of this machine that is no longer running (a crashed worker).
+      fs.writeFileSync(lockOf('/crashed.txt'), JSON.stringify({ host: os.hostname(), boot, pid: deadPid, token: 'x' }));
+      const h1 = handleOf(await raw.request(PKT.OPEN, str('crashed.txt'), u32(OPEN_FLAGS.WRITE | OPEN_FLAGS.CREAT), u32(0)));
+      assert.equal((await raw.request(PKT.CLOSE, str(h1))).code, FX.OK);
+      // Another node that stopped touching its lock (dead or hung).
+      fs.writeFileSync(lockOf('/lost.txt'), JSON.stringify({ host: 'other-node', boot: 'b', pid: 1, token: 'y' }));
+      const old = (Date.now() - 60_000) / 1000;
+      fs.utimesSync(lockOf('/lost.txt'), old, old);
+      const h2 = handleOf(await raw.request(PKT.OPEN, str('lost.txt'), u32(OPEN_FLAGS.WRITE | OPEN_FLAGS.CREAT), u32(0)));
+      assert.equal((await raw.request(PKT.WRITE, str(h2), u64(0), str('resumed'))).code, FX.OK);
+      assert.equal((await raw.request(PKT.CLOSE, str(h2))).code, FX.OK);
+      const row = (await uploads()).find((t: any) => t.path === '/lost.txt' && t.status === 'completed');
+      assert.equal(row.sha256, crypto.createHash('sha256').update('resumed').digest('hex'));
+      // Another node's live upload (its lock just touched): refused.
+      fs.writeFileSync(lockOf('/busy.txt'), JSON.stringify({ host: 'other-node', boot: 'b', pid: 1, token: 'z' }));
+      const busy = await raw.request(PKT.OPEN, str('busy.txt'), u32(OPEN_FLAGS.WRITE | OPEN_FLAGS.CREAT), u32(0));
+      assert.equal(busy.code, FX.FAILURE);
+      assert.match(busy.message!, /being uploaded by another session/);
+      assert.equal(fs.existsSync(path.join(home, 'busy.txt')), false);
+      fs.unlinkSync(lockOf('/busy.txt'));
+    } finally {
+      raw.end();
     }
   });
 });

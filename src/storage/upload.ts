@@ -8,6 +8,7 @@ import { fileStamp } from './file-stamp.js';
 import type { Durability } from './durability.js';
 import { PERMISSION_BITS, type Home, type ResolvedPath } from './home.js';
 import { assertRoomFor, holeBytes } from './space.js';
+import { UploadLock } from './upload-lock.js';
 
 const openAsync = promisify(fs.open);
 const closeAsync = promisify(fs.close);
@@ -52,7 +53,12 @@ export class Upload {
     private hash: crypto.Hash | undefined,
     private hashedUpTo: number,
     private readonly durability: Durability,
-  ) {}
+    /** This upload's hold on its partial file (storage/upload-lock.ts). */
+    private readonly lock: UploadLock,
+  ) {
+    // Taken over from a holder presumed gone: its last writes may be in no hash, so the file is hashed again at commit.
+    if (lock.tookOver) this.hash = undefined;
+  }
 
   /** The first write error; once set, the upload can only be abandoned. */
   private failure: Error | undefined;
@@ -70,6 +76,24 @@ export class Upload {
     if (options.exclusive && finalStats) throw new StorageError('EEXIST', 'File exists');
 
     const partialPath = home.partialPathOf(target.virtual);
+    const lock = await UploadLock.acquire(partialPath, signal);
+    try {
+      return await Upload.openLocked(home, target, options, finalStats, partialPath, lock, signal);
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
+  }
+
+  private static async openLocked(
+    home: Home,
+    target: ResolvedPath,
+    options: UploadOptions,
+    finalStats: fs.Stats | undefined,
+    partialPath: string,
+    lock: UploadLock,
+    signal: AbortSignal | undefined,
+  ): Promise<Upload> {
     // A new file gets the mode asked for (as OpenSSH, 0666 when none), masked; a file it replaces keeps its own.
     const mode = options.mode !== undefined || !finalStats ? home.newMode(options.mode, 0o666) : finalStats.mode & PERMISSION_BITS;
     let fd: number;
@@ -85,7 +109,7 @@ export class Upload {
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
         if (!options.create && !finalStats) throw missing();
-        if (finalStats) return Upload.continueFile(home, target, partialPath, mode, options, finalStats, signal);
+        if (finalStats) return Upload.continueFile(home, target, partialPath, mode, options, finalStats, lock, signal);
         fd = fs.openSync(partialPath, fs.constants.O_RDWR | fs.constants.O_CREAT, mode);
       }
     }
@@ -94,7 +118,7 @@ export class Upload {
       // A partial left sparse (by a server before sizes were bounded) must fit as if written.
       assertRoomFor(home, { growth: holeBytes(st), size: st.size });
       const hash = await hashFd(fd, st.size, signal);
-      return new Upload(home, target, partialPath, fd, st.ino, st.size, st.size, options.append, hash, st.size, home.durability);
+      return new Upload(home, target, partialPath, fd, st.ino, st.size, st.size, options.append, hash, st.size, home.durability, lock);
     } catch (err) {
       fs.closeSync(fd);
       throw err;
@@ -113,6 +137,7 @@ export class Upload {
     mode: number,
     options: UploadOptions,
     finalStats: fs.Stats,
+    lock: UploadLock,
     signal: AbortSignal | undefined,
   ): Promise<Upload> {
     assertRoomFor(home, { growth: holeBytes(finalStats), size: finalStats.size });
@@ -126,7 +151,7 @@ export class Upload {
       fs.linkSync(copyPath, partialPath);
       fs.unlinkSync(copyPath);
       const ino = fs.fstatSync(fd).ino;
-      return new Upload(home, target, partialPath, fd, ino, size, size, options.append, hash, size, home.durability);
+      return new Upload(home, target, partialPath, fd, ino, size, size, options.append, hash, size, home.durability, lock);
     } catch (err) {
       if (fd >= 0) {
         fs.closeSync(fd);
@@ -224,7 +249,7 @@ export class Upload {
       sha256 = hash.digest('hex');
       await this.durability.file(fd);
       const current = fs.statSync(this.partialPath, { throwIfNoEntry: false });
-      if (current?.ino !== this.inode) {
+      if (current?.ino !== this.inode || !this.lock.stillHeld()) {
         throw new StorageError('EBUSY', 'upload superseded by another upload of the same file');
       }
       fs.renameSync(this.partialPath, this.target.real);
@@ -234,6 +259,7 @@ export class Upload {
       stamp = fileStamp(st);
     } finally {
       fs.closeSync(fd);
+      this.lock.release();
     }
     await this.durability.directory(path.dirname(this.target.real));
     return { bytes: this.size, sha256, stamp };
@@ -246,6 +272,7 @@ export class Upload {
       fs.closeSync(this.fd);
     } catch {}
     this.fd = -1;
+    this.lock.release();
   }
 
   get bytesWritten(): number {
