@@ -5,9 +5,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freshDatabaseUrl, tempDir } from './harness/databases.js';
+import { DATABASE_KINDS, freshDatabaseUrl, tempDir, type DatabaseKind } from './harness/databases.js';
 import { runFerry, startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
-import { sshKeygen } from './harness/openssh.js';
+import { writeRandomFile } from './harness/files.js';
+import { sftpBatch, sftpSpawn, sshKeygen } from './harness/openssh.js';
 import { processTree } from './harness/process-tree.js';
 import { waitFor } from './harness/wait.js';
 import { FX, OPEN_FLAGS, PKT, RawSftp, str, u32, u64 } from './harness/raw-sftp.js';
@@ -38,6 +39,31 @@ function handleOf(reply: { type: number; body: Buffer; code?: number; message?: 
 
 const modeOf = (file: string) => fs.statSync(file).mode & 0o7777;
 
+interface AliceNode {
+  dir: string;
+  env: FerryEnv;
+  node: RunningNode;
+  key: string;
+  storage: string;
+  home: string;
+}
+
+/** A node with one account, alice, whose home exists (she has logged in once). */
+async function startAlice(kind: DatabaseKind, extra: Record<string, string> = {}): Promise<AliceNode> {
+  const dir = tempDir();
+  const env: FerryEnv = { dataDir: path.join(dir, 'data'), databaseUrl: await freshDatabaseUrl(kind, dir), extra };
+  const key = sshKeygen(dir);
+  assert.equal((await runFerry(['account', 'add', 'alice', '--key', key + '.pub'], env)).code, 0);
+  const node = await startNode(env);
+  const storage = path.join(env.dataDir, 'files');
+  const home = path.join(storage, 'alice');
+  const probe = await RawSftp.connect(node.sftpPort, 'alice', key);
+  await probe.version;
+  probe.end();
+  await waitFor('the home made at login', () => fs.existsSync(home));
+  return { dir, env, node, key, storage, home };
+}
+
 // Protocol behaviour that does not depend on the database: one SQLite node.
 describe('uploads hold: modes, names', () => {
   let dir: string;
@@ -48,13 +74,8 @@ describe('uploads hold: modes, names', () => {
   let raw: RawSftp;
 
   before(async () => {
-    dir = tempDir();
     // A umask other than the default proves the setting is read.
-    env = { dataDir: path.join(dir, 'data'), databaseUrl: await freshDatabaseUrl('sqlite', dir), extra: { FERRY_STORAGE_UMASK: '0027' } };
-    key = sshKeygen(dir);
-    assert.equal((await runFerry(['account', 'add', 'alice', '--key', key + '.pub'], env)).code, 0);
-    node = await startNode(env);
-    home = path.join(env.dataDir, 'files', 'alice');
+    ({ dir, env, node, key, home } = await startAlice('sqlite', { FERRY_STORAGE_UMASK: '0027' }));
     raw = await RawSftp.connect(node.sftpPort, 'alice', key);
     await raw.version;
   });
@@ -135,17 +156,7 @@ describe('one client cannot fill the disk or hang a worker', () => {
   let home: string;
 
   before(async () => {
-    dir = tempDir();
-    env = { dataDir: path.join(dir, 'data'), databaseUrl: await freshDatabaseUrl('sqlite', dir) };
-    key = sshKeygen(dir);
-    assert.equal((await runFerry(['account', 'add', 'alice', '--key', key + '.pub'], env)).code, 0);
-    node = await startNode(env);
-    storage = path.join(env.dataDir, 'files');
-    home = path.join(storage, 'alice');
-    const probe = await RawSftp.connect(node.sftpPort, 'alice', key);
-    await probe.version;
-    probe.end();
-    await waitFor('the home made at login', () => fs.existsSync(home));
+    ({ dir, env, node, key, storage, home } = await startAlice('sqlite'));
   });
 
   after(async () => {
@@ -244,13 +255,7 @@ describe('one writer per partial upload', () => {
   const uploads = async () => JSON.parse((await runFerry(['transfers', 'list', '--json'], env)).stdout).filter((t: any) => t.direction === 'upload');
 
   before(async () => {
-    dir = tempDir();
-    env = { dataDir: path.join(dir, 'data'), databaseUrl: await freshDatabaseUrl('sqlite', dir) };
-    key = sshKeygen(dir);
-    assert.equal((await runFerry(['account', 'add', 'alice', '--key', key + '.pub'], env)).code, 0);
-    node = await startNode(env);
-    storage = path.join(env.dataDir, 'files');
-    home = path.join(storage, 'alice');
+    ({ dir, env, node, key, storage, home } = await startAlice('sqlite'));
     const probe = await RawSftp.connect(node.sftpPort, 'alice', key);
     await probe.version;
     const h = handleOf(await probe.request(PKT.OPEN, str('first.txt'), u32(OPEN_FLAGS.WRITE | OPEN_FLAGS.CREAT | OPEN_FLAGS.TRUNC), u32(0)));
@@ -326,3 +331,64 @@ describe('one writer per partial upload', () => {
     }
   });
 });
+
+for (const kind of DATABASE_KINDS) {
+  describe(`the transfer log says what was moved (${kind})`, () => {
+    let s: AliceNode;
+    const rowsOf = async (p: string) =>
+      (JSON.parse((await runFerry(['transfers', 'list', '--json'], s.env)).stdout) as any[]).filter((t) => t.path === p).sort((a, b) => a.id - b.id);
+
+    before(async () => {
+      s = await startAlice(kind);
+    });
+
+    after(async () => {
+      await s?.node.stop();
+      if (s) fs.rmSync(s.dir, { recursive: true, force: true });
+    });
+
+    it('records the bytes an aborted upload left in its partial file', async () => {
+      const local = path.join(s.dir, 'six.bin');
+      writeRandomFile(local, 12 * 1024 * 1024, 3);
+      const client = sftpSpawn({ port: s.node.sftpPort, user: 'alice', keyFile: s.key, dir: s.dir }, [`put ${local} six.bin`], ['-l', '32000']);
+      const partial = await waitFor('3 MiB in the partial file', () => {
+        const root = path.join(s.storage, '.partial');
+        return fs.existsSync(root) && fs.readdirSync(root).flatMap((a) => fs.readdirSync(path.join(root, a)).map((f) => path.join(root, a, f))).find((f) => f.endsWith('.part') && fs.statSync(f).size > 3 * 1024 * 1024);
+      });
+      await client.killHard();
+      const [row] = await waitFor('the upload aborted', async () => {
+        const rows = await rowsOf('/six.bin');
+        return rows[0]?.status === 'aborted' && rows;
+      });
+      assert.equal(row.bytes, fs.statSync(partial).size, 'bytes: what the partial file holds');
+      assert.equal(row.whole, false);
+    });
+
+    it('tells a ranged read from a download of the whole file', async () => {
+      const SIZE = 20 * 1024 * 1024;
+      const sha = writeRandomFile(path.join(s.home, 'twenty.bin'), SIZE, 4);
+      const raw = await RawSftp.connect(s.node.sftpPort, 'alice', s.key);
+      await raw.version;
+      try {
+        // 1 MiB from 19 MiB on: the end of the file, not the file.
+        const h = await raw.open('twenty.bin', OPEN_FLAGS.READ);
+        for (let at = 19 * 1024 * 1024; at < SIZE; at += 256 * 1024) {
+          assert.equal((await raw.request(PKT.READ, str(h), u64(at), u32(256 * 1024))).type, 103);
+        }
+        assert.equal((await raw.request(PKT.CLOSE, str(h))).code, FX.OK);
+      } finally {
+        raw.end();
+      }
+      const whole = await sftpBatch({ port: s.node.sftpPort, user: 'alice', keyFile: s.key, dir: s.dir }, [`get twenty.bin ${path.join(s.dir, 'got.bin')}`]);
+      assert.equal(whole.code, 0, whole.stderr);
+      const [ranged, full] = await rowsOf('/twenty.bin');
+      assert.equal(ranged.offset, 19 * 1024 * 1024);
+      assert.equal(ranged.bytes, 1024 * 1024);
+      assert.equal(ranged.whole, false, 'a ranged read is not the whole file');
+      assert.equal(full.status, 'completed');
+      assert.equal(full.bytes, SIZE);
+      assert.equal(full.whole, true);
+      assert.equal(full.sha256, sha);
+    });
+  });
+}

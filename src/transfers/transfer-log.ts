@@ -26,6 +26,8 @@ export interface TransferEnd {
   error?: string | null;
   /** The stamp of the file version whose whole SHA-256 this transfer recorded. */
   fileStamp?: string;
+  /** The transfer carried its whole file, from byte 0 to the end (uploads and downloads). */
+  wholeFile?: boolean;
 }
 
 /** Work done in the transaction that ends a transfer, given the row it ended. */
@@ -70,6 +72,7 @@ interface EndParams {
   endedAt: number;
   startOffset: number | null;
   fileStamp: string | null;
+  wholeFile: number | null;
 }
 
 function endParams(id: number, end: TransferEnd): EndParams {
@@ -82,6 +85,7 @@ function endParams(id: number, end: TransferEnd): EndParams {
     endedAt: Date.now(),
     startOffset: end.startOffset ?? null,
     fileStamp: end.fileStamp ?? null,
+    wholeFile: end.wholeFile === undefined ? null : end.wholeFile ? 1 : 0,
   };
 }
 
@@ -133,6 +137,7 @@ export class TransferLog {
           // Left as they are when not given (null).
           start_offset: sql<number>`coalesce(${p.startOffset}, start_offset)`,
           file_stamp: sql<string | null>`coalesce(${p.fileStamp}, file_stamp)`,
+          whole_file: p.wholeFile,
         })
         .where('id', '=', p.id)
         .where('status', 'in', ['in-progress', 'aborted']);

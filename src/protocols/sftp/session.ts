@@ -274,7 +274,7 @@ export class SftpSession {
         const bytes = handle.upload.currentSize;
         handle.upload.abandon();
         // No row to finish when recording the start failed (already logged then).
-        const finish = (id: number) => this.ctx.journal.finish(id, { status: 'aborted', bytes, error: reason });
+        const finish = (id: number) => this.ctx.journal.finish(id, { status: 'aborted', bytes, wholeFile: false, error: reason });
         finishing.push(handle.transferId.then(finish, () => {}));
       } else if (handle.kind === 'download') {
         const done = handle.download.close();
@@ -284,6 +284,7 @@ export class SftpSession {
             bytes: done.bytes,
             startOffset: done.startOffset,
             sha256: done.sha256,
+            wholeFile: done.wholeFile,
             error: done.complete ? null : reason,
           }),
         );

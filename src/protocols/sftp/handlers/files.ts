@@ -137,6 +137,7 @@ export const close: Handler = async (session, id, r) => {
       bytes: done.bytes,
       startOffset: done.startOffset,
       sha256: done.sha256,
+      wholeFile: done.wholeFile,
       fileStamp: done.complete ? done.stamp : undefined,
       error: done.complete ? null : `client closed the file after ${done.bytes} bytes`,
     });
@@ -154,14 +155,21 @@ export const close: Handler = async (session, id, r) => {
   }
   try {
     const done = await upload.commit(session.signal);
-    await journal.completeUpload(transferId, { status: 'completed', bytes: done.bytes, sha256: done.sha256, fileStamp: done.stamp });
+    await journal.completeUpload(transferId, {
+      status: 'completed',
+      bytes: done.bytes,
+      sha256: done.sha256,
+      fileStamp: done.stamp,
+      // A resumed upload carried only the part after its offset.
+      wholeFile: upload.startOffset === 0,
+    });
     session.sendStatus(id, Status.OK);
     // Logged once the reply has left: the client's next request need not wait for it.
     const path = upload.target.virtual;
     setImmediate(() => log.info({ path, transferId, bytes: done.bytes, sha256: done.sha256 }, 'upload completed'));
   } catch (err) {
     log.warn({ err, path: upload.target.virtual, transferId }, 'upload failed at close');
-    await journal.finish(transferId, { status: 'failed', bytes: upload.currentSize, error: (err as Error).message });
+    await journal.finish(transferId, { status: 'failed', bytes: upload.currentSize, wholeFile: false, error: (err as Error).message });
     throw err;
   }
 };
