@@ -68,7 +68,7 @@ export async function runSupervisor(config: Config): Promise<void> {
     database.db,
     database.dialect,
     events,
-    { deadAfterMs: config.node.dead_after, storageDir: config.storage.dir, partialMaxAgeMs: config.storage.partial_max_age, jobRetentionMs: config.queue.retention, eventRetentionMs: config.cluster.event_retention },
+    { deadAfterMs: config.node.dead_after, storageDir: config.storage.dir, partialMaxAgeMs: config.storage.partial_max_age, jobRetentionMs: config.queue.retention, eventRetentionMs: config.cluster.event_retention, transferRetentionMs: config.transfers.retention },
     log,
   );
   let coordinator: Coordinator | undefined;

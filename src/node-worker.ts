@@ -75,6 +75,7 @@ export async function runWorker(config: Config): Promise<void> {
     report,
     authenticateKey: (name, key, address) => authenticator.publicKey(name, key, address),
     homeOf: (account: AccountRow) => accountHome(config.storage.dir, account, { umask: config.storage.umask }),
+    sessionOpenRate: config.transfers.session_rate,
   });
 
   let tunnels: TunnelConnector | undefined;

@@ -9,6 +9,7 @@ import type { Database } from '../db/schema.js';
 import type { ClusterEvents } from './events.js';
 import { silentNodes } from './membership.js';
 import { purgeCompletedJobs } from '../queue/work-queue.js';
+import { TransferLog } from '../transfers/transfer-log.js';
 
 export interface HousekeepingOptions {
   deadAfterMs: number;
@@ -18,6 +19,8 @@ export interface HousekeepingOptions {
   jobRetentionMs: number;
   /** Cluster events (and their alert deliveries) older than this are deleted. */
   eventRetentionMs: number;
+  /** Transfer-log rows that ended longer ago than this are deleted; 0 keeps them. */
+  transferRetentionMs: number;
 }
 
 const PARTIAL_SWEEP_INTERVAL_MS = 60_000;
@@ -66,6 +69,10 @@ export class Housekeeping {
       if (purged > 0) this.log.info({ purged }, 'purged completed queue jobs');
       const events = await this.events.purge(Date.now() - this.options.eventRetentionMs, fence);
       if (events > 0) this.log.info({ events }, 'purged old cluster events');
+      if (this.options.transferRetentionMs > 0) {
+        const transfers = await new TransferLog(this.db).purgeEnded(Date.now() - this.options.transferRetentionMs, fence);
+        if (transfers > 0) this.log.info({ transfers }, 'purged old transfer-log rows');
+      }
     }
   }
 }

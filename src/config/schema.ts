@@ -113,6 +113,14 @@ export const configSchema = z.object({
       umask: octalMode('0022'),
     })
     .prefault({}),
+  transfers: z
+    .object({
+      /** Transfer-log rows that ended longer ago than this are deleted by the primary; 0 keeps them for good. */
+      retention: duration('400d'),
+      /** Files one SFTP session may open per second (each is a transfer-log row); beyond a burst of as many again, opens wait. */
+      session_rate: z.coerce.number().int().min(1).max(1_000_000).default(2000),
+    })
+    .prefault({}),
   database: z
     .object({
       /** sqlite:PATH or postgres://…; defaults to sqlite:<data.dir>/ferry.db. */

@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { sql, type Expression, type Kysely, type Selectable, type SqlBool, type Transaction } from 'kysely';
 import { PreparedQuery } from '../db/prepared-query.js';
 import type { Database, TransferDirection, TransferStatus, TransfersTable } from '../db/schema.js';
 
@@ -267,6 +267,33 @@ export class TransferLog {
 
   async get(id: number): Promise<TransferRecord | undefined> {
     return this.db.selectFrom('transfers').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  /**
+   * Deletes rows that started and ended before `before` (epoch ms), `batchSize` at a
+   * time and at most `maxBatches` batches, oldest first: a long log shrinks over
+   * several housekeeping runs without one long statement. Rows in progress or
+   * queued, and rows a queue job still points at, stay. Fenced: only the primary
+   * purges. Returns how many rows went.
+   */
+  async purgeEnded(before: number, fence: Expression<SqlBool>, batchSize = 1000, maxBatches = 10): Promise<number> {
+    let purged = 0;
+    for (let batch = 0; batch < maxBatches; batch++) {
+      const old = this.db
+        .selectFrom('transfers')
+        .select('id')
+        .where('started_at', '<', before)
+        .where('ended_at', '<', before)
+        .where('status', 'not in', ['in-progress', 'queued'])
+        .where(({ not, exists, selectFrom, ref }) => not(exists(selectFrom('jobs').select('jobs.id').where('jobs.transfer_id', '=', ref('transfers.id')))))
+        .orderBy('id')
+        .limit(batchSize);
+      const result = await this.db.deleteFrom('transfers').where('id', 'in', old).where(fence).executeTakeFirst();
+      const n = Number(result.numDeletedRows);
+      purged += n;
+      if (n < batchSize) break;
+    }
+    return purged;
   }
 
   /** Marks in-progress rows of one crashed worker process aborted. */

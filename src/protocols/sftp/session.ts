@@ -8,6 +8,7 @@ import { toStatus } from './errors.js';
 import { writableUpload } from './handlers/files.js';
 import { handlers } from './handlers/index.js';
 import { InputQueue } from './input-queue.js';
+import { OpenRate } from './open-rate.js';
 import { MalformedPacket, PacketReader } from './packet-reader.js';
 import { statusReply } from './packet-writer.js';
 import type { TransferJournal } from './transfer-journal.js';
@@ -18,6 +19,8 @@ export interface SessionContext {
   sessionId: string;
   clientAddress: string;
   journal: TransferJournal;
+  /** Files this session may open per second (transfers.session_rate); unlimited when not set. */
+  openRate?: number;
   log: Logger;
   /** Coalesces the replies of one batch of requests into few TCP segments. */
   cork(): void;
@@ -65,11 +68,14 @@ export class SftpSession {
   private readonly pending = new Set<Promise<void>>();
   /** Aborted when the session ends: work a request started (copying, hashing a file) stops with it. */
   private readonly ending = new AbortController();
+  /** Paces OPEN: each is a transfer-log row (open-rate.ts). */
+  readonly opens: OpenRate | undefined;
 
   constructor(
     private readonly channel: ServerChannel,
     readonly ctx: SessionContext,
   ) {
+    this.opens = ctx.openRate ? new OpenRate(ctx.openRate) : undefined;
     channel.on('data', (chunk: Buffer) => this.onData(chunk));
     channel.on('close', () => void this.end('connection closed before the file was closed'));
     // The client sent EOF: finish our side too, or OpenSSH waits for our close forever.

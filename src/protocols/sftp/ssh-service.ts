@@ -22,6 +22,8 @@ export interface SshServiceDeps {
   authenticatePassword(name: string, password: string, clientAddress: string): Promise<LoginResult>;
   authenticateKey(name: string, keyBase64: string, clientAddress: string): Promise<LoginResult>;
   homeOf(account: AccountRow): Home;
+  /** Files one SFTP session may open per second (transfers.session_rate). */
+  sessionOpenRate?: number;
   /** Logins and sessions, for the node's metrics. */
   report?: ReportMetric;
 }
@@ -177,6 +179,7 @@ export class SshService {
             sessionId,
             clientAddress,
             journal: this.deps.journal,
+            openRate: this.deps.sessionOpenRate,
             log,
             cork: () => socket.cork(),
             uncork: () => socket.uncork(),

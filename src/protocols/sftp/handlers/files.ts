@@ -32,6 +32,9 @@ export const open: Handler = async (session, id, r) => {
   const flags = r.uint32();
   const attrs = r.attrs();
   const target = session.ctx.home.resolve(clientPath);
+  const waitMs = session.opens ? session.opens.take() : 0;
+  if (waitMs === undefined) throw new SftpError(Status.FAILURE, 'too many files opened too fast: slow down');
+  if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
   if (flags & (OpenFlag.WRITE | OpenFlag.APPEND)) {
     const upload = await Upload.open(session.ctx.home, target, {
       truncate: (flags & OpenFlag.TRUNC) !== 0,
