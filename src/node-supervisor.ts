@@ -54,7 +54,7 @@ export async function runSupervisor(config: Config): Promise<void> {
   const database = openDatabase(config.database.url, { poolSize: 4 + config.queue.concurrency });
   await migrate(database);
   const nodeId = loadNodeId(config.data.dir);
-  const transfers = new TransferLog(database.db);
+  const transfers = new TransferLog(database.db, config.storage.dir);
   const orphaned = await transfers.abortRowsOfNodes([nodeId], 'node restarted during the transfer');
   if (orphaned > 0) log.warn({ transfers: orphaned }, 'marked transfers of the previous run aborted');
   await loadHostKeys(database.db);

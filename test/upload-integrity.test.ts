@@ -347,21 +347,37 @@ for (const kind of DATABASE_KINDS) {
       if (s) fs.rmSync(s.dir, { recursive: true, force: true });
     });
 
-    it('records the bytes an aborted upload left in its partial file', async () => {
-      const local = path.join(s.dir, 'six.bin');
+    /** Starts a slow upload of `name` and returns its partial file once it holds 3 MiB. */
+    const slowUpload = async (name: string) => {
+      const local = path.join(s.dir, name);
       writeRandomFile(local, 12 * 1024 * 1024, 3);
-      const client = sftpSpawn({ port: s.node.sftpPort, user: 'alice', keyFile: s.key, dir: s.dir }, [`put ${local} six.bin`], ['-l', '32000']);
+      const client = sftpSpawn({ port: s.node.sftpPort, user: 'alice', keyFile: s.key, dir: s.dir }, [`put ${local} ${name}`], ['-l', '32000']);
       const partial = await waitFor('3 MiB in the partial file', () => {
         const root = path.join(s.storage, '.partial');
         return fs.existsSync(root) && fs.readdirSync(root).flatMap((a) => fs.readdirSync(path.join(root, a)).map((f) => path.join(root, a, f))).find((f) => f.endsWith('.part') && fs.statSync(f).size > 3 * 1024 * 1024);
       });
+      return { client, partial };
+    };
+    const abortedRow = (p: string) => waitFor(`the upload of ${p} aborted`, async () => (await rowsOf(p)).find((r) => r.status === 'aborted'));
+
+    it('records the bytes an aborted upload left in its partial file', async () => {
+      const { client, partial } = await slowUpload('six.bin');
       await client.killHard();
-      const [row] = await waitFor('the upload aborted', async () => {
-        const rows = await rowsOf('/six.bin');
-        return rows[0]?.status === 'aborted' && rows;
-      });
+      const row = await abortedRow('/six.bin');
       assert.equal(row.bytes, fs.statSync(partial).size, 'bytes: what the partial file holds');
       assert.equal(row.whole, false);
+      fs.unlinkSync(partial);
+    });
+
+    it('records them too when the node died during the upload', async () => {
+      const { client, partial } = await slowUpload('killed.bin');
+      await s.node.kill('SIGKILL');
+      await client.killHard();
+      // The node marks what its previous run left unfinished when it starts again.
+      s.node = await startNode(s.env);
+      const row = await abortedRow('/killed.bin');
+      assert.ok(row.bytes > 3 * 1024 * 1024);
+      assert.equal(row.bytes, fs.statSync(partial).size, 'bytes: what the partial file holds');
     });
 
     it('tells a ranged read from a download of the whole file', async () => {

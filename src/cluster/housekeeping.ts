@@ -59,7 +59,7 @@ export class Housekeeping {
         );
       }
     }
-    const aborted = await abortTransfersOfSilentNodes(this.db, this.dialect, this.options.deadAfterMs, fence);
+    const aborted = await abortTransfersOfSilentNodes(this.db, this.dialect, this.options.deadAfterMs, fence, this.options.storageDir);
     if (aborted > 0) this.log.warn({ transfers: aborted }, 'marked transfers of silent nodes aborted');
     if (Date.now() - this.lastPartialSweep >= PARTIAL_SWEEP_INTERVAL_MS) {
       this.lastPartialSweep = Date.now();
@@ -86,6 +86,7 @@ export async function abortTransfersOfSilentNodes(
   dialect: Dialect,
   deadAfterMs: number,
   fence: Expression<SqlBool>,
+  storageDir?: string,
 ): Promise<number> {
   const result = await db
     .updateTable('transfers')
@@ -95,8 +96,11 @@ export async function abortTransfersOfSilentNodes(
     .where('direction', '!=', 'delivery')
     .where('node_id', 'in', db.selectFrom('nodes').select('id').where('heartbeat_at', '<', sql<number>`${dbNow(dialect)} - ${deadAfterMs}`))
     .where(fence)
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows);
+    .returning(['id', 'account', 'path', 'direction'])
+    .execute();
+  // The bytes their partial files hold: the dead node could not record them.
+  await new TransferLog(db, storageDir).recordPartialBytes(result, fence);
+  return result.length;
 }
 
 /** Deletes partial uploads untouched for longer than maxAgeMs. */

@@ -139,8 +139,7 @@ export class Home {
 
   /** Where the partial upload of a virtual path lives while it is in progress. */
   partialPathOf(virtual: string): string {
-    const key = crypto.createHash('sha256').update(virtual).digest('hex').slice(0, 40);
-    return path.join(this.partialDir, `${key}.part`);
+    return partialPathIn(this.partialDir, virtual);
   }
 
   /** The partial upload of a path, if one is waiting to be resumed. */
@@ -161,6 +160,16 @@ export class Home {
 /** The home of an account whose home directory is `home` (relative to the storage directory). */
 export function accountHome(storageDir: string, account: { id: number; home: string }, options: HomeOptions = {}): Home {
   return new Home(path.join(storageDir, account.home), partialDirFor(storageDir, account.id), options);
+}
+
+function partialPathIn(partialDir: string, virtual: string): string {
+  const key = crypto.createHash('sha256').update(virtual).digest('hex').slice(0, 40);
+  return path.join(partialDir, `${key}.part`);
+}
+
+/** The partial upload of an account's virtual path, for those who have no Home at hand. */
+export function partialPathFor(storageDir: string, accountId: number, virtual: string): string {
+  return partialPathIn(partialDirFor(storageDir, accountId), virtual);
 }
 
 /** Where an account's partial uploads wait: beside the homes, never inside one. */

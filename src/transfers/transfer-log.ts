@@ -1,5 +1,7 @@
 import { sql, type Expression, type Kysely, type Selectable, type SqlBool, type Transaction } from 'kysely';
+import fs from 'node:fs';
 import { PreparedQuery } from '../db/prepared-query.js';
+import { partialPathFor } from '../storage/home.js';
 import type { Database, TransferDirection, TransferStatus, TransfersTable } from '../db/schema.js';
 
 export type TransferRecord = Selectable<TransfersTable>;
@@ -105,7 +107,11 @@ export class TransferLog {
   private readonly endRowReturning: PreparedQuery<EndParams, Pick<TransferRecord, 'account' | 'path' | 'direction' | 'start_offset'>>;
   private readonly endRowUnlessRouted: PreparedQuery<EndParams, unknown>;
 
-  constructor(private readonly db: Kysely<Database>) {
+  constructor(
+    private readonly db: Kysely<Database>,
+    /** Where partial uploads are, so a dead worker's aborted uploads can record the bytes they left. */
+    private readonly storageDir?: string,
+  ) {
     this.insertRow = new PreparedQuery(db, (p: InsertParams) =>
       db
         .insertInto('transfers')
@@ -305,8 +311,10 @@ export class TransferLog {
       .where('direction', '!=', 'delivery')
       .where('node_id', '=', nodeId)
       .where('worker_pid', '=', workerPid)
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows);
+      .returning(['id', 'account', 'path', 'direction'])
+      .execute();
+    await this.recordPartialBytes(result);
+    return result.length;
   }
 
   /**
@@ -321,8 +329,31 @@ export class TransferLog {
       .where('status', '=', 'in-progress')
       .where('direction', '!=', 'delivery')
       .where('node_id', 'in', nodeIds)
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows);
+      .returning(['id', 'account', 'path', 'direction'])
+      .execute();
+    await this.recordPartialBytes(result);
+    return result.length;
+  }
+
+  /**
+   * Sets the bytes of upload rows just marked aborted for a dead worker or node to
+   * what their partial files hold: the worker could not say (its sessions record
+   * the same when they end). One statement per upload: this happens after a crash,
+   * not per file. Fenced when the primary does it for another node.
+   */
+  async recordPartialBytes(rows: Array<Pick<TransferRecord, 'id' | 'account' | 'path' | 'direction'>>, fence?: Expression<SqlBool>): Promise<void> {
+    const uploads = rows.filter((r) => r.direction === 'upload');
+    if (!this.storageDir || uploads.length === 0) return;
+    const accounts = await this.db.selectFrom('accounts').select(['id', 'name']).where('name', 'in', [...new Set(uploads.map((r) => r.account))]).execute();
+    for (const row of uploads) {
+      const account = accounts.find((a) => a.name === row.account);
+      if (!account) continue;
+      const size = fs.statSync(partialPathFor(this.storageDir, Number(account.id), row.path), { throwIfNoEntry: false })?.size;
+      if (size === undefined) continue;
+      let update = this.db.updateTable('transfers').set({ bytes: size }).where('id', '=', Number(row.id)).where('status', '=', 'aborted');
+      if (fence) update = update.where(fence);
+      await update.execute();
+    }
   }
 }
 
