@@ -240,6 +240,31 @@ describe('one client cannot fill the disk or hang a worker', () => {
       fs.rmSync(big, { force: true });
     }
   });
+
+  it('stops hashing a large file for sha256sum when the client leaves', async (t) => {
+    const SIZE = 4 * 1024 ** 3;
+    if (fs.statfsSync(home).bavail * fs.statfsSync(home).bsize < 2 * SIZE) return t.skip('not enough free space for the 4 GiB file');
+    const big = path.join(home, 'hashme.bin');
+    fs.writeFileSync(big, '');
+    fs.truncateSync(big, SIZE);
+    const workerPid = processTree(node.process.pid!).find((pid) => pid !== node.process.pid)!;
+    const client = await RawSftp.connect(node.sftpPort, 'alice', key);
+    try {
+      const cpuAtStart = cpuSeconds(workerPid);
+      await new Promise<void>((resolve, reject) => client.conn.exec('sha256sum hashme.bin', (err) => (err ? reject(err) : resolve())));
+      await waitFor('the hash under way', () => cpuSeconds(workerPid) - cpuAtStart > 0.2, 10_000, 20);
+      client.end();
+      await new Promise((r) => setTimeout(r, 300));
+      const cpuBefore = cpuSeconds(workerPid);
+      await new Promise((r) => setTimeout(r, 1000));
+      const used = cpuSeconds(workerPid) - cpuBefore;
+      t.diagnostic(`worker CPU in the second after the client left: ${used} s`);
+      assert.ok(used < 0.3, `the worker used ${used} s of CPU in the second after the client left`);
+    } finally {
+      client.end();
+      fs.rmSync(big, { force: true });
+    }
+  });
 });
 
 describe('one writer per partial upload', () => {

@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import { hashFd } from '../../storage/chunked-io.js';
 import type { Home } from '../../storage/home.js';
 
 const ALGORITHMS: Record<string, string> = { sha256sum: 'sha256', sha1sum: 'sha1', md5sum: 'md5' };
@@ -54,7 +55,7 @@ const SHELL_PROBE = 'echo ${ShellId}%ComSpec%';
  * probe. Without a path a hash command hashes its standard input, which is how
  * rclone checks that the command exists. Nothing is ever handed to a shell.
  */
-export async function runExecCommand(line: string, home: Home, stdin: () => Promise<Buffer>): Promise<CommandResult> {
+export async function runExecCommand(line: string, home: Home, stdin: () => Promise<Buffer>, signal?: AbortSignal): Promise<CommandResult> {
   if (line.trim() === SHELL_PROBE) return { stdout: '%ComSpec%\n', stderr: '', exitCode: 0 };
   const words = splitWords(line.trim());
   const program = words?.[0];
@@ -73,7 +74,13 @@ export async function runExecCommand(line: string, home: Home, stdin: () => Prom
     if (fs.statSync(target.real).isDirectory()) {
       return { stdout: '', stderr: `${program}: ${shown}: Is a directory\n`, exitCode: 1 };
     }
-    for await (const chunk of fs.createReadStream(target.real, { highWaterMark: 1024 * 1024 })) hash.update(chunk as Buffer);
+    // A chunk at a time, given up when the client leaves (a large file is seconds of CPU).
+    const fd = fs.openSync(target.real, 'r');
+    try {
+      await hashFd(fd, fs.fstatSync(fd).size, signal, hash);
+    } finally {
+      fs.closeSync(fd);
+    }
     return { stdout: `${hash.digest('hex')}  ${shown}\n`, stderr: '', exitCode: 0 };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;

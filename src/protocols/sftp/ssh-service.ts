@@ -133,8 +133,11 @@ export class SshService {
 
     client.on('error', (err) => log.debug({ err: err.message }, 'ssh connection error'));
     const ownSessions = new Set<SftpSession>();
+    /** Exec commands at work: a client that leaves stops them (an unread channel may never emit close). */
+    const ownCommands = new Set<AbortController>();
     client.on('close', () => {
       clearTimeout(loginTimer);
+      for (const command of ownCommands) command.abort();
       this.connections.delete(client);
       log.debug('connection closed');
       if (account) this.deps.report?.({ metric: 'session', protocol: 'sftp', open: false });
@@ -194,14 +197,17 @@ export class SshService {
         session.on('exec', (acceptExec, _reject, info) => {
           const channel = acceptExec();
           log.info({ command: info.command.slice(0, 200) }, 'exec');
-          void this.runCommand(channel, info.command, home);
+          const left = new AbortController();
+          ownCommands.add(left);
+          channel.on('close', () => left.abort());
+          void this.runCommand(channel, info.command, home, left.signal).finally(() => ownCommands.delete(left));
         });
       });
     });
   }
 
-  private async runCommand(channel: ServerChannel, command: string, home: Home): Promise<void> {
-    const result = await runExecCommand(command, home, () => readStdin(channel));
+  private async runCommand(channel: ServerChannel, command: string, home: Home, signal: AbortSignal): Promise<void> {
+    const result = await runExecCommand(command, home, () => readStdin(channel), signal);
     if (result.stdout) channel.write(result.stdout);
     if (result.stderr) channel.stderr.write(result.stderr);
     channel.exit(result.exitCode);
