@@ -164,6 +164,17 @@ describe('one client cannot fill the disk or hang a worker', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  /** A file of `size` bytes in alice's home, all hole after `head`; undefined when the disk has not twice that free. */
+  const sparseFile = (name: string, size: number, head: string): string | undefined => {
+    if (fs.statfsSync(home).bavail * fs.statfsSync(home).bsize < 2 * size) return undefined;
+    const file = path.join(home, name);
+    fs.writeFileSync(file, head);
+    fs.truncateSync(file, size);
+    return file;
+  };
+  /** The node's one worker process (the supervisor's only child). */
+  const workerOf = (n: RunningNode) => processTree(n.process.pid!).find((pid) => pid !== n.process.pid)!;
+
   it('refuses sizes and offsets beyond the free space with a clear error, changing nothing', async () => {
     const free = fs.statfsSync(home).bavail * fs.statfsSync(home).bsize;
     fs.writeFileSync(path.join(home, 'small.txt'), 'twelve bytes');
@@ -201,12 +212,9 @@ describe('one client cannot fill the disk or hang a worker', () => {
 
   it('keeps other sessions fast while a large file is copied and hashed, and stops that work when its client leaves', async (t) => {
     const SIZE = 2 * 1024 ** 3;
-    if (fs.statfsSync(home).bavail * fs.statfsSync(home).bsize < 4 * SIZE) return t.skip('not enough free space for the 2 GiB file');
-    const big = path.join(home, 'big.bin');
-    fs.writeFileSync(big, 'head');
-    fs.truncateSync(big, SIZE);
-    // The node's one worker process (the supervisor's only child).
-    const workerPid = processTree(node.process.pid!).find((pid) => pid !== node.process.pid)!;
+    const big = sparseFile('big.bin', SIZE, 'head');
+    if (!big) return t.skip('not enough free space for the 2 GiB file');
+    const workerPid = workerOf(node);
     const attacker = await RawSftp.connect(node.sftpPort, 'alice', key);
     const bystander = await RawSftp.connect(node.sftpPort, 'alice', key);
     await attacker.version;
@@ -242,12 +250,9 @@ describe('one client cannot fill the disk or hang a worker', () => {
   });
 
   it('stops hashing a large file for sha256sum when the client leaves', async (t) => {
-    const SIZE = 4 * 1024 ** 3;
-    if (fs.statfsSync(home).bavail * fs.statfsSync(home).bsize < 2 * SIZE) return t.skip('not enough free space for the 4 GiB file');
-    const big = path.join(home, 'hashme.bin');
-    fs.writeFileSync(big, '');
-    fs.truncateSync(big, SIZE);
-    const workerPid = processTree(node.process.pid!).find((pid) => pid !== node.process.pid)!;
+    const big = sparseFile('hashme.bin', 4 * 1024 ** 3, '');
+    if (!big) return t.skip('not enough free space for the 4 GiB file');
+    const workerPid = workerOf(node);
     const client = await RawSftp.connect(node.sftpPort, 'alice', key);
     try {
       const cpuAtStart = cpuSeconds(workerPid);
