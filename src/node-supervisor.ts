@@ -68,7 +68,7 @@ export async function runSupervisor(config: Config): Promise<void> {
   fs.mkdirSync(config.storage.dir, { recursive: true });
   const database = openDatabase(config.database.url, { poolSize: 4 + config.queue.concurrency });
   const nodeId = loadNodeId(config.data.dir);
-  const transfers = new TransferLog(database.db);
+  const transfers = new TransferLog(database.db, config.storage.dir);
   const events = new ClusterEvents(database.db, log);
   const alerts = new AlertStore(database.db);
   const lease = new PrimaryLease(database.db, database.dialect, nodeId, config.cluster.lease_ttl);
@@ -76,7 +76,15 @@ export async function runSupervisor(config: Config): Promise<void> {
     database.db,
     database.dialect,
     events,
-    { deadAfterMs: config.node.dead_after, storageDir: config.storage.dir, partialMaxAgeMs: config.storage.partial_max_age, jobRetentionMs: config.queue.retention, eventRetentionMs: config.cluster.event_retention, defenderForgetMs: config.defender.ban_time_max },
+    {
+      deadAfterMs: config.node.dead_after,
+      storageDir: config.storage.dir,
+      partialMaxAgeMs: config.storage.partial_max_age,
+      jobRetentionMs: config.queue.retention,
+      eventRetentionMs: config.cluster.event_retention,
+      transferRetentionMs: config.transfers.retention,
+      defenderForgetMs: config.defender.ban_time_max,
+    },
     log,
   );
   let coordinator: Coordinator | undefined;

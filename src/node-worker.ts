@@ -100,8 +100,9 @@ export async function runWorker(config: Config): Promise<void> {
     authenticateKey: (name, key, address) => authenticator.publicKey(name, key, address),
     isBanned: (address) => defender.isBanned(address),
     knownBanned: (address) => defender.knownBanned(address),
-    homeOf: (account: AccountRow) => accountHome(config.storage.dir, account),
+    homeOf: (account: AccountRow) => accountHome(config.storage.dir, account, { umask: config.storage.umask }),
     enabledAccounts: (ids) => accounts.enabledAmong(ids),
+    sessionOpenRate: config.transfers.session_rate,
   });
 
   let tunnels: TunnelConnector | undefined;

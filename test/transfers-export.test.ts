@@ -7,7 +7,7 @@ import { TransferLog } from '../src/transfers/transfer-log.js';
 import { DATABASE_KINDS, freshDatabaseUrl, tempDir } from './harness/databases.js';
 import { ferryOk, runFerry, type FerryEnv } from './harness/ferry.js';
 
-const COLUMNS = 'id,status,direction,protocol,account,path,client,node,session,offset,bytes,started,ended,sha256,error,attempts,destination';
+const COLUMNS = 'id,status,direction,protocol,account,path,client,node,session,offset,bytes,started,ended,sha256,error,attempts,destination,whole';
 const AWKWARD_PATH = '/in/a,b "quoted"\nsecond line.csv';
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 

@@ -10,6 +10,7 @@ import type { ClusterEvents } from './events.js';
 import { silentNodes } from './membership.js';
 import { purgeCompletedJobs } from '../queue/work-queue.js';
 import { purgeDefenderHosts } from '../accounts/defender.js';
+import { TransferLog } from '../transfers/transfer-log.js';
 
 export interface HousekeepingOptions {
   deadAfterMs: number;
@@ -21,6 +22,8 @@ export interface HousekeepingOptions {
   eventRetentionMs: number;
   /** Defender records without a failure or ban for this long are deleted. */
   defenderForgetMs?: number;
+  /** Transfer-log rows that ended longer ago than this are deleted; 0 keeps them. */
+  transferRetentionMs: number;
 }
 
 const PARTIAL_SWEEP_INTERVAL_MS = 60_000;
@@ -59,7 +62,7 @@ export class Housekeeping {
         );
       }
     }
-    const aborted = await abortTransfersOfSilentNodes(this.db, this.dialect, this.options.deadAfterMs, fence);
+    const aborted = await abortTransfersOfSilentNodes(this.db, this.dialect, this.options.deadAfterMs, fence, this.options.storageDir);
     if (aborted > 0) this.log.warn({ transfers: aborted }, 'marked transfers of silent nodes aborted');
     if (Date.now() - this.lastPartialSweep >= PARTIAL_SWEEP_INTERVAL_MS) {
       this.lastPartialSweep = Date.now();
@@ -72,6 +75,10 @@ export class Housekeeping {
       if (this.options.defenderForgetMs !== undefined) {
         const hosts = await purgeDefenderHosts(this.db, Date.now() - this.options.defenderForgetMs, fence);
         if (hosts > 0) this.log.info({ hosts }, 'purged expired defender records');
+      }
+      if (this.options.transferRetentionMs > 0) {
+        const transfers = await new TransferLog(this.db).purgeEnded(Date.now() - this.options.transferRetentionMs, fence);
+        if (transfers > 0) this.log.info({ transfers }, 'purged old transfer-log rows');
       }
     }
   }
@@ -86,6 +93,7 @@ export async function abortTransfersOfSilentNodes(
   dialect: Dialect,
   deadAfterMs: number,
   fence: Expression<SqlBool>,
+  storageDir?: string,
 ): Promise<number> {
   const result = await db
     .updateTable('transfers')
@@ -95,8 +103,11 @@ export async function abortTransfersOfSilentNodes(
     .where('direction', '!=', 'delivery')
     .where('node_id', 'in', db.selectFrom('nodes').select('id').where('heartbeat_at', '<', sql<number>`${dbNow(dialect)} - ${deadAfterMs}`))
     .where(fence)
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows);
+    .returning(['id', 'account', 'path', 'direction'])
+    .execute();
+  // The bytes their partial files hold: the dead node could not record them.
+  await new TransferLog(db, storageDir).recordPartialBytes(result, fence);
+  return result.length;
 }
 
 /** Deletes partial uploads untouched for longer than maxAgeMs. */

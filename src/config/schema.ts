@@ -21,6 +21,20 @@ const duration = (fallback: string) =>
       }
     });
 
+/** Permission bits written in octal ("0022", "022"; a YAML number is read by its digits, so 0022 and 22 mean the same). */
+const octalMode = (fallback: string) =>
+  z
+    .union([z.string(), z.number()])
+    .default(fallback)
+    .transform((value, ctx) => {
+      const digits = String(value).trim().replace(/^0o/, '');
+      if (!/^[0-7]{1,4}$/.test(digits) || parseInt(digits, 8) > 0o777) {
+        ctx.addIssue({ code: 'custom', message: `"${value}" is not an octal permission mask such as 0022` });
+        return z.NEVER;
+      }
+      return parseInt(digits, 8);
+    });
+
 /** A yes/no setting: true/false in YAML, "true"/"false" (or 1/0, yes/no) in the environment. */
 const flag = (fallback: boolean) =>
   z
@@ -106,6 +120,16 @@ export const configSchema = z.object({
       dir: z.string().min(1).optional(),
       /** Partial uploads untouched for longer than this are deleted. */
       partial_max_age: duration('24h'),
+      /** Bits cleared from the mode of files and directories users create ("0022", octal; no setuid/setgid/sticky ever). */
+      umask: octalMode('0022'),
+    })
+    .prefault({}),
+  transfers: z
+    .object({
+      /** Transfer-log rows that ended longer ago than this are deleted by the primary; 0 keeps them for good. */
+      retention: duration('400d'),
+      /** Files one SFTP session may open per second (each is a transfer-log row); beyond a burst of as many again, opens wait. */
+      session_rate: z.coerce.number().int().min(1).max(1_000_000).default(2000),
     })
     .prefault({}),
   database: z

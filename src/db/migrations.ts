@@ -331,6 +331,13 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0012_transfers_whole_file': {
+      async up(db: Kysely<any>) {
+        // Whether a transfer carried its whole file, from byte 0 to the end: a ranged read of
+        // a file's last megabyte reaches its end too, and must not pass for a download of it.
+        await db.schema.alterTable('transfers').addColumn('whole_file', 'integer').execute();
+      },
+    },
   };
 }
 

@@ -145,6 +145,8 @@ export interface TransfersTable {
   error: string | null;
   /** inode-size-ctime of the file a completed upload produced (see storage/file-stamp.ts). */
   file_stamp: string | null;
+  /** 1 when the transfer carried its whole file from byte 0 to the end, 0 when only part; null in progress, for deliveries and rows before migration 0012. */
+  whole_file: number | null;
   /** A delivery's work item. */
   job_id: number | null;
   /** A delivery's attempts so far. */

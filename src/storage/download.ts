@@ -8,6 +8,8 @@ export class Download {
   private hash: crypto.Hash | undefined = crypto.createHash('sha256');
   private hashedUpTo = 0;
   private served = 0;
+  /** Bytes from 0 the client has read without a gap: the whole file once it reaches the size. */
+  private readFromStart = 0;
   private firstOffset: number | undefined;
   private reachedEnd = false;
   private known: string | undefined;
@@ -45,6 +47,7 @@ export class Download {
       return 0;
     }
     this.served += n;
+    if (offset <= this.readFromStart) this.readFromStart = Math.max(this.readFromStart, offset + n);
     if (this.hash) {
       if (offset === this.hashedUpTo) {
         this.hash.update(into.subarray(at, at + n));
@@ -65,7 +68,7 @@ export class Download {
    * Closes the file. `stamp` is set when the SHA-256 was computed over this whole,
    * unchanged version, so the next download of it can reuse the hash.
    */
-  close(): { bytes: number; startOffset: number; complete: boolean; sha256: string | null; stamp?: string } {
+  close(): { bytes: number; startOffset: number; complete: boolean; wholeFile: boolean; sha256: string | null; stamp?: string } {
     const whole = this.hash !== undefined && this.hashedUpTo === this.size;
     const unchanged = this.fd >= 0 && whole && stampOfFd(this.fd) === this.stamp;
     if (this.fd >= 0) fs.closeSync(this.fd);
@@ -75,6 +78,7 @@ export class Download {
       bytes: this.served,
       startOffset: this.firstOffset ?? 0,
       complete: this.reachedEnd,
+      wholeFile: this.reachedEnd && this.readFromStart >= this.size,
       sha256,
       stamp: unchanged ? this.stamp : undefined,
     };

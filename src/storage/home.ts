@@ -7,6 +7,14 @@ import { durabilityFor, type Durability } from './durability.js';
 const MAX_NAME_BYTES = 255;
 const MAX_PATH_BYTES = 4096;
 
+/** The permission bits a user may set: no setuid, setgid or sticky bit on files the service user owns. */
+export const PERMISSION_BITS = 0o777;
+
+export interface HomeOptions {
+  /** Bits cleared from the mode of every file or directory a user creates (storage.umask). */
+  umask?: number;
+}
+
 export interface ResolvedPath {
   /** The path as the client sees it, normalised, always starting with '/'. */
   virtual: string;
@@ -32,16 +40,26 @@ export class Home {
   /** The root as a prefix for '/name' parts: '' when the root is '/'. */
   private readonly base: string;
 
+  /** Bits cleared from the mode of what users create, as OpenSSH's sftp-server -u does. */
+  readonly umask: number;
+
   constructor(
     root: string,
     /** Directory where this account's partial uploads wait, outside the home. */
     readonly partialDir: string,
+    options: HomeOptions = {},
   ) {
+    this.umask = (options.umask ?? 0o022) & PERMISSION_BITS;
     fs.mkdirSync(root, { recursive: true });
     fs.mkdirSync(partialDir, { recursive: true });
     this.root = fs.realpathSync(root);
     this.base = this.root === '/' ? '' : this.root;
     this.durability = durabilityFor(partialDir);
+  }
+
+  /** The mode of a new file or directory: what the client asked for (or `fallback`), masked. */
+  newMode(requested: number | undefined, fallback: number): number {
+    return (requested ?? fallback) & PERMISSION_BITS & ~this.umask;
   }
 
   /** Normalises a client path ('..' stops at '/') and checks it stays inside the home. */
@@ -121,8 +139,7 @@ export class Home {
 
   /** Where the partial upload of a virtual path lives while it is in progress. */
   partialPathOf(virtual: string): string {
-    const key = crypto.createHash('sha256').update(virtual).digest('hex').slice(0, 40);
-    return path.join(this.partialDir, `${key}.part`);
+    return partialPathIn(this.partialDir, virtual);
   }
 
   /** The partial upload of a path, if one is waiting to be resumed. */
@@ -141,8 +158,18 @@ export class Home {
 }
 
 /** The home of an account whose home directory is `home` (relative to the storage directory). */
-export function accountHome(storageDir: string, account: { id: number; home: string }): Home {
-  return new Home(path.join(storageDir, account.home), partialDirFor(storageDir, account.id));
+export function accountHome(storageDir: string, account: { id: number; home: string }, options: HomeOptions = {}): Home {
+  return new Home(path.join(storageDir, account.home), partialDirFor(storageDir, account.id), options);
+}
+
+function partialPathIn(partialDir: string, virtual: string): string {
+  const key = crypto.createHash('sha256').update(virtual).digest('hex').slice(0, 40);
+  return path.join(partialDir, `${key}.part`);
+}
+
+/** The partial upload of an account's virtual path, for those who have no Home at hand. */
+export function partialPathFor(storageDir: string, accountId: number, virtual: string): string {
+  return partialPathIn(partialDirFor(storageDir, accountId), virtual);
 }
 
 /** Where an account's partial uploads wait: beside the homes, never inside one. */

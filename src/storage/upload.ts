@@ -1,10 +1,17 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
+import { copyAndHash, hashFd } from './chunked-io.js';
 import { StorageError } from './errors.js';
 import { fileStamp } from './file-stamp.js';
 import type { Durability } from './durability.js';
-import type { Home, ResolvedPath } from './home.js';
+import { PERMISSION_BITS, type Home, type ResolvedPath } from './home.js';
+import { assertRoomFor, holeBytes } from './space.js';
+import { UploadLock } from './upload-lock.js';
+
+const openAsync = promisify(fs.open);
+const closeAsync = promisify(fs.close);
 
 export interface UploadOptions {
   /** Start from empty (SSH_FXF_TRUNC); otherwise continue a partial upload or the existing file. */
@@ -26,14 +33,6 @@ export interface CompletedUpload {
   stamp: string;
 }
 
-async function hashFile(file: string, length?: number): Promise<crypto.Hash> {
-  const hash = crypto.createHash('sha256');
-  if (length === 0) return hash;
-  const stream = fs.createReadStream(file, { highWaterMark: 1024 * 1024, end: length === undefined ? undefined : length - 1 });
-  for await (const chunk of stream) hash.update(chunk as Buffer);
-  return hash;
-}
-
 /**
  * An upload in progress. Data goes to a partial file outside the home; close()
  * fsyncs it and renames it over the final name, so readers see the previous
@@ -42,6 +41,7 @@ async function hashFile(file: string, length?: number): Promise<crypto.Hash> {
  */
 export class Upload {
   private constructor(
+    private readonly home: Home,
     readonly target: ResolvedPath,
     private readonly partialPath: string,
     private fd: number,
@@ -53,12 +53,18 @@ export class Upload {
     private hash: crypto.Hash | undefined,
     private hashedUpTo: number,
     private readonly durability: Durability,
-  ) {}
+    /** This upload's hold on its partial file (storage/upload-lock.ts). */
+    private readonly lock: UploadLock,
+  ) {
+    // Taken over from a holder presumed gone: its last writes may be in no hash, so the file is hashed again at commit.
+    if (lock.tookOver) this.hash = undefined;
+  }
 
   /** The first write error; once set, the upload can only be abandoned. */
   private failure: Error | undefined;
 
-  static async open(home: Home, target: ResolvedPath, options: UploadOptions): Promise<Upload> {
+  /** `signal` aborts the work opening may take (copying or hashing a large file) when the session ends. */
+  static async open(home: Home, target: ResolvedPath, options: UploadOptions, signal?: AbortSignal): Promise<Upload> {
     // No exceptions on the usual paths (a new file, an existing parent): they cost more than the system calls.
     // What resolving the path found serves, unless it did not look (a link on the way, or no parent directory).
     const seen = target.found;
@@ -70,31 +76,90 @@ export class Upload {
     if (options.exclusive && finalStats) throw new StorageError('EEXIST', 'File exists');
 
     const partialPath = home.partialPathOf(target.virtual);
-    const mode = options.mode ?? finalStats?.mode ?? 0o644;
+    const lock = await UploadLock.acquire(partialPath, signal);
+    try {
+      return await Upload.openLocked(home, target, options, finalStats, partialPath, lock, signal);
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
+  }
+
+  private static async openLocked(
+    home: Home,
+    target: ResolvedPath,
+    options: UploadOptions,
+    finalStats: fs.Stats | undefined,
+    partialPath: string,
+    lock: UploadLock,
+    signal: AbortSignal | undefined,
+  ): Promise<Upload> {
+    // A new file gets the mode asked for (as OpenSSH, 0666 when none), masked; a file it replaces keeps its own.
+    const mode = options.mode !== undefined || !finalStats ? home.newMode(options.mode, 0o666) : finalStats.mode & PERMISSION_BITS;
     let fd: number;
     const missing = () => new StorageError('ENOENT', 'No such file');
     if (options.truncate) {
       // A fresh inode rather than truncating: another session still writing the old
       // partial must not have its rename publish this upload's data.
       if (!options.create && !finalStats && !fs.existsSync(partialPath)) throw missing();
-      fd = createFresh(partialPath, mode & 0o7777);
+      fd = createFresh(partialPath, mode);
     } else {
       try {
         fd = fs.openSync(partialPath, fs.constants.O_RDWR);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
         if (!options.create && !finalStats) throw missing();
-        if (finalStats) fs.copyFileSync(target.real, partialPath, fs.constants.COPYFILE_FICLONE);
-        fd = fs.openSync(partialPath, fs.constants.O_RDWR | fs.constants.O_CREAT, mode & 0o7777);
+        if (finalStats) return Upload.continueFile(home, target, partialPath, mode, options, finalStats, lock, signal);
+        fd = fs.openSync(partialPath, fs.constants.O_RDWR | fs.constants.O_CREAT, mode);
       }
     }
     try {
       const st = fs.fstatSync(fd);
-      const hash = await hashFile(partialPath, st.size);
-      return new Upload(target, partialPath, fd, st.ino, st.size, st.size, options.append, hash, st.size, home.durability);
+      // A partial left sparse (by a server before sizes were bounded) must fit as if written.
+      assertRoomFor(home, { growth: holeBytes(st), size: st.size });
+      const hash = await hashFd(fd, st.size, signal);
+      return new Upload(home, target, partialPath, fd, st.ino, st.size, st.size, options.append, hash, st.size, home.durability, lock);
     } catch (err) {
       fs.closeSync(fd);
       throw err;
+    }
+  }
+
+  /**
+   * Continues an existing file: its bytes are copied into a new partial file
+   * (holes stay holes) and hashed on the way. The copy is made under a name of its
+   * own and linked into place once complete, so nobody resumes a half copy.
+   */
+  private static async continueFile(
+    home: Home,
+    target: ResolvedPath,
+    partialPath: string,
+    mode: number,
+    options: UploadOptions,
+    finalStats: fs.Stats,
+    lock: UploadLock,
+    signal: AbortSignal | undefined,
+  ): Promise<Upload> {
+    assertRoomFor(home, { growth: holeBytes(finalStats), size: finalStats.size });
+    const copyPath = `${partialPath}.copy-${crypto.randomBytes(6).toString('hex')}`;
+    const from = await openAsync(target.real, fs.constants.O_RDONLY);
+    let fd = -1;
+    try {
+      fd = fs.openSync(copyPath, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL, mode);
+      const size = fs.fstatSync(from).size;
+      const hash = await copyAndHash(from, fd, size, signal);
+      fs.linkSync(copyPath, partialPath);
+      fs.unlinkSync(copyPath);
+      const ino = fs.fstatSync(fd).ino;
+      return new Upload(home, target, partialPath, fd, ino, size, size, options.append, hash, size, home.durability, lock);
+    } catch (err) {
+      if (fd >= 0) {
+        fs.closeSync(fd);
+        fs.rmSync(copyPath, { force: true });
+      }
+      throw err;
+    } finally {
+      await closeAsync(from);
     }
   }
 
@@ -117,6 +182,8 @@ export class Upload {
     const at = this.append ? this.size : offset;
     let total = 0;
     for (const part of parts) total += part.length;
+    // A write past the end leaves a hole the data does not pay for: bounded like a size set by FSETSTAT.
+    if (at > this.size) assertRoomFor(this.home, { growth: at - this.size, size: at + total });
     try {
       let pending = parts;
       let written = 0;
@@ -145,6 +212,7 @@ export class Upload {
   }
 
   truncate(length: number): void {
+    if (length > this.size) assertRoomFor(this.home, { growth: length - this.size, size: length });
     fs.ftruncateSync(this.fd, length);
     if (length < this.hashedUpTo) this.hash = undefined;
     this.size = length;
@@ -155,15 +223,19 @@ export class Upload {
   }
 
   setMode(mode: number): void {
-    fs.fchmodSync(this.fd, mode & 0o7777);
+    fs.fchmodSync(this.fd, mode & PERMISSION_BITS);
   }
 
   async sync(): Promise<void> {
     await this.durability.file(this.fd);
   }
 
-  /** Makes the upload durable and visible under its final name. */
-  async commit(): Promise<CompletedUpload> {
+  /**
+   * Makes the upload durable and visible under its final name. A file not written
+   * in order from its start is hashed here, before it is published (so a hash given
+   * up when the session ends publishes nothing); `signal` aborts that.
+   */
+  async commit(signal?: AbortSignal): Promise<CompletedUpload> {
     if (this.failure) {
       this.abandon();
       throw this.failure;
@@ -171,10 +243,13 @@ export class Upload {
     const fd = this.fd;
     this.fd = -1;
     let stamp: string;
+    let sha256: string;
     try {
+      const hash = this.hash && this.hashedUpTo === this.size ? this.hash : await hashFd(fd, this.size, signal);
+      sha256 = hash.digest('hex');
       await this.durability.file(fd);
       const current = fs.statSync(this.partialPath, { throwIfNoEntry: false });
-      if (current?.ino !== this.inode) {
+      if (current?.ino !== this.inode || !this.lock.stillHeld()) {
         throw new StorageError('EBUSY', 'upload superseded by another upload of the same file');
       }
       fs.renameSync(this.partialPath, this.target.real);
@@ -184,12 +259,9 @@ export class Upload {
       stamp = fileStamp(st);
     } finally {
       fs.closeSync(fd);
+      this.lock.release();
     }
     await this.durability.directory(path.dirname(this.target.real));
-    const sha256 =
-      this.hash && this.hashedUpTo === this.size
-        ? this.hash.digest('hex')
-        : (await hashFile(this.target.real)).digest('hex');
     return { bytes: this.size, sha256, stamp };
   }
 
@@ -200,6 +272,7 @@ export class Upload {
       fs.closeSync(this.fd);
     } catch {}
     this.fd = -1;
+    this.lock.release();
   }
 
   get bytesWritten(): number {

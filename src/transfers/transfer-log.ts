@@ -1,5 +1,7 @@
-import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { sql, type Expression, type Kysely, type Selectable, type SqlBool, type Transaction } from 'kysely';
+import fs from 'node:fs';
 import { PreparedQuery } from '../db/prepared-query.js';
+import { partialPathFor } from '../storage/home.js';
 import type { Database, TransferDirection, TransferStatus, TransfersTable } from '../db/schema.js';
 
 export type TransferRecord = Selectable<TransfersTable>;
@@ -26,6 +28,8 @@ export interface TransferEnd {
   error?: string | null;
   /** The stamp of the file version whose whole SHA-256 this transfer recorded. */
   fileStamp?: string;
+  /** The transfer carried its whole file, from byte 0 to the end (uploads and downloads). */
+  wholeFile?: boolean;
 }
 
 /** Work done in the transaction that ends a transfer, given the row it ended. */
@@ -70,6 +74,7 @@ interface EndParams {
   endedAt: number;
   startOffset: number | null;
   fileStamp: string | null;
+  wholeFile: number | null;
 }
 
 function endParams(id: number, end: TransferEnd): EndParams {
@@ -82,6 +87,7 @@ function endParams(id: number, end: TransferEnd): EndParams {
     endedAt: Date.now(),
     startOffset: end.startOffset ?? null,
     fileStamp: end.fileStamp ?? null,
+    wholeFile: end.wholeFile === undefined ? null : end.wholeFile ? 1 : 0,
   };
 }
 
@@ -101,7 +107,11 @@ export class TransferLog {
   private readonly endRowReturning: PreparedQuery<EndParams, Pick<TransferRecord, 'account' | 'path' | 'direction' | 'start_offset'>>;
   private readonly endRowUnlessRouted: PreparedQuery<EndParams, unknown>;
 
-  constructor(private readonly db: Kysely<Database>) {
+  constructor(
+    private readonly db: Kysely<Database>,
+    /** Where partial uploads are, so a dead worker's aborted uploads can record the bytes they left. */
+    private readonly storageDir?: string,
+  ) {
     this.insertRow = new PreparedQuery(db, (p: InsertParams) =>
       db
         .insertInto('transfers')
@@ -133,6 +143,7 @@ export class TransferLog {
           // Left as they are when not given (null).
           start_offset: sql<number>`coalesce(${p.startOffset}, start_offset)`,
           file_stamp: sql<string | null>`coalesce(${p.fileStamp}, file_stamp)`,
+          whole_file: p.wholeFile,
         })
         .where('id', '=', p.id)
         .where('status', 'in', ['in-progress', 'aborted']);
@@ -264,6 +275,33 @@ export class TransferLog {
     return this.db.selectFrom('transfers').selectAll().where('id', '=', id).executeTakeFirst();
   }
 
+  /**
+   * Deletes rows that started and ended before `before` (epoch ms), `batchSize` at a
+   * time and at most `maxBatches` batches, oldest first: a long log shrinks over
+   * several housekeeping runs without one long statement. Rows in progress or
+   * queued, and rows a queue job still points at, stay. Fenced: only the primary
+   * purges. Returns how many rows went.
+   */
+  async purgeEnded(before: number, fence: Expression<SqlBool>, batchSize = 1000, maxBatches = 10): Promise<number> {
+    let purged = 0;
+    for (let batch = 0; batch < maxBatches; batch++) {
+      const old = this.db
+        .selectFrom('transfers')
+        .select('id')
+        .where('started_at', '<', before)
+        .where('ended_at', '<', before)
+        .where('status', 'not in', ['in-progress', 'queued'])
+        .where(({ not, exists, selectFrom, ref }) => not(exists(selectFrom('jobs').select('jobs.id').where('jobs.transfer_id', '=', ref('transfers.id')))))
+        .orderBy('id')
+        .limit(batchSize);
+      const result = await this.db.deleteFrom('transfers').where('id', 'in', old).where(fence).executeTakeFirst();
+      const n = Number(result.numDeletedRows);
+      purged += n;
+      if (n < batchSize) break;
+    }
+    return purged;
+  }
+
   /** Marks in-progress rows of one crashed worker process aborted. */
   async abortRowsOfWorker(nodeId: string, workerPid: number, reason: string): Promise<number> {
     const result = await this.db
@@ -273,8 +311,10 @@ export class TransferLog {
       .where('direction', '!=', 'delivery')
       .where('node_id', '=', nodeId)
       .where('worker_pid', '=', workerPid)
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows);
+      .returning(['id', 'account', 'path', 'direction'])
+      .execute();
+    await this.recordPartialBytes(result);
+    return result.length;
   }
 
   /**
@@ -289,8 +329,31 @@ export class TransferLog {
       .where('status', '=', 'in-progress')
       .where('direction', '!=', 'delivery')
       .where('node_id', 'in', nodeIds)
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows);
+      .returning(['id', 'account', 'path', 'direction'])
+      .execute();
+    await this.recordPartialBytes(result);
+    return result.length;
+  }
+
+  /**
+   * Sets the bytes of upload rows just marked aborted for a dead worker or node to
+   * what their partial files hold: the worker could not say (its sessions record
+   * the same when they end). One statement per upload: this happens after a crash,
+   * not per file. Fenced when the primary does it for another node.
+   */
+  async recordPartialBytes(rows: Array<Pick<TransferRecord, 'id' | 'account' | 'path' | 'direction'>>, fence?: Expression<SqlBool>): Promise<void> {
+    const uploads = rows.filter((r) => r.direction === 'upload');
+    if (!this.storageDir || uploads.length === 0) return;
+    const accounts = await this.db.selectFrom('accounts').select(['id', 'name']).where('name', 'in', [...new Set(uploads.map((r) => r.account))]).execute();
+    for (const row of uploads) {
+      const account = accounts.find((a) => a.name === row.account);
+      if (!account) continue;
+      const size = fs.statSync(partialPathFor(this.storageDir, Number(account.id), row.path), { throwIfNoEntry: false })?.size;
+      if (size === undefined) continue;
+      let update = this.db.updateTable('transfers').set({ bytes: size }).where('id', '=', Number(row.id)).where('status', '=', 'aborted');
+      if (fence) update = update.where(fence);
+      await update.execute();
+    }
   }
 }
 

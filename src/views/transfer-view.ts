@@ -22,6 +22,7 @@ export function transferJson(t: TransferRecord) {
     error: t.error,
     attempts: t.attempts,
     destination: t.destination,
+    whole: t.whole_file === null ? null : t.whole_file === 1,
   };
 }
 

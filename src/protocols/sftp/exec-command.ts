@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import { hashFd } from '../../storage/chunked-io.js';
 import type { Home } from '../../storage/home.js';
 import { toStatus } from './errors.js';
 
@@ -57,7 +58,12 @@ const SHELL_PROBE = 'echo ${ShellId}%ComSpec%';
  * `stdin` passes each piece of standard input to its callback as it arrives and
  * resolves at its end: it is hashed piece by piece, never held.
  */
-export async function runExecCommand(line: string, home: Home, stdin: (consume: (chunk: Buffer) => void) => Promise<void>): Promise<CommandResult> {
+export async function runExecCommand(
+  line: string,
+  home: Home,
+  stdin: (consume: (chunk: Buffer) => void) => Promise<void>,
+  signal?: AbortSignal,
+): Promise<CommandResult> {
   if (line.trim() === SHELL_PROBE) return { stdout: '%ComSpec%\n', stderr: '', exitCode: 0 };
   const words = splitWords(line.trim());
   const program = words?.[0];
@@ -76,7 +82,13 @@ export async function runExecCommand(line: string, home: Home, stdin: (consume: 
     if (fs.statSync(target.real).isDirectory()) {
       return { stdout: '', stderr: `${program}: ${shown}: Is a directory\n`, exitCode: 1 };
     }
-    for await (const chunk of fs.createReadStream(target.real, { highWaterMark: 1024 * 1024 })) hash.update(chunk as Buffer);
+    // A chunk at a time, given up when the client leaves (a large file is seconds of CPU).
+    const fd = fs.openSync(target.real, 'r');
+    try {
+      await hashFd(fd, fs.fstatSync(fd).size, signal, hash);
+    } finally {
+      fs.closeSync(fd);
+    }
     return { stdout: `${hash.digest('hex')}  ${shown}\n`, stderr: '', exitCode: 0 };
   } catch (err) {
     // The errno's text only: Node's own messages carry the file's path on the server's disk.

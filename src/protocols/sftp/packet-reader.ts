@@ -1,4 +1,6 @@
-import { AttrFlag } from './constants.js';
+import { isUtf8 } from 'node:buffer';
+import { AttrFlag, Status } from './constants.js';
+import { SftpError } from './errors.js';
 
 /** A request whose fields do not fit its length: answered with SSH_FX_BAD_MESSAGE. */
 export class MalformedPacket extends Error {}
@@ -62,10 +64,15 @@ export class PacketReader {
     return this.bytes().toString('utf8');
   }
 
-  /** A path; NUL bytes are refused here, so no file API ever sees one. */
+  /**
+   * A path; NUL bytes are refused here, so no file API ever sees one. So are bytes
+   * that are not UTF-8: decoding would turn each into U+FFFD, and two different
+   * names into one file.
+   */
   path(): string {
     const raw = this.bytes();
     if (raw.includes(0)) throw new MalformedPacket('path contains a NUL byte');
+    if (!isUtf8(raw)) throw new SftpError(Status.FAILURE, 'invalid file name encoding (file names must be UTF-8)');
     return raw.toString('utf8');
   }
 

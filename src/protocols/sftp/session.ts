@@ -8,6 +8,7 @@ import { toStatus } from './errors.js';
 import { writableUpload } from './handlers/files.js';
 import { handlers } from './handlers/index.js';
 import { InputQueue } from './input-queue.js';
+import { OpenRate } from './open-rate.js';
 import { MalformedPacket, PacketReader } from './packet-reader.js';
 import { statusReply } from './packet-writer.js';
 import type { TransferJournal } from '../../transfers/transfer-journal.js';
@@ -18,6 +19,8 @@ export interface SessionContext {
   sessionId: string;
   clientAddress: string;
   journal: TransferJournal;
+  /** Files this session may open per second (transfers.session_rate); unlimited when not set. */
+  openRate?: number;
   log: Logger;
   /** Coalesces the replies of one batch of requests into few TCP segments. */
   cork(): void;
@@ -65,11 +68,16 @@ export class SftpSession {
   private nextHandle = 1;
   /** In-flight async requests, awaited before the session's handles are cleaned up. */
   private readonly pending = new Set<Promise<void>>();
+  /** Aborted when the session ends: work a request started (copying, hashing a file) stops with it. */
+  private readonly ending = new AbortController();
+  /** Paces OPEN: each is a transfer-log row (open-rate.ts). */
+  readonly opens: OpenRate | undefined;
 
   constructor(
     private readonly channel: ServerChannel,
     readonly ctx: SessionContext,
   ) {
+    this.opens = ctx.openRate ? new OpenRate(ctx.openRate) : undefined;
     channel.on('data', (chunk: Buffer) => this.onData(chunk));
     channel.on('close', () => void this.end('connection closed before the file was closed'));
     // The client sent EOF: finish our side too, or OpenSSH waits for our close forever.
@@ -266,6 +274,8 @@ export class SftpSession {
     this.ended = true;
     this.input.clear();
     this.incomingWrite = undefined;
+    // Nobody waits for the answers any more: long requests give up before they are awaited.
+    this.ending.abort();
     await Promise.allSettled([...this.pending]);
     const finishing: Promise<void>[] = [];
     for (const handle of this.handles.values()) {
@@ -273,7 +283,7 @@ export class SftpSession {
         const bytes = handle.upload.currentSize;
         handle.upload.abandon();
         // No row to finish when recording the start failed (already logged then).
-        const finish = (id: number) => this.ctx.journal.finish(id, { status: 'aborted', bytes, error: reason });
+        const finish = (id: number) => this.ctx.journal.finish(id, { status: 'aborted', bytes, wholeFile: false, error: reason });
         finishing.push(handle.transferId.then(finish, () => {}));
       } else if (handle.kind === 'download') {
         const done = handle.download.close();
@@ -283,6 +293,7 @@ export class SftpSession {
             bytes: done.bytes,
             startOffset: done.startOffset,
             sha256: done.sha256,
+            wholeFile: done.wholeFile,
             error: done.complete ? null : reason,
           }),
         );
@@ -300,6 +311,11 @@ export class SftpSession {
   async close(reason: string): Promise<void> {
     await this.end(reason);
     this.channel.end();
+  }
+
+  /** Aborts when the session ends. */
+  get signal(): AbortSignal {
+    return this.ending.signal;
   }
 
   get openTransfers(): number {

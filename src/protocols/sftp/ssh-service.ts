@@ -37,6 +37,8 @@ export interface SshServiceDeps {
   /** Whether this worker knows the address is banned, without asking the database: checked as a connection is accepted. */
   knownBanned?(clientAddress: string): boolean;
   homeOf(account: AccountRow): Home;
+  /** Files one SFTP session may open per second (transfers.session_rate). */
+  sessionOpenRate?: number;
   /** Logins and sessions, for the node's metrics. */
   report?: ReportMetric;
   /** Which of these accounts still exist and are enabled: the others' open connections are ended. */
@@ -175,8 +177,11 @@ export class SshService {
     // A banned address gets no login attempts; debug only, or a flood of its connections floods the log.
     this.deps.isBanned?.(clientAddress).then((banned) => banned && (log.debug('banned address: connection closed'), client.end()), () => {});
     const ownSessions = new Set<SftpSession>();
+    /** Exec commands at work: a client that leaves stops them (an unread channel may never emit close). */
+    const ownCommands = new Set<AbortController>();
     client.on('close', () => {
       unwatch?.();
+      for (const command of ownCommands) command.abort();
       this.connections.delete(client);
       log.debug('connection closed');
       if (account) this.deps.report?.({ metric: 'session', protocol: 'sftp', open: false });
@@ -250,6 +255,7 @@ export class SshService {
             sessionId,
             clientAddress,
             journal: this.deps.journal,
+            openRate: this.deps.sessionOpenRate,
             log,
             // Corking the socket merges a burst of replies into few segments.
             cork: () => socket.cork(),
@@ -268,14 +274,17 @@ export class SshService {
           const channel = acceptExec();
           channel.once('close', closed);
           log.info({ command: info.command.slice(0, 200) }, 'exec');
-          void this.runCommand(channel, info.command, home);
+          const left = new AbortController();
+          ownCommands.add(left);
+          channel.on('close', () => left.abort());
+          void this.runCommand(channel, info.command, home, left.signal).finally(() => ownCommands.delete(left));
         });
       });
     });
   }
 
-  private async runCommand(channel: ServerChannel, command: string, home: Home): Promise<void> {
-    const result = await runExecCommand(command, home, (consume) => readStdin(channel, consume));
+  private async runCommand(channel: ServerChannel, command: string, home: Home, signal: AbortSignal): Promise<void> {
+    const result = await runExecCommand(command, home, (consume) => readStdin(channel, consume), signal);
     if (result.stdout) channel.write(result.stdout);
     if (result.stderr) channel.stderr.write(result.stderr);
     channel.exit(result.exitCode);

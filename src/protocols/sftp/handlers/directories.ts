@@ -37,7 +37,7 @@ export const readdir: Handler = (session, id, r) => {
 export const mkdir: Handler = (session, id, r) => {
   const dir = session.ctx.home.resolve(r.path());
   const attrs = r.attrs();
-  fs.mkdirSync(dir.real, { mode: (attrs.permissions ?? 0o755) & 0o7777 });
+  fs.mkdirSync(dir.real, { mode: session.ctx.home.newMode(attrs.permissions, 0o777) });
   session.sendStatus(id, Status.OK);
 };
 

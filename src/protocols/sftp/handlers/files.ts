@@ -32,6 +32,9 @@ export const open: Handler = async (session, id, r) => {
   const flags = r.uint32();
   const attrs = r.attrs();
   const target = session.ctx.home.resolve(clientPath);
+  const waitMs = session.opens ? session.opens.take() : 0;
+  if (waitMs === undefined) throw new SftpError(Status.FAILURE, 'too many files opened too fast: slow down');
+  if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
   if (flags & (OpenFlag.WRITE | OpenFlag.APPEND)) {
     const upload = await Upload.open(session.ctx.home, target, {
       truncate: (flags & OpenFlag.TRUNC) !== 0,
@@ -39,7 +42,7 @@ export const open: Handler = async (session, id, r) => {
       exclusive: (flags & OpenFlag.CREAT) !== 0 && (flags & OpenFlag.EXCL) !== 0,
       create: (flags & OpenFlag.CREAT) !== 0,
       mode: attrs.permissions,
-    });
+    }, session.signal);
     // transferId is set once the handle exists: recording the start may mark the handle failed.
     const handle: OpenHandle = { kind: 'upload', upload, transferId: Promise.resolve(0), busy: false };
     try {
@@ -137,6 +140,7 @@ export const close: Handler = async (session, id, r) => {
       bytes: done.bytes,
       startOffset: done.startOffset,
       sha256: done.sha256,
+      wholeFile: done.wholeFile,
       fileStamp: done.complete ? done.stamp : undefined,
       error: done.complete ? null : `client closed the file after ${done.bytes} bytes`,
     });
@@ -153,15 +157,22 @@ export const close: Handler = async (session, id, r) => {
     throw err;
   }
   try {
-    const done = await upload.commit();
-    await journal.completeUpload(transferId, { status: 'completed', bytes: done.bytes, sha256: done.sha256, fileStamp: done.stamp });
+    const done = await upload.commit(session.signal);
+    await journal.completeUpload(transferId, {
+      status: 'completed',
+      bytes: done.bytes,
+      sha256: done.sha256,
+      fileStamp: done.stamp,
+      // A resumed upload carried only the part after its offset.
+      wholeFile: upload.startOffset === 0,
+    });
     session.sendStatus(id, Status.OK);
     // Logged once the reply has left: the client's next request need not wait for it.
     const path = upload.target.virtual;
     setImmediate(() => log.info({ path, transferId, bytes: done.bytes, sha256: done.sha256 }, 'upload completed'));
   } catch (err) {
     log.warn({ err, path: upload.target.virtual, transferId }, 'upload failed at close');
-    await journal.finish(transferId, { status: 'failed', bytes: upload.currentSize, error: (err as Error).message });
+    await journal.finish(transferId, { status: 'failed', bytes: upload.currentSize, wholeFile: false, error: (err as Error).message });
     throw err;
   }
 };

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { ResolvedPath } from '../../../storage/home.js';
+import { PERMISSION_BITS, type ResolvedPath } from '../../../storage/home.js';
+import { assertRoomFor } from '../../../storage/space.js';
 import { Status } from '../constants.js';
 import { SftpError } from '../errors.js';
 import { attrsReply, nameReply } from '../packet-writer.js';
@@ -26,9 +27,13 @@ export const lstat: Handler = (session, id, r) => {
 export const setstat: Handler = (session, id, r) => {
   const target = session.ctx.home.resolve(r.path());
   const attrs = r.attrs();
-  refuseOwnerChange(attrs, fs.statSync(target.real));
-  if (attrs.size !== undefined) fs.truncateSync(target.real, attrs.size);
-  if (attrs.permissions !== undefined) fs.chmodSync(target.real, attrs.permissions & 0o7777);
+  const current = fs.statSync(target.real);
+  refuseOwnerChange(attrs, current);
+  if (attrs.size !== undefined) {
+    assertRoomFor(session.ctx.home, { growth: attrs.size - current.size, size: attrs.size });
+    fs.truncateSync(target.real, attrs.size);
+  }
+  if (attrs.permissions !== undefined) fs.chmodSync(target.real, attrs.permissions & PERMISSION_BITS);
   if (attrs.atime !== undefined && attrs.mtime !== undefined) fs.utimesSync(target.real, attrs.atime, attrs.mtime);
   session.sendStatus(id, Status.OK);
 };
