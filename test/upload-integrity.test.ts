@@ -67,7 +67,6 @@ async function startAlice(kind: DatabaseKind, extra: Record<string, string> = {}
 // Protocol behaviour that does not depend on the database: one SQLite node.
 describe('uploads hold: modes, names', () => {
   let dir: string;
-  let env: FerryEnv;
   let node: RunningNode;
   let key: string;
   let home: string;
@@ -75,7 +74,7 @@ describe('uploads hold: modes, names', () => {
 
   before(async () => {
     // A umask other than the default proves the setting is read.
-    ({ dir, env, node, key, home } = await startAlice('sqlite', { FERRY_STORAGE_UMASK: '0027' }));
+    ({ dir, node, key, home } = await startAlice('sqlite', { FERRY_STORAGE_UMASK: '0027' }));
     raw = await RawSftp.connect(node.sftpPort, 'alice', key);
     await raw.version;
   });
@@ -149,14 +148,13 @@ function partialDirFiles(storage: string): string[] {
 
 describe('one client cannot fill the disk or hang a worker', () => {
   let dir: string;
-  let env: FerryEnv;
   let node: RunningNode;
   let key: string;
   let storage: string;
   let home: string;
 
   before(async () => {
-    ({ dir, env, node, key, storage, home } = await startAlice('sqlite'));
+    ({ dir, node, key, storage, home } = await startAlice('sqlite'));
   });
 
   after(async () => {

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { sql, type Expression, type Kysely, type SqlBool } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Leadership } from './coordinator.js';
 import type { Logger } from 'pino';
 import { dbNow } from '../db/clock.js';
@@ -62,7 +62,7 @@ export class Housekeeping {
         );
       }
     }
-    const aborted = await abortTransfersOfSilentNodes(this.db, this.dialect, this.options.deadAfterMs, fence, this.options.storageDir);
+    const aborted = await new TransferLog(this.db, this.options.storageDir).abortRowsOfSilentNodes(this.dialect, this.options.deadAfterMs, fence);
     if (aborted > 0) this.log.warn({ transfers: aborted }, 'marked transfers of silent nodes aborted');
     if (Date.now() - this.lastPartialSweep >= PARTIAL_SWEEP_INTERVAL_MS) {
       this.lastPartialSweep = Date.now();
@@ -82,32 +82,6 @@ export class Housekeeping {
       }
     }
   }
-}
-
-/**
- * Marks in-progress transfers of nodes whose heartbeat stopped as aborted (their
- * process died before it could record an end): one fenced statement.
- */
-export async function abortTransfersOfSilentNodes(
-  db: Kysely<Database>,
-  dialect: Dialect,
-  deadAfterMs: number,
-  fence: Expression<SqlBool>,
-  storageDir?: string,
-): Promise<number> {
-  const result = await db
-    .updateTable('transfers')
-    .set({ status: 'aborted', error: 'node stopped heartbeating during the transfer', ended_at: Date.now() })
-    .where('status', '=', 'in-progress')
-    // A delivery belongs to its queue job: another node takes it over when the job's lease runs out.
-    .where('direction', '!=', 'delivery')
-    .where('node_id', 'in', db.selectFrom('nodes').select('id').where('heartbeat_at', '<', sql<number>`${dbNow(dialect)} - ${deadAfterMs}`))
-    .where(fence)
-    .returning(['id', 'account', 'path', 'direction'])
-    .execute();
-  // The bytes their partial files hold: the dead node could not record them.
-  await new TransferLog(db, storageDir).recordPartialBytes(result, fence);
-  return result.length;
 }
 
 /** Deletes partial uploads untouched for longer than maxAgeMs. */

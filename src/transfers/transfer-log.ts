@@ -1,5 +1,7 @@
 import { sql, type Expression, type Kysely, type Selectable, type SqlBool, type Transaction } from 'kysely';
 import fs from 'node:fs';
+import { dbNow } from '../db/clock.js';
+import type { Dialect } from '../db/connect.js';
 import { PreparedQuery } from '../db/prepared-query.js';
 import { partialPathFor } from '../storage/home.js';
 import type { Database, TransferDirection, TransferStatus, TransfersTable } from '../db/schema.js';
@@ -332,6 +334,26 @@ export class TransferLog {
       .returning(['id', 'account', 'path', 'direction'])
       .execute();
     await this.recordPartialBytes(result);
+    return result.length;
+  }
+
+  /**
+   * Marks in-progress rows of nodes whose heartbeat stopped (on the database's clock)
+   * aborted, with the bytes their partial files hold: their process died before it
+   * could record an end. One fenced statement: only the primary's housekeeping does it.
+   */
+  async abortRowsOfSilentNodes(dialect: Dialect, deadAfterMs: number, fence: Expression<SqlBool>): Promise<number> {
+    const result = await this.db
+      .updateTable('transfers')
+      .set({ status: 'aborted', error: 'node stopped heartbeating during the transfer', ended_at: Date.now() })
+      .where('status', '=', 'in-progress')
+      // A delivery belongs to its queue job: another node takes it over when the job's lease runs out.
+      .where('direction', '!=', 'delivery')
+      .where('node_id', 'in', this.db.selectFrom('nodes').select('id').where('heartbeat_at', '<', sql<number>`${dbNow(dialect)} - ${deadAfterMs}`))
+      .where(fence)
+      .returning(['id', 'account', 'path', 'direction'])
+      .execute();
+    await this.recordPartialBytes(result, fence);
     return result.length;
   }
 

@@ -231,7 +231,7 @@ export class SftpSession {
     const type = buf[start]!;
     const reader = new PacketReader(buf, start + 1, end);
     if (type === Packet.INIT) {
-      handlers[Packet.INIT]!(this, 0, reader);
+      void handlers[Packet.INIT]!(this, 0, reader); // synchronous: it only replies with our version
       this.initialised = true;
       return;
     }
