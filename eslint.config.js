@@ -13,7 +13,11 @@ const TABLE_OWNERS = {
 };
 
 const tableOwner = {
-  meta: { type: 'problem', schema: [], messages: { notOwner: "only {{owner}} writes the {{table}} table: call a function of the transfer log's module instead" } },
+  meta: {
+    type: 'problem',
+    schema: [],
+    messages: { notOwner: "only {{owner}} writes the {{table}} table: call a function of the transfer log's module instead" },
+  },
   create(context) {
     const file = context.filename.slice(context.cwd.length + 1);
     return {
@@ -41,7 +45,11 @@ export default tseslint.config(
       '@typescript-eslint/no-floating-promises': [
         'error',
         // node:test's describe/it return promises the runner itself awaits.
-        { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['describe', 'it', 'test', 'suite', 'before', 'after', 'beforeEach', 'afterEach'] }] },
+        {
+          allowForKnownSafeCalls: [
+            { from: 'package', package: 'node:test', name: ['describe', 'it', 'test', 'suite', 'before', 'after', 'beforeEach', 'afterEach'] },
+          ],
+        },
       ],
       '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: false }],
       '@typescript-eslint/no-explicit-any': 'off',

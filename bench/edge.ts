@@ -64,13 +64,23 @@ async function main(): Promise<void> {
     await ferryOk(cliEnv, ['pki', 'init', pki]);
     await ferryOk(cliEnv, ['pki', 'issue', 'edge', 'edge1', '--dir', pki, '--host', '127.0.0.1']);
     await ferryOk(cliEnv, ['pki', 'issue', 'node', 'n1', '--dir', pki]);
-    const tls = (name: string) => ({ FERRY_TLS_CA: path.join(pki, 'ca.crt'), FERRY_TLS_CERT: path.join(pki, `${name}.crt`), FERRY_TLS_KEY: path.join(pki, `${name}.key`) });
+    const tls = (name: string) => ({
+      FERRY_TLS_CA: path.join(pki, 'ca.crt'),
+      FERRY_TLS_CERT: path.join(pki, `${name}.crt`),
+      FERRY_TLS_KEY: path.join(pki, `${name}.key`),
+    });
 
     const ports = { sftp: await freePort(), tunnel: await freePort(), health: await freePort() };
     const edgeEnv: FerryEnv = {
       dataDir: path.join(dir, 'edge'),
       databaseUrl: 'sqlite:/nonexistent/never-opened.db',
-      extra: { ...tls('edge1'), FERRY_EDGE_HOST: '127.0.0.1', FERRY_EDGE_SFTP_PORT: String(ports.sftp), FERRY_EDGE_TUNNEL_PORT: String(ports.tunnel), FERRY_EDGE_HEALTH_PORT: String(ports.health) },
+      extra: {
+        ...tls('edge1'),
+        FERRY_EDGE_HOST: '127.0.0.1',
+        FERRY_EDGE_SFTP_PORT: String(ports.sftp),
+        FERRY_EDGE_TUNNEL_PORT: String(ports.tunnel),
+        FERRY_EDGE_HEALTH_PORT: String(ports.health),
+      },
     };
     const nodeEnv: FerryEnv = {
       dataDir: path.join(dir, 'n1'),
@@ -95,7 +105,9 @@ async function main(): Promise<void> {
     writeRandomFile(source, sizeMiB * MiB, 7);
     const direct: Login = { port: node.sftpPort, user: 'alice', keyFile: key, dir };
     const viaEdge: Login = { port: ports.sftp, user: 'alice', keyFile: key, dir };
-    console.log(`Ferry edge benchmark: ${sizeMiB} MiB upload x ${rounds} rounds, files on ${shm ? '/dev/shm' : dir}; ${os.availableParallelism()} cores shared by client, edge and node (noisy: compare ratios)`);
+    console.log(
+      `Ferry edge benchmark: ${sizeMiB} MiB upload x ${rounds} rounds, files on ${shm ? '/dev/shm' : dir}; ${os.availableParallelism()} cores shared by client, edge and node (noisy: compare ratios)`,
+    );
 
     // The client group is this script and the sftp/ssh processes it started and reaped.
     const groups: Groups = { client: () => [process.pid], edge: () => [edge.process.pid!], node: () => trees([node.process.pid!]) };
@@ -121,14 +133,18 @@ async function main(): Promise<void> {
       setup.edge.push(await timed(viaEdge, ['pwd']));
     }
     const ratio = median(rates.edge) / median(rates.direct);
-    console.log(`upload: direct ${median(rates.direct).toFixed(0)} MB/s, through the edge ${median(rates.edge).toFixed(0)} MB/s: ${ratio.toFixed(2)}x (goal >= 0.8x)`);
+    console.log(
+      `upload: direct ${median(rates.direct).toFixed(0)} MB/s, through the edge ${median(rates.edge).toFixed(0)} MB/s: ${ratio.toFixed(2)}x (goal >= 0.8x)`,
+    );
     const medianOf = (deltas: CpuDelta[], group: string) => median(deltas.map((c) => perGiB(c, group, gib)));
     console.log(`edge CPU: ${medianOf(cpu.edge, 'edge').toFixed(2)} s per GiB relayed (goal <= 1.5)`);
     console.log(
       `node CPU: ${medianOf(cpu.direct, 'node').toFixed(2)} s/GiB direct, ${medianOf(cpu.edge, 'node').toFixed(2)} through the edge; ` +
         `client (sftp + ssh): ${medianOf(cpu.direct, 'client').toFixed(2)} and ${medianOf(cpu.edge, 'client').toFixed(2)}`,
     );
-    console.log(`connection setup (sftp login + pwd + exit, median of 10): direct ${(median(setup.direct) * 1000).toFixed(0)} ms, through the edge ${(median(setup.edge) * 1000).toFixed(0)} ms: ${(median(setup.direct) / median(setup.edge)).toFixed(2)}x`);
+    console.log(
+      `connection setup (sftp login + pwd + exit, median of 10): direct ${(median(setup.direct) * 1000).toFixed(0)} ms, through the edge ${(median(setup.edge) * 1000).toFixed(0)} ms: ${(median(setup.direct) / median(setup.edge)).toFixed(2)}x`,
+    );
   } finally {
     for (const p of running.reverse()) await p.kill('SIGKILL');
     fs.rmSync(dir, { recursive: true, force: true });

@@ -183,11 +183,15 @@ async function failoverPart(pgAdminUrl: string, root: string, keyFile: string, p
 
     let winner: { sl: NodeSlot; at: number } | undefined;
     const readyPolls = survivors.map((sl) =>
-      pollUntil(async () => (await readyCode(sl.ports.adminPort, 1000)).code === 200, READY_POLL_MS, deadline, () => winner !== undefined, teardown.signal).then(
-        (at) => {
-          if (at !== undefined && !winner) winner = { sl, at };
-        },
-      ),
+      pollUntil(
+        async () => (await readyCode(sl.ports.adminPort, 1000)).code === 200,
+        READY_POLL_MS,
+        deadline,
+        () => winner !== undefined,
+        teardown.signal,
+      ).then((at) => {
+        if (at !== undefined && !winner) winner = { sl, at };
+      }),
     );
     const loginAt = new Map<string, number>();
     const loginPolls = survivors.map((sl) =>
@@ -323,7 +327,9 @@ async function throughputPart(pgAdminUrl: string, shmRoot: string, keyFile: stri
   await start(a);
   await waitReady(a);
   const workers = a.node!.events.find((e) => e.msg === 'node ready')?.line.workers;
-  console.log(`${SESSIONS} sessions x ${FILES_PER_SESSION} files x ${FILE_SIZE} B; ${workers ?? '?'} workers per node (default: one per core); storage ${storage}`);
+  console.log(
+    `${SESSIONS} sessions x ${FILES_PER_SESSION} files x ${FILE_SIZE} B; ${workers ?? '?'} workers per node (default: one per core); storage ${storage}`,
+  );
   // A-B-A: one node, two nodes, one node again, so drift in the machine's other load hits both sides.
   await run([a], true);
   for (let i = 0; i < MEASURED_RUNS; i++) await run([a], false);

@@ -36,7 +36,16 @@ import { Teardown, withTimeout } from './cluster/teardown.js';
 import { benchCluster, type BenchCluster } from './routing/cluster.js';
 import { cpuDelta, cpuLine, cpuSample, trees, type CpuDelta, type Groups } from './lib/process-cpu.js';
 import { freeBytes, verifyCopies, writeFiles, type FileSet } from './routing/files.js';
-import { attemptDurations, attemptsPerNode, enqueueNoops, enqueueUploads, transferStatuses, waitForBatch, type Batch, type BatchResult } from './routing/jobs.js';
+import {
+  attemptDurations,
+  attemptsPerNode,
+  enqueueNoops,
+  enqueueUploads,
+  transferStatuses,
+  waitForBatch,
+  type Batch,
+  type BatchResult,
+} from './routing/jobs.js';
 import { parseRoutingOptions, USAGE, UsageError, type RoutingOptions } from './routing/options.js';
 import { measureLoginCost, sftpSession, type LoginCost } from './routing/ssh.js';
 import { sshKeygen } from '../test/harness/openssh.js';
@@ -66,7 +75,8 @@ const fmt = (v: number) => (Number.isFinite(v) ? (v >= 100 ? v.toFixed(0) : v.to
 function clearFerryEnvironment(): void {
   const found = Object.keys(process.env).filter((k) => k.startsWith('FERRY_'));
   for (const k of found) delete process.env[k];
-  if (found.length > 0) console.log(`(ignoring ${found.join(', ')} from the environment: this benchmark sets what it varies and leaves the rest at Ferry's defaults)`);
+  if (found.length > 0)
+    console.log(`(ignoring ${found.join(', ')} from the environment: this benchmark sets what it varies and leaves the rest at Ferry's defaults)`);
 }
 
 function git(args: string[]): string {
@@ -77,7 +87,10 @@ function git(args: string[]): string {
 /** TCP connections accepted in this network namespace so far (/proc/net/snmp PassiveOpens). */
 function passiveOpens(): number {
   try {
-    const lines = fs.readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Tcp:'));
+    const lines = fs
+      .readFileSync('/proc/net/snmp', 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('Tcp:'));
     const keys = lines[0]!.split(/\s+/);
     const values = lines[1]!.split(/\s+/);
     return Number(values[keys.indexOf('PassiveOpens')]);
@@ -125,7 +138,15 @@ async function noopScenario(ctx: Ctx): Promise<NoopRun[]> {
     const result = await waitForBatch(db.db, batch, batchLimits(count, 50));
     const cpu = cpuDelta(before, cpuSample(ctx.cpu));
     if (!warmup) runs.push({ nodes, result, cpu });
-    console.log(batchLine(`${nodes} node${nodes > 1 ? 's' : ' '}${warmup ? ' warm-up' : `  round ${runs.filter((r) => r.nodes === nodes).length}`}`, count, 'jobs', result, `  (enqueue ${s(batch.enqueueMs)}, not counted)`));
+    console.log(
+      batchLine(
+        `${nodes} node${nodes > 1 ? 's' : ' '}${warmup ? ' warm-up' : `  round ${runs.filter((r) => r.nodes === nodes).length}`}`,
+        count,
+        'jobs',
+        result,
+        `  (enqueue ${s(batch.enqueueMs)}, not counted)`,
+      ),
+    );
     if (!warmup) console.log(`      ${cpuLine(cpu)}`);
   };
   await cluster.start(0, DEFAULT_CONCURRENCY);
@@ -163,7 +184,9 @@ async function checkDeliveries(ctx: Ctx, batch: Batch, label: string): Promise<{
 
 async function copyScenario(ctx: Ctx): Promise<CopyRun[]> {
   const { options, db, cluster, storage } = ctx;
-  console.log(`\n== 2. route deliveries, local copy: ${options.files} files of ${options.fileSize} B per round, 2 nodes (concurrency ${DEFAULT_CONCURRENCY} per node) ==`);
+  console.log(
+    `\n== 2. route deliveries, local copy: ${options.files} files of ${options.fileSize} B per round, 2 nodes (concurrency ${DEFAULT_CONCURRENCY} per node) ==`,
+  );
   await cluster.start(0, DEFAULT_CONCURRENCY);
   await cluster.start(1, DEFAULT_CONCURRENCY);
   const added = await cluster.cli(['route', 'add', 'bench-copy', '--account', 'alice', '--path', 'bench/*', '--copy-to', 'bob/in']);
@@ -174,7 +197,13 @@ async function copyScenario(ctx: Ctx): Promise<CopyRun[]> {
   const run = async (tag: string, count: number, warmup: boolean) => {
     teardown.check();
     const files = writeFiles(source, tag, count, options.fileSize);
-    const batch = await enqueueUploads(db.db, 'alice', [...files.hashes.keys()].map((name) => ({ path: `/bench/${name}`, size: files.size })), MAX_ATTEMPTS, storage);
+    const batch = await enqueueUploads(
+      db.db,
+      'alice',
+      [...files.hashes.keys()].map((name) => ({ path: `/bench/${name}`, size: files.size })),
+      MAX_ATTEMPTS,
+      storage,
+    );
     const before = cpuSample(ctx.cpu);
     const result = await waitForBatch(db.db, batch, batchLimits(count, 200));
     const cpu = cpuDelta(before, cpuSample(ctx.cpu));
@@ -183,7 +212,13 @@ async function copyScenario(ctx: Ctx): Promise<CopyRun[]> {
     const { perNode, perDeliveryMs } = await checkDeliveries(ctx, batch, `local copy ${tag}`);
     if (!warmup) runs.push({ result, cpu, perDeliveryMs, perNode });
     console.log(
-      batchLine(warmup ? 'warm-up' : `round ${tag.slice(1)}`, count, 'files', result, `  (all copies' SHA-256 match; per node ${JSON.stringify(perNode)}; median delivery ${fmt(perDeliveryMs)} ms)`),
+      batchLine(
+        warmup ? 'warm-up' : `round ${tag.slice(1)}`,
+        count,
+        'files',
+        result,
+        `  (all copies' SHA-256 match; per node ${JSON.stringify(perNode)}; median delivery ${fmt(perDeliveryMs)} ms)`,
+      ),
     );
     if (!warmup) console.log(`      ${cpuLine(cpu)}`);
   };
@@ -221,10 +256,15 @@ async function startPartner(ctx: Ctx, dir: string, keyFile: string): Promise<Par
   const ferryDir = path.join(sshd.filesDir, 'ferry');
   fs.mkdirSync(ferryDir, { recursive: true });
   const added = await ctx.cluster.cli([
-    'partner', 'add', 'bench-sshd',
-    '--url', `sftp://root@127.0.0.1:${sshd.port}${ferryDir}`,
-    '--key', keyFile,
-    '--host-key', sshd.hostKeyPub,
+    'partner',
+    'add',
+    'bench-sshd',
+    '--url',
+    `sftp://root@127.0.0.1:${sshd.port}${ferryDir}`,
+    '--key',
+    keyFile,
+    '--host-key',
+    sshd.hostKeyPub,
   ]);
   if (added.code !== 0) throw new Error(`ferry partner add failed: ${added.stderr || added.stdout}`);
   const route = await ctx.cluster.cli(['route', 'add', 'bench-push', '--account', 'alice', '--path', 'push/*', '--push', 'bench-sshd']);
@@ -246,7 +286,13 @@ async function sftpScenario(ctx: Ctx, partner: Partner, concurrency: number): Pr
 
   const ferry = async (tag: string, files: FileSet) => {
     const count = files.hashes.size;
-    const batch = await enqueueUploads(db.db, 'alice', [...files.hashes.keys()].map((name) => ({ path: `/push/${name}`, size: files.size })), MAX_ATTEMPTS, storage);
+    const batch = await enqueueUploads(
+      db.db,
+      'alice',
+      [...files.hashes.keys()].map((name) => ({ path: `/push/${name}`, size: files.size })),
+      MAX_ATTEMPTS,
+      storage,
+    );
     const opens = passiveOpens();
     const before = cpuSample(ctx.cpu);
     const result = await waitForBatch(db.db, batch, batchLimits(count, 250));
@@ -287,12 +333,29 @@ async function sftpScenario(ctx: Ctx, partner: Partner, concurrency: number): Pr
       o = await openssh(tag, files);
     }
     const opensshMs = o.ms;
-    rounds.push({ concurrency, ferry: f.result, ferryCpu: f.cpu, opensshCpu: o.cpu, ferryPerDeliveryMs: f.perDeliveryMs, perNode: f.perNode, connections: f.connections, opensshMs });
+    rounds.push({
+      concurrency,
+      ferry: f.result,
+      ferryCpu: f.cpu,
+      opensshCpu: o.cpu,
+      ferryPerDeliveryMs: f.perDeliveryMs,
+      perNode: f.perNode,
+      connections: f.connections,
+      opensshMs,
+    });
     console.log(
-      batchLine(`Ferry   round ${r}`, options.files, 'files', f.result, `  (all intact, no .ferrypart; per node ${JSON.stringify(f.perNode)}; median delivery ${fmt(f.perDeliveryMs)} ms; ${f.connections} new TCP connections accepted on this host meanwhile)`),
+      batchLine(
+        `Ferry   round ${r}`,
+        options.files,
+        'files',
+        f.result,
+        `  (all intact, no .ferrypart; per node ${JSON.stringify(f.perNode)}; median delivery ${fmt(f.perDeliveryMs)} ms; ${f.connections} new TCP connections accepted on this host meanwhile)`,
+      ),
     );
     console.log(`      ${cpuLine(f.cpu)}`);
-    console.log(`  OpenSSH round ${r}: ${options.files} files in ${s(opensshMs)} = ${fmt(rate(options.files, opensshMs))} files/s   (sftp -b, one session, puts in order; all intact)`);
+    console.log(
+      `  OpenSSH round ${r}: ${options.files} files in ${s(opensshMs)} = ${fmt(rate(options.files, opensshMs))} files/s   (sftp -b, one session, puts in order; all intact)`,
+    );
     console.log(`      ${cpuLine(o.cpu)}`);
     console.log(`          ratio Ferry/OpenSSH: ${(rate(options.files, f.result.wallMs) / rate(options.files, opensshMs)).toFixed(2)}`);
   }
@@ -328,7 +391,9 @@ async function main(): Promise<void> {
   console.log(`Ferry routing and work-queue benchmark: ${new Date().toISOString()}`);
   console.log(`command: node ${path.relative(process.cwd(), process.argv[1]!)} ${process.argv.slice(2).join(' ')}`.trimEnd());
   console.log(`machine: ${os.availableParallelism()} cores (${os.cpus()[0]?.model ?? '?'}), load average ${load()}, Node ${process.version}, ${ssh}`);
-  console.log(`Ferry: git ${git(['rev-parse', '--short', 'HEAD'])}${dirty > 0 ? ` + uncommitted changes in ${dirty} file(s) under src/ (dist/ as built from the working tree)` : ''}`);
+  console.log(
+    `Ferry: git ${git(['rev-parse', '--short', 'HEAD'])}${dirty > 0 ? ` + uncommitted changes in ${dirty} file(s) under src/ (dist/ as built from the working tree)` : ''}`,
+  );
   console.log(
     `sizes: ${options.jobs} no-op jobs; ${options.files} files of ${options.fileSize} B; ${options.rounds} measured round(s) per configuration${options.quick ? ' (--quick)' : ''}; scenarios ${options.scenarios.join(', ')}`,
   );
@@ -343,7 +408,9 @@ async function main(): Promise<void> {
   const shmBase = fs.existsSync('/dev/shm') && freeBytes('/dev/shm') > needed ? '/dev/shm' : os.tmpdir();
   const fileRoot = fs.mkdtempSync(path.join(shmBase, 'ferry-bench-routing-'));
   teardown.add('remove ' + fileRoot, () => fs.rmSync(fileRoot, { recursive: true, force: true }));
-  console.log(`files (storage, sources, partner): ${fileRoot}${shmBase === '/dev/shm' ? ' (tmpfs)' : ' (no room on /dev/shm)'}; node data and logs: ${tmpRoot}`);
+  console.log(
+    `files (storage, sources, partner): ${fileRoot}${shmBase === '/dev/shm' ? ' (tmpfs)' : ' (no room on /dev/shm)'}; node data and logs: ${tmpRoot}`,
+  );
   const clientDir = path.join(tmpRoot, 'client');
   fs.mkdirSync(clientDir);
   const keyFile = sshKeygen(clientDir);
@@ -403,16 +470,35 @@ async function main(): Promise<void> {
     const busy = (n: number) => fmt(median(noop.filter((r) => r.nodes === n).map((r) => rate(options.jobs, r.result.busyMs))));
     console.log(`  1 node : ${fmt(median(one))} jobs/s   (rounds: ${one.map(fmt).join(', ')}; from the first pick-up: ${busy(1)} jobs/s)`);
     console.log(`  2 nodes: ${fmt(median(two))} jobs/s   (rounds: ${two.map(fmt).join(', ')}; from the first pick-up: ${busy(2)} jobs/s)`);
-    console.log(`  CPU per job, 1 node : ${perItem(noop.filter((r) => r.nodes === 1).map((r) => r.cpu), options.jobs)}`);
-    console.log(`  CPU per job, 2 nodes: ${perItem(noop.filter((r) => r.nodes === 2).map((r) => r.cpu), options.jobs)}`);
-    console.log(`  ratio 2 nodes / 1 node: ${(median(two) / median(one)).toFixed(2)}   (median first pick-up ${s(pickup)} after the commit: the nodes' 1 s idle poll)`);
+    console.log(
+      `  CPU per job, 1 node : ${perItem(
+        noop.filter((r) => r.nodes === 1).map((r) => r.cpu),
+        options.jobs,
+      )}`,
+    );
+    console.log(
+      `  CPU per job, 2 nodes: ${perItem(
+        noop.filter((r) => r.nodes === 2).map((r) => r.cpu),
+        options.jobs,
+      )}`,
+    );
+    console.log(
+      `  ratio 2 nodes / 1 node: ${(median(two) / median(one)).toFixed(2)}   (median first pick-up ${s(pickup)} after the commit: the nodes' 1 s idle poll)`,
+    );
   }
   if (copy.length > 0) {
     const v = copy.map((r) => rate(options.files, r.result.wallMs));
     console.log(`local copy, ${options.files} files of ${options.fileSize} B, 2 nodes x concurrency ${DEFAULT_CONCURRENCY}:`);
     const busy = copy.map((r) => rate(options.files, r.result.busyMs));
-    console.log(`  ${fmt(median(v))} files/s   (rounds: ${v.map(fmt).join(', ')}; from the first pick-up: ${fmt(median(busy))} files/s; median delivery ${fmt(median(copy.map((r) => r.perDeliveryMs)))} ms)`);
-    console.log(`    CPU per file: ${perItem(copy.map((r) => r.cpu), options.files)}`);
+    console.log(
+      `  ${fmt(median(v))} files/s   (rounds: ${v.map(fmt).join(', ')}; from the first pick-up: ${fmt(median(busy))} files/s; median delivery ${fmt(median(copy.map((r) => r.perDeliveryMs)))} ms)`,
+    );
+    console.log(
+      `    CPU per file: ${perItem(
+        copy.map((r) => r.cpu),
+        options.files,
+      )}`,
+    );
   }
   for (const c of [DEFAULT_CONCURRENCY, HIGH_CONCURRENCY]) {
     const rs = sftp.filter((r) => r.concurrency === c);
@@ -420,10 +506,22 @@ async function main(): Promise<void> {
     const f = rs.map((r) => rate(options.files, r.ferry.wallMs));
     const o = rs.map((r) => rate(options.files, r.opensshMs));
     console.log(`SFTP push, ${options.files} files of ${options.fileSize} B, 2 nodes x concurrency ${c}:`);
-    console.log(`  Ferry  : ${fmt(median(f))} files/s   (rounds: ${f.map(fmt).join(', ')}; from the first pick-up: ${fmt(median(rs.map((r) => rate(options.files, r.ferry.busyMs))))} files/s; median delivery ${fmt(median(rs.map((r) => r.ferryPerDeliveryMs)))} ms; ${fmt(median(rs.map((r) => r.connections)))} new TCP connections per round)`);
-    console.log(`    CPU per file: ${perItem(rs.map((r) => r.ferryCpu), options.files)}`);
+    console.log(
+      `  Ferry  : ${fmt(median(f))} files/s   (rounds: ${f.map(fmt).join(', ')}; from the first pick-up: ${fmt(median(rs.map((r) => rate(options.files, r.ferry.busyMs))))} files/s; median delivery ${fmt(median(rs.map((r) => r.ferryPerDeliveryMs)))} ms; ${fmt(median(rs.map((r) => r.connections)))} new TCP connections per round)`,
+    );
+    console.log(
+      `    CPU per file: ${perItem(
+        rs.map((r) => r.ferryCpu),
+        options.files,
+      )}`,
+    );
     console.log(`  OpenSSH: ${fmt(median(o))} files/s   (rounds: ${o.map(fmt).join(', ')}; one sftp session)`);
-    console.log(`    CPU per file: ${perItem(rs.map((r) => r.opensshCpu), options.files)}`);
+    console.log(
+      `    CPU per file: ${perItem(
+        rs.map((r) => r.opensshCpu),
+        options.files,
+      )}`,
+    );
     console.log(`  ratio Ferry/OpenSSH: ${(median(f) / median(o)).toFixed(2)}   (per round: ${rs.map((r, i) => (f[i]! / o[i]!).toFixed(2)).join(', ')})`);
   }
   if (login) {

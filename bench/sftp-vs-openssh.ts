@@ -27,7 +27,10 @@ function header(options: Options, ferryWorkers: number): string {
   return [
     `Ferry vs OpenSSH sftp-server: ${new Date().toISOString()}`,
     `command: node ${path.relative(process.cwd(), process.argv[1]!)} ${process.argv.slice(2).join(' ')}`.trimEnd(),
-    `machine: ${os.availableParallelism()} cores, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}, Node ${process.version}, ${sshVersion.trim()}`,
+    `machine: ${os.availableParallelism()} cores, load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}, Node ${process.version}, ${sshVersion.trim()}`,
     `Ferry: ${ferryWorkers} workers (one per core); OpenSSH: sshd with internal-sftp`,
     `client: OpenSSH sftp -b, aes128-gcm@openssh.com, curve25519-sha256; ${options.runs} runs per scenario and server, alternating, after ${warmupText(options, ferryWorkers)}`,
     `sizes: ${formatSize(s.bigFile)} file; ${s.smallFiles} x ${formatSize(s.smallFileSize)}; ${s.parallelSessions} x ${formatSize(s.parallelFileSize)}; ${s.manySessions} x ${formatSize(s.manyFileSize)}${options.quick ? ' (--quick)' : ''}`,
@@ -36,10 +39,12 @@ function header(options: Options, ferryWorkers: number): string {
 
 function warmupText(options: Options, ferryWorkers: number): string {
   if (options.warmup !== undefined) return `${options.warmup} warm-up runs each`;
-  return options.scenarios
-    .map((name) => `${buildScenario(name, options.sizes).warmupPerWorker * ferryWorkers} warm-up runs for ${name}`)
-    .filter((text) => !text.startsWith('0 '))
-    .join(', ') || 'no warm-up runs';
+  return (
+    options.scenarios
+      .map((name) => `${buildScenario(name, options.sizes).warmupPerWorker * ferryWorkers} warm-up runs for ${name}`)
+      .filter((text) => !text.startsWith('0 '))
+      .join(', ') || 'no warm-up runs'
+  );
 }
 
 interface Servers {
@@ -90,7 +95,10 @@ function serverComplaints(logs: Servers['logs'], max = 10): string[] {
         return line.trim() !== '';
       }
     });
-  const sshd = fs.readFileSync(logs.sshd, 'utf8').split('\n').filter((line) => line.trim() !== '');
+  const sshd = fs
+    .readFileSync(logs.sshd, 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '');
   const report = (name: string, lines: string[]) =>
     lines.length === 0 ? [] : [`${name} logged ${lines.length} warnings or errors; the first ones:`, ...lines.slice(0, max).map((l) => '  ' + l.slice(0, 300))];
   return [...report('Ferry', ferry), ...report('sshd', sshd)];

@@ -172,7 +172,15 @@ export async function runSupervisor(config: Config): Promise<void> {
     log,
     {
       failed: (trx, job, error) =>
-        events.record({ kind: 'delivery-failed', nodeId, nodeName: config.node.name, detail: `job ${job.id} (${job.kind}), transfer ${job.transfer_id ?? '-'}, attempt ${job.attempts} of ${job.max_attempts}: ${error}` }, trx),
+        events.record(
+          {
+            kind: 'delivery-failed',
+            nodeId,
+            nodeName: config.node.name,
+            detail: `job ${job.id} (${job.kind}), transfer ${job.transfer_id ?? '-'}, attempt ${job.attempts} of ${job.max_attempts}: ${error}`,
+          },
+          trx,
+        ),
       recorded: (job, outcome) => metrics.queueAttempt(job.kind, outcome.status),
     },
   );
@@ -253,7 +261,12 @@ export async function runSupervisor(config: Config): Promise<void> {
     if (status.state === 'draining' && !draining) draining = drain(coordinator!.drainDeadline ?? Date.now());
     if (status.state === 'active') draining = undefined;
   });
-  await waitForDatabase('join the cluster', () => coordinator!.start(), log, () => (startingBecause = 'database unreachable'));
+  await waitForDatabase(
+    'join the cluster',
+    () => coordinator!.start(),
+    log,
+    () => (startingBecause = 'database unreachable'),
+  );
   await workers.serve(shouldServe(coordinator.status));
   runner.setActive(shouldServe(coordinator.status));
   log.info(

@@ -67,14 +67,16 @@ export async function runWorker(config: Config): Promise<void> {
     return result;
   };
   // A completed upload and the deliveries its routes ask for commit together.
-  const routeUpload = (end: TransferEnd): AfterFinish => async (trx, row) => {
-    const queued = await enqueueDeliveries(
-      trx,
-      { event: 'upload', account: row.account, path: row.path, size: row.start_offset + end.bytes, sha256: end.sha256 ?? null },
-      { maxAttempts: config.queue.max_attempts, storageDir: config.storage.dir },
-    );
-    if (queued > 0) setImmediate(() => send({ type: 'queued' }));
-  };
+  const routeUpload =
+    (end: TransferEnd): AfterFinish =>
+    async (trx, row) => {
+      const queued = await enqueueDeliveries(
+        trx,
+        { event: 'upload', account: row.account, path: row.path, size: row.start_offset + end.bytes, sha256: end.sha256 ?? null },
+        { maxAttempts: config.queue.max_attempts, storageDir: config.storage.dir },
+      );
+      if (queued > 0) setImmediate(() => send({ type: 'queued' }));
+    };
 
   const ssh = new SshService({
     hostKeys: await loadHostKeys(database.db),
@@ -88,13 +90,16 @@ export async function runWorker(config: Config): Promise<void> {
       maxStartups: config.sftp.max_startups,
     },
     algorithms: resolveSshAlgorithms(config.sftp),
-    journal: measuredJournal({
-      start: (t) => transfers.start({ ...t, nodeId, workerPid: process.pid }),
-      // The end of a transfer must reach the log even across a database restart.
-      finish: (id, end) => retryWhileDatabaseDown(() => transfers.finish(id, end), log),
-      completeUpload: (id, end) => retryWhileDatabaseDown(() => transfers.finishUpload(id, end, routeUpload(end)), log),
-      knownSha256: (account, path, stamp) => transfers.knownSha256(account, path, stamp),
-    }, report),
+    journal: measuredJournal(
+      {
+        start: (t) => transfers.start({ ...t, nodeId, workerPid: process.pid }),
+        // The end of a transfer must reach the log even across a database restart.
+        finish: (id, end) => retryWhileDatabaseDown(() => transfers.finish(id, end), log),
+        completeUpload: (id, end) => retryWhileDatabaseDown(() => transfers.finishUpload(id, end, routeUpload(end)), log),
+        knownSha256: (account, path, stamp) => transfers.knownSha256(account, path, stamp),
+      },
+      report,
+    ),
     authenticatePassword,
     report,
     authenticateKey: (name, key, address) => authenticator.publicKey(name, key, address),

@@ -14,10 +14,7 @@ export type WorkerMessage =
   | { type: 'metrics'; events: MetricEvent[] };
 
 /** Messages from the supervisor to its workers. */
-export type SupervisorMessage =
-  | { type: 'serve'; on: boolean }
-  | { type: 'close-sessions'; reason: string }
-  | { type: 'shutdown'; graceMs: number };
+export type SupervisorMessage = { type: 'serve'; on: boolean } | { type: 'close-sessions'; reason: string } | { type: 'shutdown'; graceMs: number };
 
 /** A worker that has not said it is up by then is killed and replaced. */
 const WORKER_START_TIMEOUT_MS = 60_000;

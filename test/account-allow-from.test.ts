@@ -94,7 +94,11 @@ describe('IP allow-lists: a node checks the client address it sees, directly and
       extra: { ...pki.tlsEnv('n1'), FERRY_NODE_NAME: 'n1', FERRY_EDGES: edge.tunnel, FERRY_ACCOUNTS_LOCKOUT_FAILURES: '3' },
     };
     key = sshKeygen(dir);
-    await ferryOk(env, ['account', 'add', 'partner', '--password-stdin', '--key', key + '.pub', '--allow-from', '127.0.0.2', '--allow-from', '2001:db8::/32'], PASSWORD + '\n');
+    await ferryOk(
+      env,
+      ['account', 'add', 'partner', '--password-stdin', '--key', key + '.pub', '--allow-from', '127.0.0.2', '--allow-from', '2001:db8::/32'],
+      PASSWORD + '\n',
+    );
     await ferryOk(env, ['account', 'add', 'anyone', '--key', key + '.pub']);
     edgeProcess = await startNode(edge.env, { command: 'edge', cwd: edge.cwd });
     node = await startNode(env);
@@ -148,7 +152,10 @@ describe('IP allow-lists: a node checks the client address it sees, directly and
       ]);
       const logged = node!.logs.filter((l) => l.msg === 'login refused' && l.reason === 'address-not-allowed' && l.account === 'partner');
       assert.ok(logged.length >= 3, 'every refused attempt is logged');
-      assert.ok(logged.every((l) => l.client === '127.0.0.3'), 'with the client’s address');
+      assert.ok(
+        logged.every((l) => l.client === '127.0.0.3'),
+        'with the client’s address',
+      );
     });
   }
 

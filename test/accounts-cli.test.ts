@@ -21,7 +21,11 @@ for (const kind of DATABASE_KINDS) {
     it('adds an account with a password and two keys, and shows them', async () => {
       const k1 = sshKeygen(dir, 'k1');
       const k2 = sshKeygen(dir, 'k2');
-      const add = await runFerry(['account', 'add', 'alice', '--password-stdin', '--key', k1 + '.pub', '--key', k2 + '.pub', '--home', 'partners/alice'], env, 'pa55word\n');
+      const add = await runFerry(
+        ['account', 'add', 'alice', '--password-stdin', '--key', k1 + '.pub', '--key', k2 + '.pub', '--home', 'partners/alice'],
+        env,
+        'pa55word\n',
+      );
       assert.equal(add.code, 0, add.stderr);
       const show = JSON.parse((await runFerry(['account', 'show', 'alice', '--json'], env)).stdout);
       assert.equal(show.name, 'alice');

@@ -51,7 +51,10 @@ describe('REST API on the admin port (two nodes, one PostgreSQL)', () => {
     assert.ok(password, generated);
     assert.ok(await adminLogin(a.adminPort, 'gen', password));
     const list = JSON.parse(await ferryOk(envA, ['admin', 'list', '--json']));
-    assert.deepEqual(list.map((u: any) => `${u.name}:${u.role}`), ['gen:operator', 'ops:operator', 'root:admin']);
+    assert.deepEqual(
+      list.map((u: any) => `${u.name}:${u.role}`),
+      ['gen:operator', 'ops:operator', 'root:admin'],
+    );
   });
 
   it('serves HTTPS with the self-signed certificate it made, and health without login', async () => {
@@ -59,7 +62,9 @@ describe('REST API on the admin port (two nodes, one PostgreSQL)', () => {
     assert.ok(fs.existsSync(certFile));
     // Trusting exactly that certificate, the connection verifies (it names 127.0.0.1).
     const status = await new Promise<number>((resolve, reject) => {
-      https.get({ host: '127.0.0.1', port: a.adminPort, path: '/health/ready', ca: fs.readFileSync(certFile) }, (res) => (res.resume(), resolve(res.statusCode!))).on('error', reject);
+      https
+        .get({ host: '127.0.0.1', port: a.adminPort, path: '/health/ready', ca: fs.readFileSync(certFile) }, (res) => (res.resume(), resolve(res.statusCode!)))
+        .on('error', reject);
     });
     assert.equal(status, 200);
     const page = await adminRequest(a.adminPort, '/');
@@ -92,7 +97,8 @@ describe('REST API on the admin port (two nodes, one PostgreSQL)', () => {
     const routes: [string, string][] = [];
     for (const [route, methods] of Object.entries<any>(openapi.paths)) {
       if (!route.startsWith('/api/v1/') || route === '/api/v1/login') continue;
-      for (const method of Object.keys(methods)) routes.push([method.toUpperCase(), route.replace('{id}', '1').replace('{name}', 'x').replace('{fingerprint}', 'SHA256:x')]);
+      for (const method of Object.keys(methods))
+        routes.push([method.toUpperCase(), route.replace('{id}', '1').replace('{name}', 'x').replace('{fingerprint}', 'SHA256:x')]);
     }
     assert.ok(routes.length >= 20, `only ${routes.length} routes in the OpenAPI document`);
     const ops = await adminLogin(a.adminPort, 'ops', OPERATOR_PASSWORD);
@@ -126,7 +132,10 @@ describe('REST API on the admin port (two nodes, one PostgreSQL)', () => {
     const mine = listed.body.find((t: any) => t.label === 'nightly-report');
     assert.equal(mine.kind, 'api');
     assert.equal(mine.user, 'ops');
-    assert.ok(listed.body.every((t: any) => t.user === 'ops'), 'an operator sees only their own tokens');
+    assert.ok(
+      listed.body.every((t: any) => t.user === 'ops'),
+      'an operator sees only their own tokens',
+    );
     assert.ok(!JSON.stringify(listed.body).includes(made.body.token), 'tokens themselves are never listed');
     const all = await adminRequest(a.adminPort, '/api/v1/tokens', { token: rootToken });
     assert.ok(all.body.some((t: any) => t.user === 'root') && all.body.some((t: any) => t.user === 'ops'), 'an admin sees everyone’s');
@@ -181,7 +190,11 @@ describe('REST API on the admin port (two nodes, one PostgreSQL)', () => {
     assert.equal(found.body.transfers[0].path, '/report,1.csv');
     assert.equal(found.body.transfers[0].bytes, 8);
     const anyCase = await adminRequest(a.adminPort, `/api/v1/transfers?path=${encodeURIComponent('REPORT,1')}`, { token: rootToken });
-    assert.deepEqual(anyCase.body.transfers.map((t: any) => t.path), ['/report,1.csv'], 'the path search ignores case on PostgreSQL too');
+    assert.deepEqual(
+      anyCase.body.transfers.map((t: any) => t.path),
+      ['/report,1.csv'],
+      'the path search ignores case on PostgreSQL too',
+    );
     for (const literal of ['%', '_', '\\']) {
       const none = await adminRequest(a.adminPort, `/api/v1/transfers?path=${encodeURIComponent(literal)}`, { token: rootToken });
       assert.equal(none.body.transfers.length, 0, `"${literal}" is searched for literally`);
@@ -197,7 +210,11 @@ describe('REST API on the admin port (two nodes, one PostgreSQL)', () => {
     assert.equal(notUpload.status, 400);
     assert.match(notUpload.body.error, /only deliveries can be resubmitted/);
 
-    const badNetwork = await adminRequest(a.adminPort, '/api/v1/accounts/carol', { method: 'PATCH', token: rootToken, body: { disabled: true, allowFrom: ['10.1.2.3/8'] } });
+    const badNetwork = await adminRequest(a.adminPort, '/api/v1/accounts/carol', {
+      method: 'PATCH',
+      token: rootToken,
+      body: { disabled: true, allowFrom: ['10.1.2.3/8'] },
+    });
     assert.equal(badNetwork.status, 400);
     assert.match(badNetwork.body.error, /10\.0\.0\.0\/8/);
     const elsewhere = await adminRequest(a.adminPort, '/api/v1/accounts/carol', { method: 'PATCH', token: rootToken, body: { allowFrom: ['192.0.2.0/24'] } });
@@ -211,13 +228,24 @@ describe('REST API on the admin port (two nodes, one PostgreSQL)', () => {
     await adminRequest(a.adminPort, '/api/v1/accounts/carol', { method: 'PATCH', token: rootToken, body: { disabled: false } });
 
     const key = sshKeygen(dir, 'carol_key');
-    const added = await adminRequest(a.adminPort, '/api/v1/accounts/carol/keys', { method: 'POST', token: rootToken, body: { key: fs.readFileSync(key + '.pub', 'utf8') } });
+    const added = await adminRequest(a.adminPort, '/api/v1/accounts/carol/keys', {
+      method: 'POST',
+      token: rootToken,
+      body: { key: fs.readFileSync(key + '.pub', 'utf8') },
+    });
     assert.equal(added.status, 201);
     assert.equal(added.body.keys.length, 1);
     assert.equal((await sftpBatch({ port: a.sftpPort, user: 'carol', keyFile: key, dir }, ['pwd'])).code, 0);
-    const again = await adminRequest(a.adminPort, '/api/v1/accounts/carol/keys', { method: 'POST', token: rootToken, body: { key: fs.readFileSync(key + '.pub', 'utf8') } });
+    const again = await adminRequest(a.adminPort, '/api/v1/accounts/carol/keys', {
+      method: 'POST',
+      token: rootToken,
+      body: { key: fs.readFileSync(key + '.pub', 'utf8') },
+    });
     assert.equal(again.status, 409);
-    const removed = await adminRequest(a.adminPort, `/api/v1/accounts/carol/keys/${encodeURIComponent(added.body.keys[0].fingerprint)}`, { method: 'DELETE', token: rootToken });
+    const removed = await adminRequest(a.adminPort, `/api/v1/accounts/carol/keys/${encodeURIComponent(added.body.keys[0].fingerprint)}`, {
+      method: 'DELETE',
+      token: rootToken,
+    });
     assert.equal(removed.body.keys.length, 0);
     assert.notEqual((await sftpBatch({ port: a.sftpPort, user: 'carol', keyFile: key, dir }, ['pwd'])).code, 0);
   });
@@ -241,7 +269,12 @@ describe('REST API on the admin port (two nodes, one PostgreSQL)', () => {
       assert.equal(res.status, status, `${method} ${url}: ${JSON.stringify(res.body)}`);
       assert.match(res.body.error, message, `${method} ${url}`);
     }
-    const bad = await adminRequest(a.adminPort, '/api/v1/accounts', { method: 'POST', token: rootToken, headers: { 'content-type': 'application/json' }, body: undefined });
+    const bad = await adminRequest(a.adminPort, '/api/v1/accounts', {
+      method: 'POST',
+      token: rootToken,
+      headers: { 'content-type': 'application/json' },
+      body: undefined,
+    });
     assert.ok(bad.status >= 400 && bad.status < 500);
     assert.equal((await adminRequest(a.adminPort, '/api/v1/accounts', { token: rootToken })).body.length, before);
   });
@@ -283,7 +316,12 @@ describe('REST API on the admin port (two nodes, one PostgreSQL)', () => {
     const c = await startNode(envC);
     try {
       const status = await new Promise<number>((resolve, reject) => {
-        https.get({ host: '127.0.0.1', port: c.adminPort, path: '/health/live', ca: fs.readFileSync(path.join(pki, 'ca.crt')) }, (res) => (res.resume(), resolve(res.statusCode!))).on('error', reject);
+        https
+          .get(
+            { host: '127.0.0.1', port: c.adminPort, path: '/health/live', ca: fs.readFileSync(path.join(pki, 'ca.crt')) },
+            (res) => (res.resume(), resolve(res.statusCode!)),
+          )
+          .on('error', reject);
       });
       assert.equal(status, 200);
       assert.ok(!fs.existsSync(path.join(envC.dataDir, 'admin-tls')));

@@ -55,7 +55,11 @@ describe('the shipped Prometheus alert rules and the metrics documentation', () 
 
     for (const rule of rules) {
       assert.match(rule.alert, /^Ferry[A-Z][A-Za-z]+$/);
-      assert.deepEqual(Object.keys(rule).filter((k) => !['alert', 'expr', 'for', 'labels', 'annotations'].includes(k)), [], `${rule.alert}: known keys only`);
+      assert.deepEqual(
+        Object.keys(rule).filter((k) => !['alert', 'expr', 'for', 'labels', 'annotations'].includes(k)),
+        [],
+        `${rule.alert}: known keys only`,
+      );
       if (rule.for !== undefined) assert.match(rule.for, /^\d+[smhd]$/, `${rule.alert}: for`);
       assert.ok(['critical', 'warning', 'info'].includes(rule.labels?.severity), `${rule.alert}: severity`);
       assert.equal(typeof rule.annotations?.summary, 'string', `${rule.alert}: summary`);
@@ -67,11 +71,22 @@ describe('the shipped Prometheus alert rules and the metrics documentation', () 
       }
     }
     const uses = (metric: string) => rules.filter((r) => parsePromql(r.expr).metrics.some((m) => family(m, families) === metric || m === metric));
-    for (const metric of ['up', 'ferry_node_primary', 'ferry_lease_token', 'ferry_queue_jobs', 'ferry_queue_oldest_age_seconds', 'ferry_deliveries_total', 'ferry_database_round_trip_seconds', 'ferry_peer_heartbeat_age_seconds']) {
+    for (const metric of [
+      'up',
+      'ferry_node_primary',
+      'ferry_lease_token',
+      'ferry_queue_jobs',
+      'ferry_queue_oldest_age_seconds',
+      'ferry_deliveries_total',
+      'ferry_database_round_trip_seconds',
+      'ferry_peer_heartbeat_age_seconds',
+    ]) {
       assert.ok(uses(metric).length > 0, `a rule watches ${metric}`);
     }
 
-    const documented = new Set([...fs.readFileSync(repo('docs/metrics.md'), 'utf8').matchAll(/^\| `(ferry_[a-z_]+)` \| (\w+) \|/gm)].map((m) => `${m[1]} ${m[2]}`));
+    const documented = new Set(
+      [...fs.readFileSync(repo('docs/metrics.md'), 'utf8').matchAll(/^\| `(ferry_[a-z_]+)` \| (\w+) \|/gm)].map((m) => `${m[1]} ${m[2]}`),
+    );
     const served = new Set([...families.entries()].filter(([name]) => name.startsWith('ferry_')).map(([name, type]) => `${name} ${type}`));
     assert.deepEqual([...served].sort(), [...documented].sort(), 'docs/metrics.md lists exactly the metrics a node serves, with their types');
   });

@@ -95,7 +95,13 @@ describe('alert webhooks of a three-node cluster', () => {
     // The ops receiver refused each first attempt: it got the same event again, with the next attempt number.
     const atOps = await waitFor('the failover at ops', () => ops.distinct('failover')[0]);
     const tries = ops.received.filter((r) => r.eventId === atOps.eventId);
-    assert.deepEqual(tries.map((r) => [r.attempt, r.answered]), [[1, 503], [2, 200]]);
+    assert.deepEqual(
+      tries.map((r) => [r.attempt, r.answered]),
+      [
+        [1, 503],
+        [2, 200],
+      ],
+    );
     assert.equal(tries[0]!.body, tries[1]!.body, 'a retry sends the same body');
   });
 
@@ -133,12 +139,23 @@ describe('alert webhooks of a three-node cluster', () => {
     try {
       await migrate(handle);
       const recorded = async () => (await handle.db.selectFrom('cluster_events').select(['id', 'kind']).orderBy('id').execute()).map((e) => String(e.id));
-      await waitFor('every recorded event at ops', async () => {
-        const got = new Set(ops.distinct().map((r) => r.eventId));
-        return (await recorded()).every((id) => got.has(id));
-      }, 30_000);
+      await waitFor(
+        'every recorded event at ops',
+        async () => {
+          const got = new Set(ops.distinct().map((r) => r.eventId));
+          return (await recorded()).every((id) => got.has(id));
+        },
+        30_000,
+      );
       const all = await recorded();
-      assert.deepEqual(ops.distinct().map((r) => r.eventId).sort(), [...all].sort(), 'ops got exactly the recorded events');
+      assert.deepEqual(
+        ops
+          .distinct()
+          .map((r) => r.eventId)
+          .sort(),
+        [...all].sort(),
+        'ops got exactly the recorded events',
+      );
     } finally {
       await handle.close();
     }
@@ -156,7 +173,11 @@ describe('alert webhooks of a three-node cluster', () => {
     assert.deepEqual([...new Set(pager.received.map((r) => r.event.kind))].sort(), [...PAGER_KINDS].sort(), 'the pager gets its kinds only');
     const acknowledgements = new Map<string, number>();
     for (const r of pager.acknowledged) acknowledgements.set(r.eventId, (acknowledgements.get(r.eventId) ?? 0) + 1);
-    assert.deepEqual([...acknowledgements.values()].filter((n) => n !== 1), [], 'the pager acknowledged each event once');
+    assert.deepEqual(
+      [...acknowledgements.values()].filter((n) => n !== 1),
+      [],
+      'the pager acknowledged each event once',
+    );
 
     const [, survivor] = live().find(([name]) => name !== primary)!;
     const metrics = await waitFor('the new primary in its metrics', async () => {
@@ -192,7 +213,10 @@ describe('alert webhooks of one node', () => {
       const givenUp = await node.waitForLog((l) => l.msg === 'alert given up: the event is older than alerts.give_up_after' && l.event === 'primary-changed');
       const tries = down.received.filter((r) => r.eventId === String(givenUp.eventId));
       assert.ok(tries.length >= 2, 'retried before giving up');
-      assert.deepEqual(tries.map((r) => r.attempt), tries.map((_, i) => i + 1));
+      assert.deepEqual(
+        tries.map((r) => r.attempt),
+        tries.map((_, i) => i + 1),
+      );
       assert.equal(givenUp.attempts, tries.length);
       assert.ok((await scrapeMetrics(node.adminPort)).get('ferry_alert_deliveries_total', { webhook: `127.0.0.1:${down.port}`, result: 'given-up' }) >= 1);
       assert.equal(await node.stop(), 0);
@@ -204,7 +228,10 @@ describe('alert webhooks of one node', () => {
       await waitFor('the restart at the new webhook', () => later.distinct('primary-changed').length === 1);
       const got = later.distinct().map((r) => r.event);
       assert.ok(history > 0);
-      assert.ok(got.every((e) => e.id > history), 'no event from before this node started (the last: its node-stopped)');
+      assert.ok(
+        got.every((e) => e.id > history),
+        'no event from before this node started (the last: its node-stopped)',
+      );
       assert.ok(got.some((e) => e.kind === 'node-joined'));
     } finally {
       await node?.kill('SIGKILL');
@@ -229,12 +256,19 @@ describe('alert settings', () => {
     const dir = tempDir();
     try {
       const dataDir = path.join(dir, 'data');
-      const env = (extra: Record<string, string>): FerryEnv => ({ dataDir, databaseUrl: `sqlite:${path.join(dataDir, 'ferry.db')}`, extra: { FERRY_ADMIN_PORT: '0', FERRY_SFTP_PORT: '0', ...extra } });
+      const env = (extra: Record<string, string>): FerryEnv => ({
+        dataDir,
+        databaseUrl: `sqlite:${path.join(dataDir, 'ferry.db')}`,
+        extra: { FERRY_ADMIN_PORT: '0', FERRY_SFTP_PORT: '0', ...extra },
+      });
       const cases: Array<[Record<string, string>, RegExp]> = [
         [{ FERRY_ALERTS_WEBHOOKS: 'http://127.0.0.1:9/hook' }, /alerts\.webhooks\[0\] \(FERRY_ALERTS_WEBHOOKS\): http:\/\/127\.0\.0\.1:9\/hook needs a secret/],
         [{ FERRY_ALERTS_WEBHOOKS: 'ftp://127.0.0.1/hook', FERRY_ALERTS_SECRET: 's' }, /"ftp:\/\/127\.0\.0\.1\/hook" is not an http:\/\/ or https:\/\/ URL/],
         [{ FERRY_ALERTS_WEBHOOKS: 'http://127.0.0.1:9/a,http://127.0.0.1:9/a', FERRY_ALERTS_SECRET: 's' }, /listed twice/],
-        [{ FERRY_ALERTS_WEBHOOKS: 'http://127.0.0.1:9/hook', FERRY_ALERTS_SECRET_FILE: path.join(dir, 'missing') }, /alerts\.secret_file: cannot read .*missing/],
+        [
+          { FERRY_ALERTS_WEBHOOKS: 'http://127.0.0.1:9/hook', FERRY_ALERTS_SECRET_FILE: path.join(dir, 'missing') },
+          /alerts\.secret_file: cannot read .*missing/,
+        ],
         [{ FERRY_ALERTS_GIVE_UP_AFTER: 'never' }, /alerts\.give_up_after/],
       ];
       for (const [extra, message] of cases) {

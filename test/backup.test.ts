@@ -81,7 +81,10 @@ for (const kind of DATABASE_KINDS) {
       let stop = false;
       const uploads = (async () => {
         for (let batch = 0; batch < 40 && !stop; batch++) {
-          const r = await sftpBatch(login, Array.from({ length: 10 }, (_, i) => `put ${source} up-${batch}-${i}.bin`));
+          const r = await sftpBatch(
+            login,
+            Array.from({ length: 10 }, (_, i) => `put ${source} up-${batch}-${i}.bin`),
+          );
           assert.equal(r.code, 0, r.stderr);
         }
       })();
@@ -93,7 +96,12 @@ for (const kind of DATABASE_KINDS) {
         assert.equal(backup.code, 0, backup.stderr);
         assert.match(backup.stdout, new RegExp(`backed up the ${kind} database`));
         assert.match(backup.stdout, /files of .*storage: \d+ \(\d+ bytes\)/);
-        await waitFor('an upload committed after the backup', async () => ((await completed(env)).length > committedBeforeBackup.length ? true : undefined), 60_000, 200);
+        await waitFor(
+          'an upload committed after the backup',
+          async () => ((await completed(env)).length > committedBeforeBackup.length ? true : undefined),
+          60_000,
+          200,
+        );
       } finally {
         stop = true;
         await uploads;
@@ -103,7 +111,10 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(manifest.database.kind, kind);
       assert.match(manifest.database.migration, /^\d{4}_/);
       assert.match(manifest.files[0].sha256, /^[0-9a-f]{64}$/);
-      assert.ok(manifest.files.some((f: any) => f.name === 'configuration.xml'), 'the configuration snapshot is in the manifest');
+      assert.ok(
+        manifest.files.some((f: any) => f.name === 'configuration.xml'),
+        'the configuration snapshot is in the manifest',
+      );
       const snapshot = fs.readFileSync(path.join(backupDir, 'configuration.xml'), 'utf8');
       assert.match(snapshot, /<ferry-snapshot version="1">/);
       for (const name of ['alice', 'bob', 'carol']) assert.match(snapshot, new RegExp(`<account name="${name}"`));

@@ -62,7 +62,13 @@ for (const kind of DATABASE_KINDS) {
       const before = snapshot(dir);
       const file = path.join(dir, 'up.txt');
       fs.writeFileSync(file, 'inside');
-      const result = await sftpBatch(login, [`put ${file} ../../../up.txt`, `-put ${file} /tmp/abs.txt`, 'cd ../../..', 'pwd', '-get /etc/passwd ' + path.join(dir, 'pw')]);
+      const result = await sftpBatch(login, [
+        `put ${file} ../../../up.txt`,
+        `-put ${file} /tmp/abs.txt`,
+        'cd ../../..',
+        'pwd',
+        '-get /etc/passwd ' + path.join(dir, 'pw'),
+      ]);
       assert.match(result.stdout, /Remote working directory: \/\n/);
       assert.equal(fs.readFileSync(path.join(home, 'up.txt'), 'utf8'), 'inside');
       assert.equal(fs.existsSync(path.join(dir, 'pw')), false);
@@ -73,7 +79,12 @@ for (const kind of DATABASE_KINDS) {
     });
 
     it('refuses symlinks that lead outside the home, and refuses to create symlinks', async () => {
-      const result = await sftpBatch(login, ['-ls escape/', `-get escape/outside.txt ${path.join(dir, 'stolen')}`, '-put ' + key + '.pub dangling', '-ln -s /etc newlink']);
+      const result = await sftpBatch(login, [
+        '-ls escape/',
+        `-get escape/outside.txt ${path.join(dir, 'stolen')}`,
+        '-put ' + key + '.pub dangling',
+        '-ln -s /etc newlink',
+      ]);
       assert.equal(fs.existsSync(path.join(dir, 'stolen')), false);
       assert.equal(fs.existsSync(path.join(dir, 'nowhere')), false);
       assert.equal(fs.existsSync(path.join(home, 'newlink')), false);
@@ -99,7 +110,10 @@ for (const kind of DATABASE_KINDS) {
       const still = await raw.request(PKT.REALPATH, str('.'));
       assert.equal(still.type, 104);
       raw.end();
-      assert.equal(fs.readdirSync(home).some((n) => n.startsWith('x') || n.includes('\0')), false);
+      assert.equal(
+        fs.readdirSync(home).some((n) => n.startsWith('x') || n.includes('\0')),
+        false,
+      );
     });
 
     it('closes only the offending session on an oversized packet', async () => {

@@ -15,11 +15,25 @@ type Interval = Array<[node: 'a' | 'b', seconds: number, megabytes?: number]>;
 
 // Quiet intervals: 8 transfers of 1 MB/s each, 40 transfer-seconds in 60 s (concurrency 0.667).
 // Times 2,4,4,4,5,5,7,9: mean 5, σ 2 (population), p50 4, p95 9, max 9; σ/max 0.222, erratic.
-const QUIET: Interval = [['a', 2], ['a', 4], ['a', 4], ['a', 4], ['b', 5], ['b', 5], ['b', 7], ['b', 9]];
+const QUIET: Interval = [
+  ['a', 2],
+  ['a', 4],
+  ['a', 4],
+  ['a', 4],
+  ['b', 5],
+  ['b', 5],
+  ['b', 7],
+  ['b', 9],
+];
 // Saturated: the same files taking four times as long (concurrency 2.667, each at 0.25 MB/s).
 const SLOW: Interval = QUIET.map(([node, s]) => [node, s * 4, s]);
 // Calm: four 5 s transfers of 5 MB (σ 0: not erratic), concurrency 0.333.
-const CALM: Interval = [['a', 5], ['a', 5], ['b', 5], ['b', 5]];
+const CALM: Interval = [
+  ['a', 5],
+  ['a', 5],
+  ['b', 5],
+  ['b', 5],
+];
 
 /** Six one-minute intervals, ending two minutes before now. */
 function intervalStarts(now: number): number[] {
@@ -34,7 +48,22 @@ async function insertLog(url: string, intervals: Interval[], now: number): Promi
     for (const name of ['a', 'b']) {
       await handle.db
         .insertInto('nodes')
-        .values({ id: `id-${name}`, name: `node-${name}`, version: '0.1.0', started_at: now - 3_600_000, heartbeat_at: now - 3_600_000, stopped_at: now - 1000, state: 'active', ready: 0, sessions: 0, sftp_address: null, admin_address: null, drain_deadline: null, lost_at: null, mode: 'active-active' })
+        .values({
+          id: `id-${name}`,
+          name: `node-${name}`,
+          version: '0.1.0',
+          started_at: now - 3_600_000,
+          heartbeat_at: now - 3_600_000,
+          stopped_at: now - 1000,
+          state: 'active',
+          ready: 0,
+          sessions: 0,
+          sftp_address: null,
+          admin_address: null,
+          drain_deadline: null,
+          lost_at: null,
+          mode: 'active-active',
+        })
         .execute();
     }
     const starts = intervalStarts(now);
@@ -42,9 +71,21 @@ async function insertLog(url: string, intervals: Interval[], now: number): Promi
       transfers.map(([node, seconds, megabytes], i) => {
         const started = starts[k]! + 1000 + i * 100;
         return {
-          node_id: `id-${node}`, worker_pid: 1, session_id: `s${k}-${i}`, account: 'alice', protocol: 'sftp', client_address: '127.0.0.1',
-          path: `/f${k}-${i}.bin`, direction: (i % 2 ? 'download' : 'upload') as 'upload' | 'download', start_offset: 0,
-          bytes: (megabytes ?? seconds) * 1_000_000, started_at: started, ended_at: started + seconds * 1000, sha256: null, status: 'completed' as 'completed' | 'failed', error: null,
+          node_id: `id-${node}`,
+          worker_pid: 1,
+          session_id: `s${k}-${i}`,
+          account: 'alice',
+          protocol: 'sftp',
+          client_address: '127.0.0.1',
+          path: `/f${k}-${i}.bin`,
+          direction: (i % 2 ? 'download' : 'upload') as 'upload' | 'download',
+          start_offset: 0,
+          bytes: (megabytes ?? seconds) * 1_000_000,
+          started_at: started,
+          ended_at: started + seconds * 1000,
+          sha256: null,
+          status: 'completed' as 'completed' | 'failed',
+          error: null,
         };
       }),
     );
@@ -83,7 +124,18 @@ async function checkApiAndConsole(node: RunningNode, env: FerryEnv): Promise<voi
   assert.equal(bad.status, 400);
   assert.match(bad.body.error, /invalid --since "soon"/);
 
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
   try {
     const page = await (await browser.newContext({ ignoreHTTPSErrors: true })).newPage();
     page.setDefaultTimeout(20_000);
@@ -137,7 +189,11 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(report.capacityPerNode, 500_000);
       const starts = intervalStarts(now).map((t) => new Date(t).toISOString());
       const intervals = busy(report);
-      assert.deepEqual(intervals.map((i: any) => i.start), starts, 'the six intervals with transfers, noise ignored');
+      assert.deepEqual(
+        intervals.map((i: any) => i.start),
+        starts,
+        'the six intervals with transfers, noise ignored',
+      );
       for (const i of intervals.slice(0, 3)) {
         assert.equal(i.count, 8);
         assert.equal(i.bytes, 40_000_000);
@@ -206,9 +262,21 @@ for (const kind of DATABASE_KINDS) {
         await migrate(handle);
         for (let chunk = 0; chunk < 12; chunk++) {
           const rows = Array.from({ length: 1000 }, (_, i) => ({
-            node_id: 'id-a', worker_pid: 1, session_id: 's', account: 'alice', protocol: 'sftp', client_address: '127.0.0.1',
-            path: `/many-${chunk}-${i}`, direction: 'upload' as const, start_offset: 0, bytes: 1000,
-            started_at: start + chunk * 1000 + i, ended_at: start + chunk * 1000 + i + 2000, sha256: null, status: 'completed' as const, error: null,
+            node_id: 'id-a',
+            worker_pid: 1,
+            session_id: 's',
+            account: 'alice',
+            protocol: 'sftp',
+            client_address: '127.0.0.1',
+            path: `/many-${chunk}-${i}`,
+            direction: 'upload' as const,
+            start_offset: 0,
+            bytes: 1000,
+            started_at: start + chunk * 1000 + i,
+            ended_at: start + chunk * 1000 + i + 2000,
+            sha256: null,
+            status: 'completed' as const,
+            error: null,
           }));
           await handle.db.insertInto('transfers').values(rows).execute();
         }
@@ -293,7 +361,17 @@ for (const kind of DATABASE_KINDS) {
         databaseUrl: await freshDatabaseUrl(kind as DatabaseKind, path.join(dir, 'idle')),
         extra: { FERRY_CAPACITY_INTERVAL: '1m', FERRY_CAPACITY_NODE_THROUGHPUT: '100MB/s', FERRY_CAPACITY_WINDOW: '30m', FERRY_NODE_NAME: 'node-c' },
       };
-      await insertLog(idle.databaseUrl, [[['a', 1], ['a', 2], ['b', 9]]], now);
+      await insertLog(
+        idle.databaseUrl,
+        [
+          [
+            ['a', 1],
+            ['a', 2],
+            ['b', 9],
+          ],
+        ],
+        now,
+      );
       const report = await capacity(idle);
       assert.equal(report.minSamples, 20, 'the default of capacity.min_samples');
       const [interval] = busy(report);
@@ -313,7 +391,10 @@ for (const kind of DATABASE_KINDS) {
         await node.stop();
       }
       const status = JSON.parse((await runFerry(['cluster', 'status', '--json', '--events', '100'], idle)).stdout);
-      assert.deepEqual(status.events.filter((e: any) => e.kind === 'capacity-warning'), []);
+      assert.deepEqual(
+        status.events.filter((e: any) => e.kind === 'capacity-warning'),
+        [],
+      );
 
       // The same three transfers are judged when the operator allows so few.
       const lax = await capacity({ ...idle, extra: { ...idle.extra, FERRY_CAPACITY_MIN_SAMPLES: '3' } });

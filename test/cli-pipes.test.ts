@@ -41,13 +41,39 @@ describe('ferry output into a pipe that closes early (head)', () => {
     try {
       const now = Date.now();
       const transfers = Array.from({ length: ROWS }, (_, i) => ({
-        node_id: 'node-id', worker_pid: 1, session_id: `s${i}`, account: 'alice', protocol: 'sftp', client_address: '127.0.0.1',
-        path: `/incoming/report-${i}.csv`, direction: 'upload' as const, start_offset: 0, bytes: 1000 + i,
-        started_at: now - 60_000 + i, ended_at: now - 30_000 + i, sha256: null, status: 'completed' as const, error: null,
+        node_id: 'node-id',
+        worker_pid: 1,
+        session_id: `s${i}`,
+        account: 'alice',
+        protocol: 'sftp',
+        client_address: '127.0.0.1',
+        path: `/incoming/report-${i}.csv`,
+        direction: 'upload' as const,
+        start_offset: 0,
+        bytes: 1000 + i,
+        started_at: now - 60_000 + i,
+        ended_at: now - 30_000 + i,
+        sha256: null,
+        status: 'completed' as const,
+        error: null,
       }));
-      for (let i = 0; i < ROWS; i += 500) await handle.db.insertInto('transfers').values(transfers.slice(i, i + 500)).execute();
-      const events = Array.from({ length: ROWS }, (_, i) => ({ at: now - ROWS + i, kind: 'node-joined' as const, node_id: 'node-id', node_name: 'node-a', detail: `mode active-active, event ${i}` }));
-      for (let i = 0; i < ROWS; i += 500) await handle.db.insertInto('cluster_events').values(events.slice(i, i + 500)).execute();
+      for (let i = 0; i < ROWS; i += 500)
+        await handle.db
+          .insertInto('transfers')
+          .values(transfers.slice(i, i + 500))
+          .execute();
+      const events = Array.from({ length: ROWS }, (_, i) => ({
+        at: now - ROWS + i,
+        kind: 'node-joined' as const,
+        node_id: 'node-id',
+        node_name: 'node-a',
+        detail: `mode active-active, event ${i}`,
+      }));
+      for (let i = 0; i < ROWS; i += 500)
+        await handle.db
+          .insertInto('cluster_events')
+          .values(events.slice(i, i + 500))
+          .execute();
     } finally {
       await handle.close();
     }

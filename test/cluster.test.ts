@@ -22,7 +22,6 @@ const FAST = {
 const LEASE_TTL_MS = 2000;
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i;
 
-
 async function status(env: FerryEnv): Promise<any> {
   const r = await runFerry(['cluster', 'status', '--json', '--events', '50'], env);
   assert.equal(r.code, 0, r.stderr);
@@ -108,10 +107,25 @@ for (const kind of DATABASE_KINDS) {
       try {
         await migrate(handle);
         const node = (id: string, name: string) => ({
-          id, name, version: '0.1.0', started_at: 0, heartbeat_at: 0, stopped_at: null, state: 'active' as const, ready: 0, sessions: 0,
-          sftp_address: null, admin_address: null, drain_deadline: null, lost_at: null, mode: 'active-active',
+          id,
+          name,
+          version: '0.1.0',
+          started_at: 0,
+          heartbeat_at: 0,
+          stopped_at: null,
+          state: 'active' as const,
+          ready: 0,
+          sessions: 0,
+          sftp_address: null,
+          admin_address: null,
+          drain_deadline: null,
+          lost_at: null,
+          mode: 'active-active',
         });
-        await handle.db.insertInto('nodes').values([node('id-1', 'alpha'), node('id-2', 'beta'), node('id-3', 'beta')]).execute();
+        await handle.db
+          .insertInto('nodes')
+          .values([node('id-1', 'alpha'), node('id-2', 'beta'), node('id-3', 'beta')])
+          .execute();
         const events = new ClusterEvents(handle.db);
         assert.equal(await events.nodeLabel('id-1'), 'alpha');
         assert.equal(await events.nodeLabel('id-2'), 'beta (id-2)');
@@ -156,10 +170,15 @@ describe('an active-active cluster of three nodes on PostgreSQL', () => {
     const killedAt = Date.now();
     await c.nodes.n1!.kill('SIGKILL');
     c.nodes.n1 = undefined;
-    const s = await waitFor('a new primary', async () => {
-      const v = await status(c.envs.n2!);
-      return v.primary && v.primary.node !== 'n1' ? v : undefined;
-    }, 10_000, 50);
+    const s = await waitFor(
+      'a new primary',
+      async () => {
+        const v = await status(c.envs.n2!);
+        return v.primary && v.primary.node !== 'n1' ? v : undefined;
+      },
+      10_000,
+      50,
+    );
     const took = Date.now() - killedAt;
     assert.ok(took <= LEASE_TTL_MS + 1000 + 500, `new primary after ${took} ms`);
     const lost = await waitFor('n1 declared lost', async () => {
@@ -185,10 +204,15 @@ describe('an active-active cluster of three nodes on PostgreSQL', () => {
     const oldToken = s0.primary.token as number;
     const old = c.nodes[oldName]!;
     process.kill(-old.process.pid!, 'SIGSTOP');
-    const s1 = await waitFor('another primary', async () => {
-      const v = await status(c.envs.n2!);
-      return v.primary && v.primary.node !== oldName ? v : undefined;
-    }, 10_000, 50);
+    const s1 = await waitFor(
+      'another primary',
+      async () => {
+        const v = await status(c.envs.n2!);
+        return v.primary && v.primary.node !== oldName ? v : undefined;
+      },
+      10_000,
+      50,
+    );
     assert.ok(s1.primary.token > oldToken);
     const resumedAt = Date.now();
     process.kill(-old.process.pid!, 'SIGCONT');
@@ -221,7 +245,10 @@ describe('an active-active cluster of three nodes on PostgreSQL', () => {
     const removed = await runFerry(['cluster', 'remove', target], c.envs.n2!);
     assert.equal(removed.code, 0, removed.stderr);
     const after = await status(c.envs.n2!);
-    assert.equal(after.nodes.some((n: any) => n.name === target), false);
+    assert.equal(
+      after.nodes.some((n: any) => n.name === target),
+      false,
+    );
     const kinds = after.events.filter((e: any) => e.node === target).map((e: any) => e.kind);
     for (const kind of ['node-draining', 'node-drained', 'node-removed']) assert.ok(kinds.includes(kind), kind);
     await node.stop();
@@ -281,7 +308,10 @@ describe('an active-passive pair', () => {
       assert.deepEqual(same, row, `transfer ${row.id} unchanged by the failback`);
     }
     const upload = afterRows.filter((r) => r.path === '/ha.bin').sort((a, b) => a.id - b.id);
-    assert.deepEqual(upload.map((r) => r.status), ['aborted', 'completed']);
+    assert.deepEqual(
+      upload.map((r) => r.status),
+      ['aborted', 'completed'],
+    );
   });
 });
 
@@ -303,7 +333,12 @@ describe('a node whose heartbeat stops (SIGKILL) before node.dead_after', () => 
     const token = await adminLogin(c.nodes.h1!.adminPort, 'ops', password);
     await c.nodes.h2!.kill('SIGKILL');
     c.nodes.h2 = undefined;
-    const h2 = await waitFor('h2 suspect', async () => (await status(c.envs.h1!)).nodes.find((n: any) => n.name === 'h2' && n.state === 'suspect'), 10_000, 100);
+    const h2 = await waitFor(
+      'h2 suspect',
+      async () => (await status(c.envs.h1!)).nodes.find((n: any) => n.name === 'h2' && n.state === 'suspect'),
+      10_000,
+      100,
+    );
     assert.equal(h2.ready, false, 'a node that may be dead is not counted ready');
     assert.ok(h2.heartbeatAgeMs >= 750 && h2.heartbeatAgeMs < 60_000, `heartbeat ${h2.heartbeatAgeMs} ms old`);
     const table = await ferryOk(c.envs.h1!, ['cluster', 'status']);
@@ -311,6 +346,12 @@ describe('a node whose heartbeat stops (SIGKILL) before node.dead_after', () => 
     assert.match(table, /^h1\s+primary\s+active\s+yes\s/m, 'the live node stays active');
     const api = await adminRequest(c.nodes.h1!.adminPort, '/api/v1/cluster', { token });
     assert.equal(api.status, 200);
-    assert.deepEqual(api.body.nodes.map((n: any) => [n.name, n.state, n.ready]), [['h1', 'active', true], ['h2', 'suspect', false]]);
+    assert.deepEqual(
+      api.body.nodes.map((n: any) => [n.name, n.state, n.ready]),
+      [
+        ['h1', 'active', true],
+        ['h2', 'suspect', false],
+      ],
+    );
   });
 });

@@ -27,7 +27,15 @@ describe('configuration', () => {
 
   it('names every setting FERRY_ + its path in upper snake case, as in DESIGN.md', () => {
     const names = settingPaths.map(environmentName);
-    for (const expected of ['FERRY_DATA_DIR', 'FERRY_STORAGE_DIR', 'FERRY_DATABASE_URL', 'FERRY_NODE_NAME', 'FERRY_SFTP_PORT', 'FERRY_ADMIN_PORT', 'FERRY_CLUSTER_MODE']) {
+    for (const expected of [
+      'FERRY_DATA_DIR',
+      'FERRY_STORAGE_DIR',
+      'FERRY_DATABASE_URL',
+      'FERRY_NODE_NAME',
+      'FERRY_SFTP_PORT',
+      'FERRY_ADMIN_PORT',
+      'FERRY_CLUSTER_MODE',
+    ]) {
       assert.ok(names.includes(expected), expected);
     }
   });
@@ -45,7 +53,10 @@ describe('configuration', () => {
 
   it('refuses bad values, unknown keys and broken YAML with a message naming the setting', () => {
     const dir = scratch();
-    assert.throws(() => loadConfig({ env: { FERRY_SFTP_PORT: 'seventy' } }), (e: Error) => e instanceof ConfigError && /sftp\.port \(FERRY_SFTP_PORT\)/.test(e.message));
+    assert.throws(
+      () => loadConfig({ env: { FERRY_SFTP_PORT: 'seventy' } }),
+      (e: Error) => e instanceof ConfigError && /sftp\.port \(FERRY_SFTP_PORT\)/.test(e.message),
+    );
     assert.throws(() => loadConfig({ env: { FERRY_CLUSTER_MODE: 'both' } }), /cluster\.mode/);
     assert.throws(() => loadConfig({ env: { FERRY_SFTP_PORT: '8443' } }), /sftp\.port and admin\.port are both 8443/);
     assert.throws(() => loadConfig({ env: { FERRY_STORAGE_PARTIAL_MAX_AGE: 'soon' } }), /invalid duration "soon"/);

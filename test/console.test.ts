@@ -22,7 +22,15 @@ const ROOT_PASSWORD = 'console-root-pw';
 const UI_TIMEOUT_MS = 20_000;
 
 /** Chromium as root, headless, with nothing that phones home (this machine has no internet). */
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 describe('web console in Chromium', () => {
   let dir: string;

@@ -9,7 +9,6 @@ import { sftpBatch, sftpSpawn, sshKeygen } from './harness/openssh.js';
 import { createDatabase, startPostgres, type PostgresServer } from './harness/postgres.js';
 import { waitFor } from './harness/wait.js';
 
-
 describe('PostgreSQL restarted under load', () => {
   let pg: PostgresServer;
   let dir: string;
@@ -50,15 +49,23 @@ describe('PostgreSQL restarted under load', () => {
 
     // Down long enough that every node's next heartbeats (1 s apart) fail even on a busy machine.
     const stopStart = pg.restart(6000);
-    await waitFor('nodes report not ready', async () => {
-      const states = await Promise.all(nodes.map((n) => n.ready().catch(() => ({ code: 0, body: {} }))));
-      return states.every((s) => s.code === 503 && (s.body as any).reason === 'database unreachable');
-    }, 10_000);
+    await waitFor(
+      'nodes report not ready',
+      async () => {
+        const states = await Promise.all(nodes.map((n) => n.ready().catch(() => ({ code: 0, body: {} }))));
+        return states.every((s) => s.code === 503 && (s.body as any).reason === 'database unreachable');
+      },
+      10_000,
+    );
     await stopStart;
-    await waitFor('nodes ready again', async () => {
-      const states = await Promise.all(nodes.map((n) => n.ready()));
-      return states.every((s) => s.code === 200);
-    }, 20_000);
+    await waitFor(
+      'nodes ready again',
+      async () => {
+        const states = await Promise.all(nodes.map((n) => n.ready()));
+        return states.every((s) => s.code === 200);
+      },
+      20_000,
+    );
 
     assert.equal(await client.exited, 0, 'the upload in flight completed');
     assert.equal(sha256File(path.join(dir, 'shared', 'alice', 'load.bin')), hash);
@@ -98,7 +105,12 @@ describe('PostgreSQL away: logins, a restart of a few seconds, a node started wi
         dataDir: path.join(dir, name),
         databaseUrl,
         storageDir: path.join(dir, 'shared'),
-        extra: { FERRY_NODE_NAME: name, FERRY_CLUSTER_LEASE_TTL: `${LEASE_TTL}ms`, FERRY_NODE_HEARTBEAT_INTERVAL: heartbeat[name]!, FERRY_NODE_DEAD_AFTER: '30s' },
+        extra: {
+          FERRY_NODE_NAME: name,
+          FERRY_CLUSTER_LEASE_TTL: `${LEASE_TTL}ms`,
+          FERRY_NODE_HEARTBEAT_INTERVAL: heartbeat[name]!,
+          FERRY_NODE_DEAD_AFTER: '30s',
+        },
       };
     }
     key = sshKeygen(dir);
@@ -133,10 +145,14 @@ describe('PostgreSQL away: logins, a restart of a few seconds, a node started wi
 
     // A node started now: its admin port answers, not ready, and it does not exit.
     nodes.p3 = await startNode(envs.p3!, { waitFor: 'started' });
-    const waiting = await waitFor('p3 says why it is not ready', async () => {
-      const r = await nodes.p3!.ready().catch(() => undefined);
-      return r?.code === 503 && r.body.reason === 'database unreachable' ? r : undefined;
-    }, 10_000);
+    const waiting = await waitFor(
+      'p3 says why it is not ready',
+      async () => {
+        const r = await nodes.p3!.ready().catch(() => undefined);
+        return r?.code === 503 && r.body.reason === 'database unreachable' ? r : undefined;
+      },
+      10_000,
+    );
     assert.equal(waiting.body.ready, false);
     await nodes.p3.waitForLog((l) => l.msg === 'database unreachable: waiting to start', 10_000);
 
@@ -156,8 +172,15 @@ describe('PostgreSQL away: logins, a restart of a few seconds, a node started wi
     const status = JSON.parse((await runFerry(['cluster', 'status', '--json', '--events', '100'], envs.p1!)).stdout);
     assert.equal(status.primary?.node, 'p1', 'the primary kept (re-took) its lease');
     const since = status.events.filter((e: any) => Date.parse(e.at) >= haltedAt);
-    assert.deepEqual(since.filter((e: any) => e.kind === 'failover' || e.kind === 'primary-changed'), [], 'a database restart is no failover');
+    assert.deepEqual(
+      since.filter((e: any) => e.kind === 'failover' || e.kind === 'primary-changed'),
+      [],
+      'a database restart is no failover',
+    );
     assert.ok(since.some((e: any) => e.kind === 'database-recovered' && e.node === 'p1'));
-    assert.ok(nodes.p1!.logs.some((l) => l.msg === 're-took its own primary lease'), 'the lease ran out during the outage');
+    assert.ok(
+      nodes.p1!.logs.some((l) => l.msg === 're-took its own primary lease'),
+      'the lease ran out during the outage',
+    );
   });
 });

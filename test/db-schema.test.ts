@@ -69,7 +69,9 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(before.migrations[before.migrations.length - 1], older);
       const message = `database schema is at ${older}, this Ferry knows up to ${latest}: run \`ferry db migrate\``;
 
-      for (const [args, input] of [[['account', 'list']], [['account', 'add', 'bob', '--password-stdin'], 'secret\n'], [['transfers', 'list']]] as Array<[string[], string?]>) {
+      for (const [args, input] of [[['account', 'list']], [['account', 'add', 'bob', '--password-stdin'], 'secret\n'], [['transfers', 'list']]] as Array<
+        [string[], string?]
+      >) {
         const r = await runFerry(args, env, input);
         assert.equal(r.code, 1, `ferry ${args.join(' ')}: ${r.stdout}`);
         assert.equal(r.stderr, `ferry: ${message}\n`);
@@ -113,7 +115,10 @@ for (const kind of DATABASE_KINDS) {
       }
       const before = await schemaFingerprint(kind, env.databaseUrl);
       const message = `database schema ${newer} is newer than this Ferry (up to ${latest}): upgrade Ferry`;
-      for (const args of [['account', 'list'], ['db', 'migrate']]) {
+      for (const args of [
+        ['account', 'list'],
+        ['db', 'migrate'],
+      ]) {
         const r = await runFerry(args, env);
         assert.equal(r.code, 1, `ferry ${args.join(' ')}: ${r.stdout}`);
         assert.equal(r.stderr, `ferry: ${message}\n`);

@@ -109,9 +109,15 @@ for (const kind of DATABASE_KINDS) {
     });
 
     it('purges the records of addresses quiet for defender.ban_time_max (housekeeping), keeping recent ones', async () => {
-      await waitFor('the old defender record purged', async () => !(await hosts()).some((h: any) => h.address === '192.0.2.1') && (await countRows(env, '192.0.2.1')) === 0);
+      await waitFor(
+        'the old defender record purged',
+        async () => !(await hosts()).some((h: any) => h.address === '192.0.2.1') && (await countRows(env, '192.0.2.1')) === 0,
+      );
       assert.equal(await countRows(env, '192.0.2.2'), 1);
-      assert.deepEqual((await hosts()).map((h: any) => [h.address, h.state, h.recentFailures]), [['192.0.2.2', 'watched', 1]]);
+      assert.deepEqual(
+        (await hosts()).map((h: any) => [h.address, h.state, h.recentFailures]),
+        [['192.0.2.2', 'watched', 1]],
+      );
     });
 
     it('costs one password hash for every refused password, whether the account exists, has a password or is disabled', async () => {
@@ -175,7 +181,10 @@ for (const kind of DATABASE_KINDS) {
 
     it('lists and lifts a ban (ferry defender list|unban), refusing bad input', async () => {
       const table = await ferryOk(env, ['defender', 'list']);
-      assert.match(table, /^ADDRESS\s+STATE\s+BANNED UNTIL\s+FAILURES\s+BANS\s+LAST FAILURE\s+LAST ACCOUNT\n127\.0\.0\.2\s+banned\s+\S+Z\s+0\s+1\s+\S+Z\s+alice\n/);
+      assert.match(
+        table,
+        /^ADDRESS\s+STATE\s+BANNED UNTIL\s+FAILURES\s+BANS\s+LAST FAILURE\s+LAST ACCOUNT\n127\.0\.0\.2\s+banned\s+\S+Z\s+0\s+1\s+\S+Z\s+alice\n/,
+      );
       for (const [address, message] of [
         ['not-an-address', /^ferry: invalid address "not-an-address": give an IPv4 or IPv6 address\n$/],
         ['203.0.113.7', /^ferry: the defender has no record of 203\.0\.113\.7: it is not banned\n$/],
@@ -187,8 +196,15 @@ for (const kind of DATABASE_KINDS) {
       assert.equal((await hosts()).find((h: any) => h.address === '127.0.0.2').state, 'banned', 'nothing changed');
       // The IPv4-mapped form names the same address.
       assert.equal(await ferryOk(env, ['defender', 'unban', '::ffff:127.0.0.2']), 'address 127.0.0.2 unbanned\n');
-      assert.equal((await hosts()).find((h: any) => h.address === '127.0.0.2'), undefined);
-      await waitFor('the unbanned address let in again', async () => (await sftpBatch(login('alice', PASSWORD), ['pwd'], from('127.0.0.2'))).code === 0, 10_000);
+      assert.equal(
+        (await hosts()).find((h: any) => h.address === '127.0.0.2'),
+        undefined,
+      );
+      await waitFor(
+        'the unbanned address let in again',
+        async () => (await sftpBatch(login('alice', PASSWORD), ['pwd'], from('127.0.0.2'))).code === 0,
+        10_000,
+      );
     });
 
     it('bans a repeat offender twice as long', async () => {
@@ -196,7 +212,11 @@ for (const kind of DATABASE_KINDS) {
       // The first ban runs out (its end moved into the past, as 15 minutes would).
       const db = openDatabase(env.databaseUrl);
       try {
-        await db.db.updateTable('defender_hosts').set({ banned_until: Date.now() - 1 }).where('address', '=', '127.0.0.4').execute();
+        await db.db
+          .updateTable('defender_hosts')
+          .set({ banned_until: Date.now() - 1 })
+          .where('address', '=', '127.0.0.4')
+          .execute();
       } finally {
         await db.close();
       }
@@ -222,7 +242,10 @@ for (const kind of DATABASE_KINDS) {
       const lifted = await adminRequest(node!.adminPort, '/api/v1/defender/hosts/127.0.0.4', { method: 'DELETE', token: root });
       assert.deepEqual([lifted.status, lifted.body], [200, { address: '127.0.0.4', unbanned: true }]);
       assert.equal((await adminRequest(node!.adminPort, '/api/v1/defender/hosts/127.0.0.4', { method: 'DELETE', token: root })).status, 404);
-      assert.equal((await hosts()).find((h: any) => h.address === '127.0.0.4'), undefined);
+      assert.equal(
+        (await hosts()).find((h: any) => h.address === '127.0.0.4'),
+        undefined,
+      );
     });
 
     it('locks an account guessed at from several addresses for passwords only, unless accounts.lockout_keys', async () => {
@@ -232,7 +255,11 @@ for (const kind of DATABASE_KINDS) {
       }
       const a = await account('alice');
       assert.equal(a.state, 'locked');
-      assert.deepEqual((await hosts()).filter((h: any) => h.state === 'banned'), [], 'no address is banned');
+      assert.deepEqual(
+        (await hosts()).filter((h: any) => h.state === 'banned'),
+        [],
+        'no address is banned',
+      );
       await refused(login('alice', PASSWORD), '127.0.0.1');
       await works(keyLogin('alice'), '127.0.0.1');
       assert.equal((await account('alice')).state, 'locked', 'a key login does not lift the password lockout');

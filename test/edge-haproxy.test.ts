@@ -7,15 +7,7 @@ import { freshDatabaseUrl, tempDir } from './harness/databases.js';
 import { edgeSetup, makeTunnelPki, rawClient, readyNodesAt, type EdgeSetup } from './harness/edges.js';
 import { ferryOk, runFerry, startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
 import { sha256File, writeRandomFile } from './harness/files.js';
-import {
-  backendServers,
-  checkHaproxyConfig,
-  haproxyEnv,
-  SHIPPED_HAPROXY_CFG,
-  startHaproxy,
-  type RunningHaproxy,
-  type ServerState,
-} from './harness/haproxy.js';
+import { backendServers, checkHaproxyConfig, haproxyEnv, SHIPPED_HAPROXY_CFG, startHaproxy, type RunningHaproxy, type ServerState } from './harness/haproxy.js';
 import { sftpBatch, sshKeygen, type Login } from './harness/openssh.js';
 import { freePort } from './harness/ports.js';
 import { waitFor } from './harness/wait.js';
@@ -69,11 +61,23 @@ describe('the PROXY protocol header an edge reads behind a balancer', () => {
   const V2 = Buffer.from('0d0a0d0a000d0a515549540a', 'hex');
   it('takes the client address from v2 (IPv4, IPv6, LOCAL) and v1, leaving the bytes after it', () => {
     const v4 = Buffer.concat([V2, Buffer.from([0x21, 0x11, 0, 12, 192, 0, 2, 7, 10, 0, 0, 1, 0x30, 0x39, 0, 22])]);
-    assert.deepEqual(parseProxyHeader(Buffer.concat([v4, Buffer.from('SSH-2.0-x')])), { client: { family: 'IPv4', address: '192.0.2.7', port: 12345 }, length: 28 });
-    const v6 = Buffer.concat([V2, Buffer.from([0x21, 0x21, 0, 36]), Buffer.from('20010db8000000000000000000000001', 'hex'), Buffer.alloc(16), Buffer.from([0x04, 0xd2, 0, 22])]);
+    assert.deepEqual(parseProxyHeader(Buffer.concat([v4, Buffer.from('SSH-2.0-x')])), {
+      client: { family: 'IPv4', address: '192.0.2.7', port: 12345 },
+      length: 28,
+    });
+    const v6 = Buffer.concat([
+      V2,
+      Buffer.from([0x21, 0x21, 0, 36]),
+      Buffer.from('20010db8000000000000000000000001', 'hex'),
+      Buffer.alloc(16),
+      Buffer.from([0x04, 0xd2, 0, 22]),
+    ]);
     assert.deepEqual(parseProxyHeader(v6), { client: { family: 'IPv6', address: '2001:db8::1', port: 1234 }, length: 52 });
     assert.deepEqual(parseProxyHeader(Buffer.concat([V2, Buffer.from([0x20, 0x00, 0, 0])])), { client: null, length: 16 }, 'LOCAL: the balancer itself');
-    assert.deepEqual(parseProxyHeader(Buffer.from('PROXY TCP6 2001:db8::7 2001:db8::1 40000 22\r\nSSH')), { client: { family: 'IPv6', address: '2001:db8::7', port: 40000 }, length: 45 });
+    assert.deepEqual(parseProxyHeader(Buffer.from('PROXY TCP6 2001:db8::7 2001:db8::1 40000 22\r\nSSH')), {
+      client: { family: 'IPv6', address: '2001:db8::7', port: 40000 },
+      length: 45,
+    });
     assert.equal(parseProxyHeader(v4.subarray(0, 20)), undefined, 'incomplete: wait for more');
     assert.equal(parseProxyHeader(Buffer.from('PROXY TCP4 192.0.2.7')), undefined);
   });
@@ -84,7 +88,11 @@ describe('the PROXY protocol header an edge reads behind a balancer', () => {
       const r = await runFerry(['edge'], { dataDir: dir, databaseUrl: 'sqlite:/nonexistent/never-opened.db', extra: { FERRY_EDGE_PROXY_PROTOCOL: 'true' } });
       assert.equal(r.code, 1);
       assert.match(r.stderr, /edge\.proxy_protocol is on but edge\.proxy_from \(FERRY_EDGE_PROXY_FROM\) lists no balancer/);
-      const bad = await runFerry(['edge'], { dataDir: dir, databaseUrl: 'sqlite:/nonexistent/never-opened.db', extra: { FERRY_EDGE_PROXY_PROTOCOL: 'true', FERRY_EDGE_PROXY_FROM: '10.0.0.0/33' } });
+      const bad = await runFerry(['edge'], {
+        dataDir: dir,
+        databaseUrl: 'sqlite:/nonexistent/never-opened.db',
+        extra: { FERRY_EDGE_PROXY_PROTOCOL: 'true', FERRY_EDGE_PROXY_FROM: '10.0.0.0/33' },
+      });
       assert.equal(bad.code, 1);
       assert.match(bad.stderr, /edge\.proxy_from\[0\] \(FERRY_EDGE_PROXY_FROM\): "10\.0\.0\.0\/33" is not an IPv4 address or network/);
     } finally {
@@ -95,7 +103,11 @@ describe('the PROXY protocol header an edge reads behind a balancer', () => {
   it('refuses a connection that does not start with a valid header', () => {
     assert.throws(() => parseProxyHeader(Buffer.from('SSH-2.0-OpenSSH_9.2\r\n')), /no PROXY protocol header/);
     assert.throws(() => parseProxyHeader(Buffer.from('PROXY TCP4 not-an-ip 10.0.0.1 1 22\r\n')), /malformed PROXY v1/);
-    assert.throws(() => parseProxyHeader(Buffer.from('PROXY TCP4 192.0.2.7 10.0.0.1 1 22 and much more text until the line is far too long for v1 without its CRLF ending')), /too long/);
+    assert.throws(
+      () =>
+        parseProxyHeader(Buffer.from('PROXY TCP4 192.0.2.7 10.0.0.1 1 22 and much more text until the line is far too long for v1 without its CRLF ending')),
+      /too long/,
+    );
     assert.throws(() => parseProxyHeader(Buffer.concat([V2, Buffer.from([0x21, 0x11, 0xff, 0xff])])), /too long/);
     assert.throws(() => parseProxyHeader(Buffer.concat([V2, Buffer.from([0x31, 0x11, 0, 12])])), /unsupported PROXY v2 version/);
   });
@@ -136,7 +148,8 @@ describe('HAProxy (the shipped deploy/haproxy/haproxy.cfg) in front of two edges
     storage = path.join(dir, 'shared');
     const databaseUrl = await freshDatabaseUrl('postgres', dir);
     const pki = await makeTunnelPki(dir, ['edge1', 'edge2'], ['n1', 'n2']);
-    for (const name of ['edge1', 'edge2']) edges[name] = await edgeSetup(dir, name, pki, { FERRY_EDGE_PROXY_PROTOCOL: 'true', FERRY_EDGE_PROXY_FROM: HAPROXY_ADDRESS });
+    for (const name of ['edge1', 'edge2'])
+      edges[name] = await edgeSetup(dir, name, pki, { FERRY_EDGE_PROXY_PROTOCOL: 'true', FERRY_EDGE_PROXY_FROM: HAPROXY_ADDRESS });
     for (const name of ['n1', 'n2']) {
       nodeEnvs[name] = {
         dataDir: path.join(dir, name),
@@ -216,7 +229,10 @@ describe('HAProxy (the shipped deploy/haproxy/haproxy.cfg) in front of two edges
   it('completes every upload after the client’s retry when an edge and a node are killed mid-upload, and takes the dead edge out', async () => {
     const files: Upload[] = [];
     for (let client = 0; client < 3; client++) {
-      for (const [kind, size] of [['big', BIG], ['small', SMALL]] as const) {
+      for (const [kind, size] of [
+        ['big', BIG],
+        ['small', SMALL],
+      ] as const) {
         const local = path.join(dir, `c${client}-${kind}.bin`);
         files.push({ local, remote: `c${client}-${kind}.bin`, sha: writeRandomFile(local, size, client * 10 + size), size, attempts: 0 });
       }
@@ -263,9 +279,18 @@ describe('HAProxy (the shipped deploy/haproxy/haproxy.cfg) in front of two edges
       assert.equal(completed[0].bytes, f.size);
       assert.equal(completed[0].client, CLIENT);
     }
-    assert.ok(rows.some((t: any) => t.status === 'aborted'), 'the broken attempts are logged aborted');
-    assert.ok(rows.some((t: any) => t.status === 'completed' && t.offset > 0), 'a retry resumed a partial upload (reput), not from byte 0');
-    assert.deepEqual(rows.filter((t: any) => t.status !== 'completed' && t.status !== 'aborted'), []);
+    assert.ok(
+      rows.some((t: any) => t.status === 'aborted'),
+      'the broken attempts are logged aborted',
+    );
+    assert.ok(
+      rows.some((t: any) => t.status === 'completed' && t.offset > 0),
+      'a retry resumed a partial upload (reput), not from byte 0',
+    );
+    assert.deepEqual(
+      rows.filter((t: any) => t.status !== 'completed' && t.status !== 'aborted'),
+      [],
+    );
 
     // After the fall period new sessions all land on the surviving edge.
     assert.equal(await checkedUp('edge2'), true);

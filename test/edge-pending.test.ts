@@ -47,7 +47,11 @@ describe('an edge under silent connections (a PROXY header, then nothing; or not
       FERRY_EDGE_MAX_PENDING: String(MAX_PENDING),
       FERRY_EDGE_PENDING_TIMEOUT: `${PENDING_TIMEOUT_MS}ms`,
     });
-    const env: FerryEnv = { dataDir: path.join(dir, 'n1'), databaseUrl: await freshDatabaseUrl('sqlite', dir), extra: { ...pki.tlsEnv('n1'), FERRY_NODE_NAME: 'n1', FERRY_EDGES: edge.tunnel } };
+    const env: FerryEnv = {
+      dataDir: path.join(dir, 'n1'),
+      databaseUrl: await freshDatabaseUrl('sqlite', dir),
+      extra: { ...pki.tlsEnv('n1'), FERRY_NODE_NAME: 'n1', FERRY_EDGES: edge.tunnel },
+    };
     const key = sshKeygen(dir);
     await ferryOk(env, ['account', 'add', 'alice', '--key', key + '.pub']);
     login = { port: edge.ports.sftp, user: 'alice', keyFile: key, dir };
@@ -73,12 +77,16 @@ describe('an edge under silent connections (a PROXY header, then nothing; or not
     const started = Date.now();
     const header = 'PROXY TCP4 192.0.2.7 127.0.0.1 40000 22\r\n';
     // Each waits up to 15 s for the edge to close it (the node's own login timer is 60 s).
-    const results = await Promise.all(Array.from({ length: SILENT_CLIENTS }, (_, i) => rawClient(edge.ports.sftp, '127.0.0.1', i % 10 === 0 ? '' : header, 15_000)));
+    const results = await Promise.all(
+      Array.from({ length: SILENT_CLIENTS }, (_, i) => rawClient(edge.ports.sftp, '127.0.0.1', i % 10 === 0 ? '' : header, 15_000)),
+    );
     const lastClosedAfter = Date.now() - started;
     watching = false;
     await watcher;
     const open = results.filter((r) => !r.closed).length;
-    console.log(`# ${SILENT_CLIENTS} silent clients: at most ${peak} carried to the node at once (edge.max_pending ${MAX_PENDING}); ${open} still open after 15 s; all closed ${lastClosedAfter} ms after the first connect`);
+    console.log(
+      `# ${SILENT_CLIENTS} silent clients: at most ${peak} carried to the node at once (edge.max_pending ${MAX_PENDING}); ${open} still open after 15 s; all closed ${lastClosedAfter} ms after the first connect`,
+    );
     assert.ok(peak <= MAX_PENDING, `${peak} silent clients held node tunnels at once`);
     assert.equal(open, 0, 'every silent client was closed by the edge');
     assert.ok(results.every((r) => !/SSH-2\.0-/.test(r.received) || r.closed));

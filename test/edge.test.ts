@@ -91,8 +91,13 @@ describe('an edge gateway in front of two nodes that dial out to it', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  const readyNodes = async () => ((await health(ports.health)).body?.nodes ?? []).filter((n: any) => n.ready).map((n: any) => n.node).sort();
-  const uploads = async () => JSON.parse(await ferryOk(envs.n1!, ['transfers', 'list', '--json', '--limit', '1000'])).filter((t: any) => t.direction === 'upload');
+  const readyNodes = async () =>
+    ((await health(ports.health)).body?.nodes ?? [])
+      .filter((n: any) => n.ready)
+      .map((n: any) => n.node)
+      .sort();
+  const uploads = async () =>
+    JSON.parse(await ferryOk(envs.n1!, ['transfers', 'list', '--json', '--limit', '1000'])).filter((t: any) => t.direction === 'upload');
 
   it('carries SFTP sessions end to end to a ready node, with the client’s own address, spreading them over the nodes', async () => {
     await waitFor('both nodes attached and ready', async () => (await readyNodes()).join() === 'n1,n2', 20_000);
@@ -105,7 +110,10 @@ describe('an edge gateway in front of two nodes that dial out to it', () => {
     for (const r of results) assert.equal(r.code, 0, r.stderr);
     for (const [i, { sha }] of files.entries()) assert.equal(sha256File(path.join(dir, 'shared', 'alice', `up${i + 1}.bin`)), sha);
     const rows = await uploads();
-    assert.deepEqual(rows.map((t: any) => t.client), ['127.0.0.2', '127.0.0.2']);
+    assert.deepEqual(
+      rows.map((t: any) => t.client),
+      ['127.0.0.2', '127.0.0.2'],
+    );
     assert.equal(new Set(rows.map((t: any) => t.node)).size, 2, 'two concurrent sessions went to two nodes (fewest open streams first)');
     assert.deepEqual(fs.readdirSync(edgeCwd), [], 'the edge wrote nothing');
     assert.deepEqual(fs.readdirSync(edgeEnv.dataDir), ['node-output.log'], 'only the test harness log (the edge’s stdout) is there');

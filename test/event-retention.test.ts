@@ -18,7 +18,11 @@ for (const kind of DATABASE_KINDS) {
 
     before(async () => {
       dir = tempDir();
-      env = { dataDir: path.join(dir, 'data'), databaseUrl: await freshDatabaseUrl(kind, dir), extra: { FERRY_NODE_WORKERS: '1', FERRY_CLUSTER_EVENT_RETENTION: '30d' } };
+      env = {
+        dataDir: path.join(dir, 'data'),
+        databaseUrl: await freshDatabaseUrl(kind, dir),
+        extra: { FERRY_NODE_WORKERS: '1', FERRY_CLUSTER_EVENT_RETENTION: '30d' },
+      };
       fs.mkdirSync(env.dataDir, { recursive: true });
       handle = openDatabase(env.databaseUrl);
       await migrate(handle);
@@ -40,7 +44,16 @@ for (const kind of DATABASE_KINDS) {
           .executeTakeFirstOrThrow();
         await handle.db
           .insertInto('alert_deliveries')
-          .values({ webhook: 'hook', event_id: Number(row.id), status: 'delivered', attempts: 1, next_attempt_at: at, last_error: null, created_at: at, updated_at: at })
+          .values({
+            webhook: 'hook',
+            event_id: Number(row.id),
+            status: 'delivered',
+            attempts: 1,
+            next_attempt_at: at,
+            last_error: null,
+            created_at: at,
+            updated_at: at,
+          })
           .execute();
         return Number(row.id);
       };
@@ -48,12 +61,26 @@ for (const kind of DATABASE_KINDS) {
       const recent = await insert(now - 20 * DAY_MS, 'twenty days ago');
 
       node = await startNode(env);
-      await waitFor('the old event purged', async () => ((await handle.db.selectFrom('cluster_events').select('id').where('id', '=', old).executeTakeFirst()) ? undefined : true), 30_000);
+      await waitFor(
+        'the old event purged',
+        async () => ((await handle.db.selectFrom('cluster_events').select('id').where('id', '=', old).executeTakeFirst()) ? undefined : true),
+        30_000,
+      );
       const events = await handle.db.selectFrom('cluster_events').select(['id', 'detail']).execute();
-      assert.ok(events.some((e) => Number(e.id) === recent), 'the 20-day-old event is kept');
-      assert.ok(events.some((e) => e.detail.startsWith('mode ')), "the node's own node-joined event is kept");
+      assert.ok(
+        events.some((e) => Number(e.id) === recent),
+        'the 20-day-old event is kept',
+      );
+      assert.ok(
+        events.some((e) => e.detail.startsWith('mode ')),
+        "the node's own node-joined event is kept",
+      );
       const deliveries = await handle.db.selectFrom('alert_deliveries').select('event_id').execute();
-      assert.deepEqual(deliveries.map((d) => Number(d.event_id)), [recent], 'only the kept event keeps its delivery record');
+      assert.deepEqual(
+        deliveries.map((d) => Number(d.event_id)),
+        [recent],
+        'only the kept event keeps its delivery record',
+      );
     });
   });
 }

@@ -28,7 +28,11 @@ describe('paths inside a home', () => {
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   const refused = (clientPath: string) =>
-    assert.throws(() => home.resolve(clientPath), (err: NodeJS.ErrnoException) => err.code === 'EACCES', `${clientPath} should be refused`);
+    assert.throws(
+      () => home.resolve(clientPath),
+      (err: NodeJS.ErrnoException) => err.code === 'EACCES',
+      `${clientPath} should be refused`,
+    );
 
   it('resolves nested paths and reports what is there', () => {
     const file = home.resolve('a/b/file.txt');

@@ -77,10 +77,29 @@ describe('HTTPS push', () => {
 
   before(() => {
     dir = tempDir();
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', path.join(dir, 'key.pem'),
-      '-out', path.join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=partner.test', '-addext', 'subjectAltName=IP:127.0.0.1',
-    ], { stdio: 'pipe' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        path.join(dir, 'key.pem'),
+        '-out',
+        path.join(dir, 'cert.pem'),
+        '-days',
+        '1',
+        '-subj',
+        '/CN=partner.test',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { stdio: 'pipe' },
+    );
     key = fs.readFileSync(path.join(dir, 'key.pem'));
     cert = fs.readFileSync(path.join(dir, 'cert.pem'), 'utf8');
     source = path.join(dir, 'invoice.xml');
@@ -157,7 +176,10 @@ describe('HTTPS push', () => {
         pushWithin(10_000, 'a silent partner', partnerAt(silent.port, 'POST'), delivery(2), { idleTimeoutMs: 500 }),
         /POST https:\/\/127\.0\.0\.1:\d+\/in: no answer from 127\.0\.0\.1:\d+ within 0\.5 s/,
       );
-      await assert.rejects(pushWithin(10_000, 'a partner that hangs up', partnerAt(closing.port, 'PUT'), delivery(3)), /PUT https:\/\/127\.0\.0\.1:\d+\/in\/invoice\.xml: .*(socket hang up|closed before an answer)/);
+      await assert.rejects(
+        pushWithin(10_000, 'a partner that hangs up', partnerAt(closing.port, 'PUT'), delivery(3)),
+        /PUT https:\/\/127\.0\.0\.1:\d+\/in\/invoice\.xml: .*(socket hang up|closed before an answer)/,
+      );
     } finally {
       await silent.close();
       await closing.close();

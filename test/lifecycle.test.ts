@@ -40,7 +40,10 @@ describe('node lifecycle', () => {
     nodes.push(...started);
     const db = openDatabase(databaseUrl);
     try {
-      const migrations = await db.db.selectFrom('ferry_migrations' as any).selectAll().execute();
+      const migrations = await db.db
+        .selectFrom('ferry_migrations' as any)
+        .selectAll()
+        .execute();
       assert.deepEqual(migrations.map((m: any) => m.name).sort(), Object.keys(allMigrations('postgres')).sort());
       const keys = await db.db.selectFrom('host_keys').select('algorithm').execute();
       assert.deepEqual(keys.map((k) => k.algorithm).sort(), ['ssh-ed25519', 'ssh-rsa']);
@@ -56,7 +59,10 @@ describe('node lifecycle', () => {
     for (const n of started) assert.equal(await n.stop(), 0);
   });
 
-  for (const [graceSeconds, outcome] of [[20, 'completed'], [1, 'aborted']] as const) {
+  for (const [graceSeconds, outcome] of [
+    [20, 'completed'],
+    [1, 'aborted'],
+  ] as const) {
     it(`on SIGTERM lets a running upload finish within a ${graceSeconds}s grace, else records it ${outcome}`, async () => {
       const dir = tempDir();
       dirs.push(dir);

@@ -11,7 +11,10 @@ const loggerModule = pathToFileURL(path.join(path.dirname(fileURLToPath(import.m
 async function linesLoggedBy(code: string): Promise<Array<Record<string, unknown>>> {
   const script = `import { createLogger } from ${JSON.stringify(loggerModule)};\nconst log = createLogger('info', { node: 'n1' });\n${code}`;
   const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script]);
-  return stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+  return stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
 describe('logger', () => {

@@ -22,8 +22,14 @@ describe('SSH padding from a pool of random bytes', () => {
     for (let i = 0; i < 2000; i++) {
       const packet = Buffer.alloc(64, 0xee);
       assert.equal(pool.fill(packet, 10, 16), packet);
-      assert.ok(packet.subarray(0, 10).every((b) => b === 0xee), 'bytes before the range untouched');
-      assert.ok(packet.subarray(26).every((b) => b === 0xee), 'bytes after the range untouched');
+      assert.ok(
+        packet.subarray(0, 10).every((b) => b === 0xee),
+        'bytes before the range untouched',
+      );
+      assert.ok(
+        packet.subarray(26).every((b) => b === 0xee),
+        'bytes after the range untouched',
+      );
       const padding = packet.subarray(10, 26).toString('hex');
       assert.ok(!seen.has(padding), `padding ${i} repeats an earlier one`);
       seen.add(padding);

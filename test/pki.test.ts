@@ -65,11 +65,7 @@ interface Handshake {
  * files that verifies the server against the CA. The server greets every client it
  * accepted, so a client sees "hello" only if the server accepted its certificate.
  */
-async function handshake(
-  server: Material,
-  client: Material,
-  options: { servername?: string; rejectUnauthorized?: boolean } = {},
-): Promise<Handshake> {
+async function handshake(server: Material, client: Material, options: { servername?: string; rejectUnauthorized?: boolean } = {}): Promise<Handshake> {
   const result: Handshake = { client: {}, server: {} };
   const tlsServer = tls.createServer({
     cert: fs.readFileSync(server.cert),
@@ -158,7 +154,10 @@ describe('ferry pki', () => {
   });
 
   it('issues an edge (server) and a node (client) certificate signed by the CA', async () => {
-    const edge = await runFerry(['pki', 'issue', 'edge', 'edge1', '--dir', pki, '--host', '127.0.0.1', '--host', 'localhost', '--host', 'edge1.example.net'], env);
+    const edge = await runFerry(
+      ['pki', 'issue', 'edge', 'edge1', '--dir', pki, '--host', '127.0.0.1', '--host', 'localhost', '--host', 'edge1.example.net'],
+      env,
+    );
     assert.equal(edge.code, 0, edge.stderr);
     assert.match(edge.stdout, /edge certificate issued/);
     const node = await runFerry(['pki', 'issue', 'node', 'node-a', '--dir', pki, '--json'], env);
@@ -187,7 +186,10 @@ describe('ferry pki', () => {
     assert.doesNotMatch(nodeText, /127\.0\.0\.1|localhost/);
     // Signed by the CA, and fit for their purpose as OpenSSL judges it.
     const verify = (purpose: string, file: string) =>
-      execFileSync('openssl', ['verify', '-purpose', purpose, '-CAfile', path.join(pki, 'ca.crt'), file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      execFileSync('openssl', ['verify', '-purpose', purpose, '-CAfile', path.join(pki, 'ca.crt'), file], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
     assert.match(verify('sslserver', path.join(pki, 'edge1.crt')), /: OK\n/);
     assert.match(verify('sslclient', path.join(pki, 'node-a.crt')), /: OK\n/);
     assert.throws(() => verify('sslserver', path.join(pki, 'node-a.crt')));

@@ -39,14 +39,39 @@ function postgresProgram(name: string): boolean {
 }
 
 const PREREQUISITES: Prerequisite[] = [
-  { program: 'sftp', debianPackage: 'openssh-client', why: 'OpenSSH sftp, scp and ssh drive the server', present: () => onPath('sftp') && onPath('scp') && onPath('ssh') },
-  { program: '/usr/sbin/sshd', debianPackage: 'openssh-server', why: 'a private SFTP partner and the OpenSSH reference', present: () => isExecutable('/usr/sbin/sshd') },
+  {
+    program: 'sftp',
+    debianPackage: 'openssh-client',
+    why: 'OpenSSH sftp, scp and ssh drive the server',
+    present: () => onPath('sftp') && onPath('scp') && onPath('ssh'),
+  },
+  {
+    program: '/usr/sbin/sshd',
+    debianPackage: 'openssh-server',
+    why: 'a private SFTP partner and the OpenSSH reference',
+    present: () => isExecutable('/usr/sbin/sshd'),
+  },
   { program: 'openssl', debianPackage: 'openssl', why: 'certificates for HTTPS partners and PKI checks', present: () => onPath('openssl') },
   { program: 'rclone', debianPackage: 'rclone', why: "rclone's sftp backend", present: () => onPath('rclone') },
   { program: '/usr/sbin/haproxy', debianPackage: 'haproxy', why: 'the balancer in front of two edges', present: () => isExecutable('/usr/sbin/haproxy') },
-  { program: 'initdb', debianPackage: 'postgresql', why: 'the private PostgreSQL of the database tests', present: () => postgresProgram('initdb') && postgresProgram('pg_ctl') },
-  { program: 'pg_dump', debianPackage: 'postgresql-client', why: 'ferry backup/restore on PostgreSQL', present: () => postgresProgram('pg_dump') && postgresProgram('pg_restore') },
-  { program: 'runuser', debianPackage: 'util-linux', why: 'PostgreSQL runs as the postgres user when the tests run as root', present: () => process.getuid?.() !== 0 || onPath('runuser') },
+  {
+    program: 'initdb',
+    debianPackage: 'postgresql',
+    why: 'the private PostgreSQL of the database tests',
+    present: () => postgresProgram('initdb') && postgresProgram('pg_ctl'),
+  },
+  {
+    program: 'pg_dump',
+    debianPackage: 'postgresql-client',
+    why: 'ferry backup/restore on PostgreSQL',
+    present: () => postgresProgram('pg_dump') && postgresProgram('pg_restore'),
+  },
+  {
+    program: 'runuser',
+    debianPackage: 'util-linux',
+    why: 'PostgreSQL runs as the postgres user when the tests run as root',
+    present: () => process.getuid?.() !== 0 || onPath('runuser'),
+  },
   { program: '/usr/bin/chromium', debianPackage: 'chromium', why: "the console's browser tests", present: () => isExecutable('/usr/bin/chromium') },
   { program: 'xmllint', debianPackage: 'libxml2-utils', why: 'exported snapshots checked against their XSD', present: () => onPath('xmllint') },
 ];
@@ -69,7 +94,10 @@ export function ensurePrerequisites(): boolean {
   if (mayInstall) {
     console.error(`tests: installing what they need from Debian: ${packages.join(' ')}`);
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    for (const args of [['update', '-qq'], ['install', '-y', '-qq', '--no-install-recommends', ...packages]]) {
+    for (const args of [
+      ['update', '-qq'],
+      ['install', '-y', '-qq', '--no-install-recommends', ...packages],
+    ]) {
       const result = spawnSync('apt-get', args, { stdio: 'inherit', env });
       if (result.status !== 0) {
         console.error(`tests: apt-get ${args[0]} failed (exit ${result.status ?? result.signal}); run as root: apt-get update && ${install}`);

@@ -77,7 +77,11 @@ describe('rclone sftp backend and SSH hash commands', () => {
 
   it('answers sha256sum, sha1sum and md5sum for a file in the home, and nothing else', async () => {
     const file = path.join(env.dataDir, 'files', 'alice', 'backup', 'sub', 'deeper', 'name with spaces & $signs.txt');
-    for (const [command, algorithm] of [['sha256sum', 'sha256'], ['sha1sum', 'sha1'], ['md5sum', 'md5']] as const) {
+    for (const [command, algorithm] of [
+      ['sha256sum', 'sha256'],
+      ['sha1sum', 'sha1'],
+      ['md5sum', 'md5'],
+    ] as const) {
       const r = await sshExec(login, `${command} '/backup/sub/deeper/name with spaces & $signs.txt'`);
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout, `${hashOf(algorithm, file)}  /backup/sub/deeper/name with spaces & $signs.txt\n`);

@@ -13,7 +13,6 @@ const SIZE = 24 * 1024 * 1024;
 /** sftp -l is in Kbit/s: 64,000 Kbit/s ≈ 8 MB/s, so a 24 MiB transfer takes ~3 s. */
 const SLOW = ['-l', '64000'];
 
-
 function partialFiles(storage: string): string[] {
   const root = path.join(storage, '.partial');
   if (!fs.existsSync(root)) return [];
@@ -87,11 +86,17 @@ for (const kind of DATABASE_KINDS) {
       await client.killHard();
       const got = fs.statSync(local).size;
       assert.ok(got < SIZE);
-      const interrupted = await waitFor('the interrupted download logged aborted', () => {
-        const rows = JSON.parse(execFileSync(process.execPath, [FERRY_MAIN, 'transfers', 'list', '--json', '--account', 'alice'], { env: ferryEnv(env) }).toString()) as any[];
-        const row = rows.find((r) => r.direction === 'download' && r.path === '/dl.bin');
-        return row?.status === 'aborted' ? row : undefined;
-      }, 10_000);
+      const interrupted = await waitFor(
+        'the interrupted download logged aborted',
+        () => {
+          const rows = JSON.parse(
+            execFileSync(process.execPath, [FERRY_MAIN, 'transfers', 'list', '--json', '--account', 'alice'], { env: ferryEnv(env) }).toString(),
+          ) as any[];
+          const row = rows.find((r) => r.direction === 'download' && r.path === '/dl.bin');
+          return row?.status === 'aborted' ? row : undefined;
+        },
+        10_000,
+      );
       assert.match(interrupted.error, /connection closed/);
       const resumed = await sftpBatch(login, [`reget dl.bin ${local}`]);
       assert.equal(resumed.code, 0, resumed.stderr);

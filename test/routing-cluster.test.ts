@@ -58,7 +58,17 @@ describe('routing in an active-active cluster on PostgreSQL', () => {
     // 40 MB/s towards the partner: a 200 MiB push lasts about five seconds.
     proxy = await startThrottleProxy({ host: '127.0.0.1', port: sshd.port }, 40 * MiB);
     await ferry(envs.n1!, ['account', 'add', 'alice', '--key', clientKey + '.pub']);
-    await ferry(envs.n1!, ['partner', 'add', 'bank', '--url', `sftp://root@127.0.0.1:${proxy.port}${sshd.filesDir}`, '--key', partnerKey, '--host-key', sshd.hostKeyPub]);
+    await ferry(envs.n1!, [
+      'partner',
+      'add',
+      'bank',
+      '--url',
+      `sftp://root@127.0.0.1:${proxy.port}${sshd.filesDir}`,
+      '--key',
+      partnerKey,
+      '--host-key',
+      sshd.hostKeyPub,
+    ]);
     nodes.n1 = await startNode(envs.n1!);
     nodes.n2 = await startNode(envs.n2!);
   });
@@ -89,7 +99,12 @@ describe('routing in an active-active cluster on PostgreSQL', () => {
     const sentBeforeKill = fs.statSync(path.join(sshd.filesDir, temp)).size;
     assert.ok(sentBeforeKill < 200 * MiB, 'killed mid-way');
 
-    const done = await waitFor('the delivery to complete on the other node', async () => (await deliveries(envs[other]!)).find((t) => t.status === 'completed'), 60_000, 250);
+    const done = await waitFor(
+      'the delivery to complete on the other node',
+      async () => (await deliveries(envs[other]!)).find((t) => t.status === 'completed'),
+      60_000,
+      250,
+    );
     assert.deepEqual(fs.readdirSync(sshd.filesDir), ['report.bin'], 'one file under its final name, no temporary file');
     assert.equal(sha256File(path.join(sshd.filesDir, 'report.bin')), sha);
     assert.equal(done.sha256, sha);
@@ -97,7 +112,10 @@ describe('routing in an active-active cluster on PostgreSQL', () => {
     assert.ok(done.offset > 0, `resumed from the partial file (offset ${done.offset})`);
     assert.equal(done.bytes, 200 * MiB - done.offset, 'the second attempt sent only the rest');
     const history = JSON.parse(await ferry(envs[other]!, ['transfers', 'show', String(done.id), '--json'])).history;
-    assert.deepEqual(history.map((a: any) => a.status), ['lost', 'completed']);
+    assert.deepEqual(
+      history.map((a: any) => a.status),
+      ['lost', 'completed'],
+    );
     assert.notEqual(history[0].node, history[1].node);
     nodes[pusher] = await startNode(envs[pusher]!);
     await ferry(envs.n1!, ['route', 'remove', 'big']);
@@ -111,8 +129,21 @@ describe('routing in an active-active cluster on PostgreSQL', () => {
     fs.mkdirSync(outbox, { recursive: true });
     fs.writeFileSync(path.join(outbox, 'beat.txt'), 'heartbeat\n');
     await ferry(envs.n1!, [
-      'schedule', 'add', 'tick', '--cron', '*/2 * * * * *', '--push', 'ticks', '--from', 'alice/outbox', '--path', 'beat.txt',
-      '--rename', '{base}-{date}{time}-{id}{ext}', '--catch-up', 'all',
+      'schedule',
+      'add',
+      'tick',
+      '--cron',
+      '*/2 * * * * *',
+      '--push',
+      'ticks',
+      '--from',
+      'alice/outbox',
+      '--path',
+      'beat.txt',
+      '--rename',
+      '{base}-{date}{time}-{id}{ext}',
+      '--catch-up',
+      'all',
     ]);
     await new Promise((r) => setTimeout(r, 5_000));
     const primary = await primaryName(envs.n1!);
@@ -125,10 +156,15 @@ describe('routing in an active-active cluster on PostgreSQL', () => {
     nodes[primary] = await startNode(envs[primary]!);
 
     const fromSchedule = async () => (await deliveries(envs[survivor]!)).filter((t) => t.client === 'schedule:tick');
-    await waitFor('every queued firing delivered', async () => {
-      const rows = await fromSchedule();
-      return rows.length > 0 && rows.every((t) => t.status === 'completed');
-    }, 60_000, 250);
+    await waitFor(
+      'every queued firing delivered',
+      async () => {
+        const rows = await fromSchedule();
+        return rows.length > 0 && rows.every((t) => t.status === 'completed');
+      },
+      60_000,
+      250,
+    );
 
     const stamps = fs.readdirSync(partnerDir).map((name) => {
       const m = /^beat-(\d{8})(\d{6})-\d+\.txt$/.exec(name);
@@ -163,10 +199,15 @@ describe('routing in an active-active cluster on PostgreSQL', () => {
       await new Promise((r) => setTimeout(r, 250));
     }
     const routed = async () => (await deliveries(Object.values(envs)[0]!)).filter((t) => t.client === 'route:from-drop');
-    await waitFor('every dropped file delivered', async () => {
-      const rows = await routed();
-      return rows.length >= total && rows.every((t) => t.status === 'completed');
-    }, 60_000, 250);
+    await waitFor(
+      'every dropped file delivered',
+      async () => {
+        const rows = await routed();
+        return rows.length >= total && rows.every((t) => t.status === 'completed');
+      },
+      60_000,
+      250,
+    );
     await new Promise((r) => setTimeout(r, 3_000));
     const rows = await routed();
     assert.equal(rows.length, total, 'each file routed once, none twice');

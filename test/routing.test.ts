@@ -109,11 +109,22 @@ for (const kind of DATABASE_KINDS) {
       const r = await sftpBatch(alice, ['mkdir late', `put ${local} late/report.bin`]);
       assert.equal(r.code, 0, r.stderr);
 
-      const failed = await waitFor('the delivery to fail', async () => (await transfers(env, 'delivery')).find((t) => t.path === '/late/report.bin' && t.status === 'failed'), 30_000);
+      const failed = await waitFor(
+        'the delivery to fail',
+        async () => (await transfers(env, 'delivery')).find((t) => t.path === '/late/report.bin' && t.status === 'failed'),
+        30_000,
+      );
       assert.equal(failed.attempts, 3);
       assert.match(failed.error, /cannot connect to 127\.0\.0\.1:\d+/);
       const shown = JSON.parse(await ferry(env, ['transfers', 'show', String(failed.id), '--json']));
-      assert.deepEqual(shown.history.map((a: any) => [a.attempt, a.status]), [[1, 'failed'], [2, 'failed'], [3, 'failed']]);
+      assert.deepEqual(
+        shown.history.map((a: any) => [a.attempt, a.status]),
+        [
+          [1, 'failed'],
+          [2, 'failed'],
+          [3, 'failed'],
+        ],
+      );
 
       const again = await runFerry(['transfers', 'resubmit', String(failed.id - 1)], env);
       assert.equal(again.code, 1, 'an upload cannot be resubmitted');
@@ -122,12 +133,24 @@ for (const kind of DATABASE_KINDS) {
       const partner = await startSshd(downDir, partnerKey + '.pub', { port });
       try {
         assert.match(await ferry(env, ['transfers', 'resubmit', String(failed.id)]), /queued again/);
-        const done = await waitFor('the resubmitted delivery', async () => (await transfers(env, 'delivery')).find((t) => t.id === failed.id && t.status === 'completed'), 30_000);
+        const done = await waitFor(
+          'the resubmitted delivery',
+          async () => (await transfers(env, 'delivery')).find((t) => t.id === failed.id && t.status === 'completed'),
+          30_000,
+        );
         assert.equal(done.sha256, sha256File(local));
         // Attempt numbers go on across the resubmit: the fourth attempt delivered it.
         assert.equal(done.attempts, 4);
         const history = JSON.parse(await ferry(env, ['transfers', 'show', String(failed.id), '--json'])).history;
-        assert.deepEqual(history.map((a: any) => [a.attempt, a.status]), [[1, 'failed'], [2, 'failed'], [3, 'failed'], [4, 'completed']]);
+        assert.deepEqual(
+          history.map((a: any) => [a.attempt, a.status]),
+          [
+            [1, 'failed'],
+            [2, 'failed'],
+            [3, 'failed'],
+            [4, 'completed'],
+          ],
+        );
         const today = new Date().toISOString().slice(0, 10).replaceAll('-', '');
         assert.deepEqual(listing(partner.filesDir), [`report-${today}.bin`]);
         assert.equal(sha256File(path.join(partner.filesDir, `report-${today}.bin`)), sha256File(local));
@@ -149,13 +172,20 @@ for (const kind of DATABASE_KINDS) {
       const sha = writeRandomFile(local, 2 * 1024 * 1024 + 5, 11);
       const r = await sftpBatch(alice, ['mkdir for-bob', `put ${local} for-bob/hello.bin`]);
       assert.equal(r.code, 0, r.stderr);
-      const done = await waitFor('the push to bob', async () => (await transfers(env, 'delivery')).find((t) => t.path === '/for-bob/hello.bin' && t.status === 'completed'), 30_000);
+      const done = await waitFor(
+        'the push to bob',
+        async () => (await transfers(env, 'delivery')).find((t) => t.path === '/for-bob/hello.bin' && t.status === 'completed'),
+        30_000,
+      );
       assert.equal(done.sha256, sha);
       const incoming = path.join(env.dataDir, 'files', 'bob', 'incoming');
       assert.deepEqual(listing(incoming), ['hello.bin']);
       assert.equal(sha256File(path.join(incoming, 'hello.bin')), sha);
       const arrivals = (await transfers(env, 'upload')).filter((t) => t.account === 'bob');
-      assert.ok(arrivals.some((t) => t.status === 'completed' && t.sha256 === sha), 'the partner logged a complete upload with the same SHA-256');
+      assert.ok(
+        arrivals.some((t) => t.status === 'completed' && t.sha256 === sha),
+        'the partner logged a complete upload with the same SHA-256',
+      );
       await ferry(env, ['route', 'remove', 'to-bob']);
     });
 
@@ -166,11 +196,18 @@ for (const kind of DATABASE_KINDS) {
       const sha = writeRandomFile(local, 1024 * 1024, 21);
       const r = await sftpBatch(alice, ['mkdir multi', `put ${local} multi/both.bin`]);
       assert.equal(r.code, 0, r.stderr);
-      const rows = await waitFor('both deliveries', async () => {
-        const all = (await transfers(env, 'delivery')).filter((t) => t.path === '/multi/both.bin');
-        return all.length === 2 && all.every((t) => t.status === 'completed') && all;
-      }, 30_000);
-      assert.deepEqual(rows.map((t: any) => t.sha256), [sha, sha]);
+      const rows = await waitFor(
+        'both deliveries',
+        async () => {
+          const all = (await transfers(env, 'delivery')).filter((t) => t.path === '/multi/both.bin');
+          return all.length === 2 && all.every((t) => t.status === 'completed') && all;
+        },
+        30_000,
+      );
+      assert.deepEqual(
+        rows.map((t: any) => t.sha256),
+        [sha, sha],
+      );
       assert.equal(sha256File(path.join(env.dataDir, 'files', 'bob', 'multi', 'both.bin')), sha);
       const inbox = path.join(sshd.filesDir, 'inbox');
       assert.equal(sha256File(path.join(inbox, 'both.bin')), sha);
@@ -202,7 +239,10 @@ for (const kind of DATABASE_KINDS) {
         assert.match(r.stderr, error, args.join(' '));
       }
       const routes = JSON.parse(await ferry(env, ['route', 'list', '--json']));
-      assert.deepEqual(routes.map((x: any) => x.name), ['keeps-bank']);
+      assert.deepEqual(
+        routes.map((x: any) => x.name),
+        ['keeps-bank'],
+      );
       const partners = JSON.parse(await ferry(env, ['partner', 'list', '--json']));
       assert.deepEqual(partners.map((x: any) => x.name).sort(), ['bank', 'ferry-bob', 'later']);
       assert.ok(!JSON.stringify(partners).includes('PRIVATE KEY'), 'secrets never shown');
@@ -219,13 +259,35 @@ interface Received {
 }
 
 /** An HTTPS partner with a self-signed certificate for 127.0.0.1 that records what it receives. */
-async function startHttpsPartner(dir: string, answer: (r: Received) => number): Promise<{ port: number; cert: string; received: Received[]; close(): Promise<void> }> {
+async function startHttpsPartner(
+  dir: string,
+  answer: (r: Received) => number,
+): Promise<{ port: number; cert: string; received: Received[]; close(): Promise<void> }> {
   const key = path.join(dir, 'https-key.pem');
   const cert = path.join(dir, 'https-cert.pem');
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert,
-    '-days', '1', '-subj', '/CN=partner.test', '-addext', 'subjectAltName=IP:127.0.0.1',
-  ], { stdio: 'pipe' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=partner.test',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ],
+    { stdio: 'pipe' },
+  );
   const received: Received[] = [];
   const server = https.createServer({ key: fs.readFileSync(key), cert: fs.readFileSync(cert) }, (req, res) => {
     const chunks: Buffer[] = [];
@@ -296,17 +358,32 @@ describe('routing over HTTPS, scheduled pulls and archiving (SQLite)', () => {
 
       const local = path.join(dir, 'invoice.xml');
       const sha = writeRandomFile(local, 300_000, 9);
-      const r = await sftpBatch(alice, ['mkdir web', 'mkdir untrusted', 'mkdir forbidden', `put ${local} web/invoice.xml`, `put ${local} untrusted/invoice.xml`, `put ${local} forbidden/invoice.xml`]);
+      const r = await sftpBatch(alice, [
+        'mkdir web',
+        'mkdir untrusted',
+        'mkdir forbidden',
+        `put ${local} web/invoice.xml`,
+        `put ${local} untrusted/invoice.xml`,
+        `put ${local} forbidden/invoice.xml`,
+      ]);
       assert.equal(r.code, 0, r.stderr);
 
       const byPath = async (p: string) => (await transfers(env, 'delivery')).find((t) => t.path === p);
-      const done = await waitFor('the HTTPS delivery', async () => {
-        const t = await byPath('/web/invoice.xml');
-        return t?.status === 'completed' && t;
-      }, 30_000).catch(async (err) => {
+      const done = await waitFor(
+        'the HTTPS delivery',
+        async () => {
+          const t = await byPath('/web/invoice.xml');
+          return t?.status === 'completed' && t;
+        },
+        30_000,
+      ).catch(async (err) => {
         const t = await byPath('/web/invoice.xml');
         // Everything the node logged from the upload on: a stalled delivery once left no trace in the job lines alone.
-        const log = fs.readFileSync(path.join(env.dataDir, 'node-output.log'), 'utf8').split('\n').filter((l) => l.includes('"job"') || l.includes('invoice.xml') || l.includes('"level":"warn"') || l.includes('"level":"error"')).slice(-40);
+        const log = fs
+          .readFileSync(path.join(env.dataDir, 'node-output.log'), 'utf8')
+          .split('\n')
+          .filter((l) => l.includes('"job"') || l.includes('invoice.xml') || l.includes('"level":"warn"') || l.includes('"level":"error"'))
+          .slice(-40);
         throw new Error(`${err.message}: ${JSON.stringify(t)}\n${log.join('\n')}`);
       });
       assert.equal(done.sha256, sha);
@@ -319,17 +396,25 @@ describe('routing over HTTPS, scheduled pulls and archiving (SQLite)', () => {
       assert.equal(post.filename, 'ferry-invoice.xml');
       assert.equal(sha256(post.content), sha);
 
-      const untrusted = await waitFor('the untrusted delivery to fail', async () => {
-        const t = await byPath('/untrusted/invoice.xml');
-        return t?.status === 'failed' && t;
-      }, 30_000);
+      const untrusted = await waitFor(
+        'the untrusted delivery to fail',
+        async () => {
+          const t = await byPath('/untrusted/invoice.xml');
+          return t?.status === 'failed' && t;
+        },
+        30_000,
+      );
       assert.equal(untrusted.attempts, 3);
       assert.match(untrusted.error, /self-signed certificate/);
 
-      const forbidden = await waitFor('the refused delivery to fail', async () => {
-        const t = await byPath('/forbidden/invoice.xml');
-        return t?.status === 'failed' && t;
-      }, 30_000);
+      const forbidden = await waitFor(
+        'the refused delivery to fail',
+        async () => {
+          const t = await byPath('/forbidden/invoice.xml');
+          return t?.status === 'failed' && t;
+        },
+        30_000,
+      );
       assert.equal(forbidden.attempts, 1, 'a 403 is not retried');
       assert.match(forbidden.error, /answered 403: refused by test partner/);
       assert.equal(web.received.filter((x) => x.url.startsWith('/upload/')).length, 1, 'nothing reached the partner over an unverified connection');
@@ -348,13 +433,33 @@ describe('routing over HTTPS, scheduled pulls and archiving (SQLite)', () => {
       fs.writeFileSync(path.join(outgoing, 'keep.txt'), 'not matched');
       await ferry(env, ['partner', 'add', 'supplier', '--url', `sftp://root@127.0.0.1:${sshd.port}${outgoing}`, '--key', partnerKey]);
       await ferry(env, ['route', 'add', 'pulled-on', '--account', 'alice', '--path', 'pulled/*.csv', '--copy-to', 'bob/from-supplier', '--then', 'archive']);
-      await ferry(env, ['schedule', 'add', 'fetch', '--cron', '* * * * * *', '--pull', 'supplier', '--to', 'alice/pulled', '--path', '*.csv', '--then', 'delete']);
+      await ferry(env, [
+        'schedule',
+        'add',
+        'fetch',
+        '--cron',
+        '* * * * * *',
+        '--pull',
+        'supplier',
+        '--to',
+        'alice/pulled',
+        '--path',
+        '*.csv',
+        '--then',
+        'delete',
+      ]);
 
       const home = path.join(env.dataDir, 'files');
       const day = new Date().toISOString().slice(0, 10);
-      await waitFor('both files routed on and archived', () =>
-        fs.existsSync(path.join(home, 'bob', 'from-supplier', 'a.csv')) && fs.existsSync(path.join(home, 'bob', 'from-supplier', 'b.csv')) &&
-        fs.existsSync(path.join(home, 'alice', 'archive', day, 'a.csv')) && fs.existsSync(path.join(home, 'alice', 'archive', day, 'b.csv')), 30_000);
+      await waitFor(
+        'both files routed on and archived',
+        () =>
+          fs.existsSync(path.join(home, 'bob', 'from-supplier', 'a.csv')) &&
+          fs.existsSync(path.join(home, 'bob', 'from-supplier', 'b.csv')) &&
+          fs.existsSync(path.join(home, 'alice', 'archive', day, 'a.csv')) &&
+          fs.existsSync(path.join(home, 'alice', 'archive', day, 'b.csv')),
+        30_000,
+      );
       await ferry(env, ['schedule', 'remove', 'fetch']);
       assert.deepEqual(fs.readdirSync(outgoing), ['keep.txt'], 'pulled files deleted at the partner, the others kept');
       assert.equal(sha256File(path.join(home, 'bob', 'from-supplier', 'a.csv')), a);

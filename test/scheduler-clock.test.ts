@@ -54,7 +54,13 @@ for (const kind of DATABASE_KINDS) {
       const acquired = await lease.tryAcquire();
       assert.ok('token' in acquired, 'the test takes the primary lease');
       token = acquired.token;
-      scheduler = new Scheduler(handle.db, 3, pino({ level: 'silent' }), () => queuedSignals++, () => clock);
+      scheduler = new Scheduler(
+        handle.db,
+        3,
+        pino({ level: 'silent' }),
+        () => queuedSignals++,
+        () => clock,
+      );
     });
     after(() => handle?.close());
 
@@ -70,12 +76,7 @@ for (const kind of DATABASE_KINDS) {
 
     it('catches up every missed night after the primary was away for three days', async () => {
       await tick(MIDNIGHT_ZURICH + 3 * DAY + 12 * HOUR);
-      assert.deepEqual(await firings(), [
-        '2027-01-10T01:00:00.000Z',
-        '2027-01-11T01:00:00.000Z',
-        '2027-01-12T01:00:00.000Z',
-        '2027-01-13T01:00:00.000Z',
-      ]);
+      assert.deepEqual(await firings(), ['2027-01-10T01:00:00.000Z', '2027-01-11T01:00:00.000Z', '2027-01-12T01:00:00.000Z', '2027-01-13T01:00:00.000Z']);
       const last = await handle.db.selectFrom('schedules').select('last_slot').where('name', '=', 'nightly').executeTakeFirstOrThrow();
       assert.equal(new Date(Number(last.last_slot)).toISOString(), '2027-01-13T01:00:00.000Z', 'the last slot moved with the firings');
     });

@@ -68,7 +68,14 @@ describe('SFTP requests as WinSCP, FileZilla and other clients send them', () =>
     const version = await raw.version;
     assert.equal(version.body.readUInt32BE(0), 3);
     const text = version.body.toString('latin1');
-    for (const ext of ['posix-rename@openssh.com', 'statvfs@openssh.com', 'fstatvfs@openssh.com', 'hardlink@openssh.com', 'fsync@openssh.com', 'limits@openssh.com']) {
+    for (const ext of [
+      'posix-rename@openssh.com',
+      'statvfs@openssh.com',
+      'fstatvfs@openssh.com',
+      'hardlink@openssh.com',
+      'fsync@openssh.com',
+      'limits@openssh.com',
+    ]) {
       assert.ok(text.includes(ext), ext);
     }
     const limits = await raw.request(PKT.EXTENDED, str('limits@openssh.com'));
@@ -95,7 +102,10 @@ describe('SFTP requests as WinSCP, FileZilla and other clients send them', () =>
   });
 
   it('logs the true SHA-256 of a file written out of order', async () => {
-    await put('ooo.bin', WRITE | CREAT | TRUNC, [[5, 'world'], [0, 'hello']]);
+    await put('ooo.bin', WRITE | CREAT | TRUNC, [
+      [5, 'world'],
+      [0, 'hello'],
+    ]);
     const expected = crypto.createHash('sha256').update('helloworld').digest('hex');
     const rows = JSON.parse((await runFerry(['transfers', 'list', '--json'], env)).stdout) as any[];
     assert.equal(rows.find((r) => r.path === '/ooo.bin').sha256, expected);

@@ -76,7 +76,11 @@ describe('an SFTP push resuming what an earlier attempt left at the partner (Ope
     assert.equal(result.sha256, sha);
     assert.equal(sha256File(final()), sha);
     assert.ok(!fs.existsSync(temp()));
-    assert.deepEqual(saved.map((c) => c.phase), ['renaming'], 'the rename is announced before it happens');
+    assert.deepEqual(
+      saved.map((c) => c.phase),
+      ['renaming'],
+      'the rename is announced before it happens',
+    );
   });
 
   it('sends everything again when the partial file differs from ours (checked by the partner’s sha256sum)', async () => {

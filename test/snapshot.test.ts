@@ -62,19 +62,86 @@ for (const kind of DATABASE_KINDS) {
       bankKey = sshKeygen(dir, 'bank');
       await ferryOk(source, ['pki', 'init', path.join(dir, 'pki')]);
       await ferryOk(source, ['account', 'add', 'alice', '--password-stdin', '--key', alice + '.pub', '--key', extra + '.pub'], 'alice secret 1\n');
-      await ferryOk(source, ['account', 'add', 'bob', '--key', alice + '.pub', '--home', 'partners/bob', '--allow-from', '192.0.2.0/24', '--allow-from', '2001:db8::/32']);
+      await ferryOk(source, [
+        'account',
+        'add',
+        'bob',
+        '--key',
+        alice + '.pub',
+        '--home',
+        'partners/bob',
+        '--allow-from',
+        '192.0.2.0/24',
+        '--allow-from',
+        '2001:db8::/32',
+      ]);
       await ferryOk(source, ['admin', 'add', 'ops', '--role', 'operator', '--password-stdin'], 'ops password 1\n');
       await ferryOk(source, ['account', 'disable', 'bob']);
       await ferryOk(source, ['partner', 'add', 'bank', '--url', 'sftp://ferry@bank.example:2222/in box', '--key', bankKey, '--host-key', alice + '.pub']);
       await ferryOk(source, ['partner', 'add', 'legacy', '--url', 'sftp://ops@10.0.0.7/drop', '--password-stdin'], 'legacy pass\n');
       await ferryOk(source, [
-        'partner', 'add', 'web', '--url', 'https://h.example/up/?sig=abc', '--header', 'Authorization: Bearer t0ken',
-        '--header', 'X-Env: prod', '--ca', path.join(dir, 'pki', 'ca.crt'), '--method', 'post',
+        'partner',
+        'add',
+        'web',
+        '--url',
+        'https://h.example/up/?sig=abc',
+        '--header',
+        'Authorization: Bearer t0ken',
+        '--header',
+        'X-Env: prod',
+        '--ca',
+        path.join(dir, 'pki', 'ca.crt'),
+        '--method',
+        'post',
       ]);
-      await ferryOk(source, ['route', 'add', 'to-bank', '--account', 'alice', '--path', 'out/*.csv', '--copy-to', 'bob/in', '--push', 'bank', '--then', 'archive', '--rename', '{base}-{date}{ext}']);
+      await ferryOk(source, [
+        'route',
+        'add',
+        'to-bank',
+        '--account',
+        'alice',
+        '--path',
+        'out/*.csv',
+        '--copy-to',
+        'bob/in',
+        '--push',
+        'bank',
+        '--then',
+        'archive',
+        '--rename',
+        '{base}-{date}{ext}',
+      ]);
       await ferryOk(source, ['route', 'add', 'drops', '--account', 'alice', '--on', 'monitor', '--push', 'web']);
-      await ferryOk(source, ['schedule', 'add', 'nightly', '--cron', '0 2 * * *', '--tz', 'Europe/Zurich', '--pull', 'legacy', '--to', 'alice/in', '--then', 'delete']);
-      await ferryOk(source, ['schedule', 'add', 'hourly', '--cron', '0 * * * *', '--push', 'bank', '--from', 'alice/out', '--path', '*.csv', '--catch-up', 'none']);
+      await ferryOk(source, [
+        'schedule',
+        'add',
+        'nightly',
+        '--cron',
+        '0 2 * * *',
+        '--tz',
+        'Europe/Zurich',
+        '--pull',
+        'legacy',
+        '--to',
+        'alice/in',
+        '--then',
+        'delete',
+      ]);
+      await ferryOk(source, [
+        'schedule',
+        'add',
+        'hourly',
+        '--cron',
+        '0 * * * *',
+        '--push',
+        'bank',
+        '--from',
+        'alice/out',
+        '--path',
+        '*.csv',
+        '--catch-up',
+        'none',
+      ]);
       await ferryOk(source, ['monitor', 'add', 'drop', '--account', 'alice', '--dir', '/drop', '--path', '*.dat', '--stable', '1500ms']);
     });
     after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -91,7 +158,10 @@ for (const kind of DATABASE_KINDS) {
       const xml = fs.readFileSync(path.join(dir, 'full.xml'), 'utf8');
       assert.match(xml, /^<\?xml version="1.0" encoding="UTF-8"\?>\n<ferry-snapshot version="1">\n/);
       assert.match(xml, /<account name="bob" home="partners\/bob" enabled="false">/);
-      assert.match(xml, /<route name="to-bank" account="alice" path="out\/\*\.csv" on="upload" rename="\{base\}-\{date\}\{ext\}" then="archive">\n\s+<copy account="bob" dir="\/in"\/>\n\s+<push partner="bank"\/>/);
+      assert.match(
+        xml,
+        /<route name="to-bank" account="alice" path="out\/\*\.csv" on="upload" rename="\{base\}-\{date\}\{ext\}" then="archive">\n\s+<copy account="bob" dir="\/in"\/>\n\s+<push partner="bank"\/>/,
+      );
       // Sorted by name, whatever order they were made in.
       assert.ok(xml.indexOf('name="drops"') < xml.indexOf('name="to-bank"'));
     });
@@ -216,20 +286,66 @@ for (const kind of DATABASE_KINDS) {
       const snapshot = (body: string) => `<?xml version="1.0" encoding="UTF-8"?>\n<ferry-snapshot version="1">\n${body}</ferry-snapshot>\n`;
       const cases: Array<[string, string, RegExp]> = [
         ['not-xml.xml', 'accounts: [alice]\n', /not a snapshot: expected XML .* or JSON/],
-        ['broken.xml', snapshot('  <accounts>\n    <account name="x" home="x">\n  </accounts>\n'), /line 5, column \d+: not well-formed XML: Expected closing tag 'account'/],
-        ['root.xml', '<?xml version="1.0"?>\n<configuration version="1"/>\n', /line 2, <configuration>: not a snapshot: the root element must be <ferry-snapshot>/],
+        [
+          'broken.xml',
+          snapshot('  <accounts>\n    <account name="x" home="x">\n  </accounts>\n'),
+          /line 5, column \d+: not well-formed XML: Expected closing tag 'account'/,
+        ],
+        [
+          'root.xml',
+          '<?xml version="1.0"?>\n<configuration version="1"/>\n',
+          /line 2, <configuration>: not a snapshot: the root element must be <ferry-snapshot>/,
+        ],
         ['version.xml', '<ferry-snapshot version="7"/>\n', /line 1, <ferry-snapshot>: unsupported snapshot version "7"/],
         ['unknown-element.xml', snapshot('  <routes>\n    <rule name="x"/>\n  </routes>\n'), /line 4: unknown element <rule> in <routes>: expected <route>/],
-        ['unknown-attribute.xml', snapshot('  <monitors>\n    <monitor name="m" account="alice" colour="red"/>\n  </monitors>\n'), /line 4, <monitor name="m">: unknown attribute colour/],
-        ['missing-attribute.xml', snapshot('  <routes>\n    <route name="r">\n      <push partner="bank"/>\n    </route>\n  </routes>\n'), /line 4, <route name="r">: account is missing/],
-        ['bad-cron.xml', snapshot('  <schedules>\n    <schedule name="s" cron="61 * * * *">\n      <push partner="bank" account="alice"/>\n    </schedule>\n  </schedules>\n'), /line 4, <schedule name="s">: invalid schedule "61 \* \* \* \*"/],
-        ['bad-glob.xml', snapshot('  <monitors>\n    <monitor name="m" account="alice" path=""/>\n  </monitors>\n'), /line 4, <monitor name="m">: invalid path glob ""/],
-        ['bad-enum.xml', snapshot('  <routes>\n    <route name="r" account="alice" on="download">\n      <push partner="bank"/>\n    </route>\n  </routes>\n'), /line 4, <route name="r">: on must be "upload" or "monitor" \(got "download"\)/],
-        ['bad-key.xml', snapshot('  <accounts>\n    <account name="z" home="z">\n      <key>ssh-ed25519 garbage</key>\n    </account>\n  </accounts>\n'), /line 5, <key> in <account name="z">: not an SSH public key/],
-        ['duplicate.xml', snapshot('  <monitors>\n    <monitor name="m" account="alice"/>\n    <monitor name="m" account="alice"/>\n  </monitors>\n'), /line 5, <monitor name="m">: monitor "m" is given twice \(first at line 4, <monitor name="m">\)/],
+        [
+          'unknown-attribute.xml',
+          snapshot('  <monitors>\n    <monitor name="m" account="alice" colour="red"/>\n  </monitors>\n'),
+          /line 4, <monitor name="m">: unknown attribute colour/,
+        ],
+        [
+          'missing-attribute.xml',
+          snapshot('  <routes>\n    <route name="r">\n      <push partner="bank"/>\n    </route>\n  </routes>\n'),
+          /line 4, <route name="r">: account is missing/,
+        ],
+        [
+          'bad-cron.xml',
+          snapshot('  <schedules>\n    <schedule name="s" cron="61 * * * *">\n      <push partner="bank" account="alice"/>\n    </schedule>\n  </schedules>\n'),
+          /line 4, <schedule name="s">: invalid schedule "61 \* \* \* \*"/,
+        ],
+        [
+          'bad-glob.xml',
+          snapshot('  <monitors>\n    <monitor name="m" account="alice" path=""/>\n  </monitors>\n'),
+          /line 4, <monitor name="m">: invalid path glob ""/,
+        ],
+        [
+          'bad-enum.xml',
+          snapshot('  <routes>\n    <route name="r" account="alice" on="download">\n      <push partner="bank"/>\n    </route>\n  </routes>\n'),
+          /line 4, <route name="r">: on must be "upload" or "monitor" \(got "download"\)/,
+        ],
+        [
+          'bad-key.xml',
+          snapshot('  <accounts>\n    <account name="z" home="z">\n      <key>ssh-ed25519 garbage</key>\n    </account>\n  </accounts>\n'),
+          /line 5, <key> in <account name="z">: not an SSH public key/,
+        ],
+        [
+          'duplicate.xml',
+          snapshot('  <monitors>\n    <monitor name="m" account="alice"/>\n    <monitor name="m" account="alice"/>\n  </monitors>\n'),
+          /line 5, <monitor name="m">: monitor "m" is given twice \(first at line 4, <monitor name="m">\)/,
+        ],
         // Valid on its own, refused against the database: the account created before it is rolled back.
-        ['unknown-partner.xml', snapshot('  <accounts>\n    <account name="new" home="new"><password-hash>scrypt$32768$8$1$AAAA$AAAA</password-hash></account>\n  </accounts>\n  <routes>\n    <route name="r" account="new">\n      <push partner="nobody"/>\n    </route>\n  </routes>\n'), /line 7, <route name="r">: no partner named "nobody"/],
-        ['bad-json.json', '{"format": "ferry-snapshot", "version": 1, "routes": [{"name": "r", "account": "alice", "steps": [{"type": "fly"}]}]}', /routes\[0\] \("r"\)\.steps\[0\].*type must be "push" or "copy"/],
+        [
+          'unknown-partner.xml',
+          snapshot(
+            '  <accounts>\n    <account name="new" home="new"><password-hash>scrypt$32768$8$1$AAAA$AAAA</password-hash></account>\n  </accounts>\n  <routes>\n    <route name="r" account="new">\n      <push partner="nobody"/>\n    </route>\n  </routes>\n',
+          ),
+          /line 7, <route name="r">: no partner named "nobody"/,
+        ],
+        [
+          'bad-json.json',
+          '{"format": "ferry-snapshot", "version": 1, "routes": [{"name": "r", "account": "alice", "steps": [{"type": "fly"}]}]}',
+          /routes\[0\] \("r"\)\.steps\[0\].*type must be "push" or "copy"/,
+        ],
       ];
       for (const [name, text, message] of cases) {
         const result = await runFerry(['import', write(name, text)], target);

@@ -235,7 +235,10 @@ describe('SSH limits before and after login (sqlite)', () => {
   });
 
   it('does not sign with ssh-rsa (SHA-1) unless configured', async () => {
-    await assert.rejects(connect({ port: node.sftpPort, username: 'alice', privateKey: fs.readFileSync(key), algorithms: { serverHostKey: ['ssh-rsa'] } }), /no matching host key/);
+    await assert.rejects(
+      connect({ port: node.sftpPort, username: 'alice', privateKey: fs.readFileSync(key), algorithms: { serverHostKey: ['ssh-rsa'] } }),
+      /no matching host key/,
+    );
     const sha2 = await sftpBatch(login, ['pwd'], ['-o', 'HostKeyAlgorithms=rsa-sha2-512']);
     assert.equal(sha2.code, 0, sha2.stderr);
   });
@@ -295,7 +298,10 @@ describe('SSH limit and algorithm settings as in sshd_config', () => {
     assert.deepEqual(loadConfig({ env: {} }).sftp.max_startups, { start: 10, rate: 30, full: 100 });
     assert.deepEqual(loadConfig({ env: { FERRY_SFTP_MAX_STARTUPS: '50' } }).sftp.max_startups, { start: 50, rate: 100, full: 50 });
     for (const bad of ['10:30', '10:0:100', '20:30:10', 'many']) {
-      assert.throws(() => loadConfig({ env: { FERRY_SFTP_MAX_STARTUPS: bad } }), (err: Error) => err instanceof ConfigError && /FERRY_SFTP_MAX_STARTUPS/.test(err.message));
+      assert.throws(
+        () => loadConfig({ env: { FERRY_SFTP_MAX_STARTUPS: bad } }),
+        (err: Error) => err instanceof ConfigError && /FERRY_SFTP_MAX_STARTUPS/.test(err.message),
+      );
     }
   });
 
@@ -305,7 +311,10 @@ describe('SSH limit and algorithm settings as in sshd_config', () => {
     assert.deepEqual(defaults.compress, ['none', 'zlib@openssh.com']);
     assert.deepEqual(resolveSshAlgorithms({ ciphers: 'aes256-ctr, aes128-ctr' }).cipher, ['aes256-ctr', 'aes128-ctr']);
     assert.deepEqual(resolveSshAlgorithms({ host_key_algorithms: '+ssh-rsa' }).serverHostKey, [...defaults.serverHostKey, 'ssh-rsa']);
-    assert.deepEqual(resolveSshAlgorithms({ macs: '-hmac-sha2-256,hmac-sha2-512' }).hmac, defaults.hmac.filter((m) => m !== 'hmac-sha2-256' && m !== 'hmac-sha2-512'));
+    assert.deepEqual(
+      resolveSshAlgorithms({ macs: '-hmac-sha2-256,hmac-sha2-512' }).hmac,
+      defaults.hmac.filter((m) => m !== 'hmac-sha2-256' && m !== 'hmac-sha2-512'),
+    );
     assert.equal(resolveSshAlgorithms({ kex_algorithms: '^diffie-hellman-group14-sha256' }).kex[0], 'diffie-hellman-group14-sha256');
     assert.throws(() => resolveSshAlgorithms({ kex_algorithms: '-' + defaults.kex.join(',') }), /sftp\.kex_algorithms: .* leaves no algorithm/);
   });
@@ -323,7 +332,10 @@ describe('SSH algorithm settings (sqlite)', () => {
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('stops the node with a message naming the setting for an unknown algorithm', async () => {
-    await assert.rejects(startNode({ ...env, extra: { FERRY_SFTP_CIPHERS: 'aes128-ctr,rot13' } }), /exited with 1: ferry: sftp\.ciphers: unsupported algorithm "rot13"/);
+    await assert.rejects(
+      startNode({ ...env, extra: { FERRY_SFTP_CIPHERS: 'aes128-ctr,rot13' } }),
+      /exited with 1: ferry: sftp\.ciphers: unsupported algorithm "rot13"/,
+    );
   });
 
   it('offers ssh-rsa when sftp.host_key_algorithms adds it, and only the ciphers configured', async () => {
@@ -334,7 +346,10 @@ describe('SSH algorithm settings (sqlite)', () => {
       const login = { port: node.sftpPort, user: 'alice', keyFile: key, dir };
       const sha1 = await sftpBatch(login, ['pwd'], ['-o', 'HostKeyAlgorithms=ssh-rsa']);
       assert.equal(sha1.code, 0, sha1.stderr);
-      await assert.rejects(connect({ port: node.sftpPort, username: 'alice', privateKey: fs.readFileSync(key), algorithms: { cipher: ['aes128-ctr'] } }), /no matching .*cipher/);
+      await assert.rejects(
+        connect({ port: node.sftpPort, username: 'alice', privateKey: fs.readFileSync(key), algorithms: { cipher: ['aes128-ctr'] } }),
+        /no matching .*cipher/,
+      );
       assert.equal((await sftpBatch(login, ['pwd'], ['-o', 'Ciphers=aes256-ctr'])).code, 0);
     } finally {
       await node.stop();
@@ -417,7 +432,10 @@ for (const kind of DATABASE_KINDS) {
       const t0 = Date.now();
       assert.equal((await runFerry(['account', 'disable', 'alice'], env)).code, 0);
       assert.equal((await runFerry(['account', 'remove', 'bob'], env)).code, 0);
-      await Promise.race([Promise.all([aliceGone, bobGone]), new Promise((_, reject) => setTimeout(() => reject(new Error('sessions still open after 8 s')), 8000))]);
+      await Promise.race([
+        Promise.all([aliceGone, bobGone]),
+        new Promise((_, reject) => setTimeout(() => reject(new Error('sessions still open after 8 s')), 8000)),
+      ]);
       assert.ok(Date.now() - t0 < 8000);
       assert.equal(carol!.closed, false);
       const reply = await carol!.open('.', OPEN_FLAGS.READ).catch((err: Error) => err.message);

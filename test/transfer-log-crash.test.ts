@@ -10,7 +10,6 @@ import { waitFor } from './harness/wait.js';
 
 const SIZE = 32 * 1024 * 1024;
 
-
 async function transfers(env: FerryEnv): Promise<any[]> {
   const result = await runFerry(['transfers', 'list', '--json'], env);
   assert.equal(result.code, 0, result.stderr);
@@ -84,7 +83,10 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(resumed.code, 0, resumed.stderr);
       assert.equal(sha256File(path.join(storage, 'alice', 'big.bin')), sourceHash);
       const rows = (await transfers(envB)).filter((r) => r.path === '/big.bin').sort((a, b) => a.id - b.id);
-      assert.deepEqual(rows.map((r) => r.status), ['aborted', 'completed']);
+      assert.deepEqual(
+        rows.map((r) => r.status),
+        ['aborted', 'completed'],
+      );
       assert.ok(rows[1].offset > 8 * 1024 * 1024);
       assert.equal(rows[1].sha256, sourceHash);
     });

@@ -36,26 +36,46 @@ for (const kind of DATABASE_KINDS) {
     it('the primary deletes rows that ended before transfers.retention, in batches, and keeps the rest', async () => {
       const now = Date.now();
       const row = (startedAt: number, status: TransferStatus, path: string) => ({
-        node_id: 'gone', worker_pid: 1, session_id: 's', account: 'alice', protocol: 'sftp', client_address: '192.0.2.1',
-        path, direction: 'upload' as const, start_offset: 0, bytes: 1, started_at: startedAt,
-        ended_at: status === 'in-progress' ? null : startedAt + 1000, status,
+        node_id: 'gone',
+        worker_pid: 1,
+        session_id: 's',
+        account: 'alice',
+        protocol: 'sftp',
+        client_address: '192.0.2.1',
+        path,
+        direction: 'upload' as const,
+        start_offset: 0,
+        bytes: 1,
+        started_at: startedAt,
+        ended_at: status === 'in-progress' ? null : startedAt + 1000,
+        status,
       });
       // More old rows than one batch holds, so the purge takes several.
       const OLD = 2500;
       for (let i = 0; i < OLD; i += 500) {
-        await handle.db.insertInto('transfers').values(Array.from({ length: 500 }, (_, j) => row(now - 40 * DAY_MS + i + j, 'completed', `/old-${i + j}`))).execute();
+        await handle.db
+          .insertInto('transfers')
+          .values(Array.from({ length: 500 }, (_, j) => row(now - 40 * DAY_MS + i + j, 'completed', `/old-${i + j}`)))
+          .execute();
       }
-      await handle.db.insertInto('transfers').values([
-        row(now - 40 * DAY_MS, 'in-progress', '/old-but-open'),
-        row(now - 20 * DAY_MS, 'completed', '/recent'),
-        row(now - 40 * DAY_MS, 'aborted', '/old-aborted'),
-      ]).execute();
+      await handle.db
+        .insertInto('transfers')
+        .values([
+          row(now - 40 * DAY_MS, 'in-progress', '/old-but-open'),
+          row(now - 20 * DAY_MS, 'completed', '/recent'),
+          row(now - 40 * DAY_MS, 'aborted', '/old-aborted'),
+        ])
+        .execute();
 
       node = await startNode(env);
-      await waitFor('the old rows purged', async () => {
-        const left = await handle.db.selectFrom('transfers').select('path').where('path', 'like', '/old%').execute();
-        return left.length === 1 && left;
-      }, 30_000);
+      await waitFor(
+        'the old rows purged',
+        async () => {
+          const left = await handle.db.selectFrom('transfers').select('path').where('path', 'like', '/old%').execute();
+          return left.length === 1 && left;
+        },
+        30_000,
+      );
       const paths = (await handle.db.selectFrom('transfers').select('path').execute()).map((r) => r.path).sort();
       assert.deepEqual(paths, ['/old-but-open', '/recent'], 'rows in progress and rows inside the retention stay');
       await node.waitForLog((l) => l.msg === 'purged old transfer-log rows', 5_000);
@@ -90,7 +110,9 @@ describe('transfer-log rows per session are paced', () => {
       await raw.request(PKT.CLOSE, str(h));
       const started = Date.now();
       // 150 opens at once at 20/s: a burst of 20, 100 more within the 5 s an open may wait, the rest refused.
-      const replies = await Promise.all(Array.from({ length: 150 }, () => raw.request(PKT.OPEN, str('r.txt'), u32(OPEN_FLAGS.READ), u32(0)).then((r) => ({ r, at: Date.now() - started }))));
+      const replies = await Promise.all(
+        Array.from({ length: 150 }, () => raw.request(PKT.OPEN, str('r.txt'), u32(OPEN_FLAGS.READ), u32(0)).then((r) => ({ r, at: Date.now() - started }))),
+      );
       const opened = replies.filter(({ r }) => r.type === 102);
       const refused = replies.filter(({ r }) => r.type === 101);
       assert.ok(opened.length >= 115 && opened.length <= 125, `${opened.length} opened`);

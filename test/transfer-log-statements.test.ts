@@ -41,7 +41,10 @@ for (const kind of DATABASE_KINDS) {
       let started: Promise<number> | undefined;
       await assert.rejects(
         handle.db.transaction().execute(async (trx) => {
-          await trx.insertInto('accounts').values({ name: 'alice', password_hash: null, home: 'alice', disabled: 0, created_at: 1, updated_at: 1, failure_count: 0 }).execute();
+          await trx
+            .insertInto('accounts')
+            .values({ name: 'alice', password_hash: null, home: 'alice', disabled: 0, created_at: 1, updated_at: 1, failure_count: 0 })
+            .execute();
           started = log.start(start('/outside.bin'));
           await new Promise((resolve) => setTimeout(resolve, 20));
           throw new Error('roll back');
@@ -80,7 +83,17 @@ for (const kind of DATABASE_KINDS) {
       const route = (name: string, onEvent: RouteEvent, enabled: number) =>
         handle.db
           .insertInto('routes')
-          .values({ name, account: 'alice', path_glob: '*', on_event: onEvent, action: '{"steps":[]}', rename: null, after_delivery: null, enabled, created_at: 1 })
+          .values({
+            name,
+            account: 'alice',
+            path_glob: '*',
+            on_event: onEvent,
+            action: '{"steps":[]}',
+            rename: null,
+            after_delivery: null,
+            enabled,
+            created_at: 1,
+          })
           .execute();
 
       // Routes that do not apply to an upload (disabled, or for files a folder monitor finds): one statement, nothing routed.

@@ -54,11 +54,36 @@ for (const kind of DATABASE_KINDS) {
       try {
         await migrate(handle);
         const log = new TransferLog(handle.db);
-        const start = { nodeId: 'n1', workerPid: 1, sessionId: 's1', account: 'alice', protocol: 'sftp', clientAddress: '127.0.0.1', direction: 'upload' as const, startOffset: 0 };
+        const start = {
+          nodeId: 'n1',
+          workerPid: 1,
+          sessionId: 's1',
+          account: 'alice',
+          protocol: 'sftp',
+          clientAddress: '127.0.0.1',
+          direction: 'upload' as const,
+          startOffset: 0,
+        };
         // Two days old: outside --since 1h.
         await handle.db
           .insertInto('transfers')
-          .values({ node_id: 'n1', worker_pid: 1, session_id: 's0', account: 'alice', protocol: 'sftp', client_address: '127.0.0.1', path: '/old.bin', direction: 'upload', start_offset: 0, bytes: 5, started_at: Date.now() - 2 * 86_400_000, ended_at: Date.now() - 2 * 86_400_000 + 10, sha256: null, status: 'completed', error: null })
+          .values({
+            node_id: 'n1',
+            worker_pid: 1,
+            session_id: 's0',
+            account: 'alice',
+            protocol: 'sftp',
+            client_address: '127.0.0.1',
+            path: '/old.bin',
+            direction: 'upload',
+            start_offset: 0,
+            bytes: 5,
+            started_at: Date.now() - 2 * 86_400_000,
+            ended_at: Date.now() - 2 * 86_400_000 + 10,
+            sha256: null,
+            status: 'completed',
+            error: null,
+          })
           .execute();
         const awkward = await log.start({ ...start, path: AWKWARD_PATH });
         await log.finish(awkward, { status: 'completed', bytes: 42, sha256: 'ab'.repeat(32) });
@@ -78,7 +103,11 @@ for (const kind of DATABASE_KINDS) {
       assert.ok(text.includes('"/in/a,b ""quoted""\nsecond line.csv"'), 'the path quoted, its quotes doubled, its newline kept');
       const [header, ...rows] = parseCsv(text);
       assert.equal(header!.join(','), COLUMNS);
-      assert.deepEqual(rows.map((r) => Number(r[0])), ids, 'the old row left out, the rest by id');
+      assert.deepEqual(
+        rows.map((r) => Number(r[0])),
+        ids,
+        'the old row left out, the rest by id',
+      );
       const [awkward, failed, running] = rows.map((r) => Object.fromEntries(header!.map((c, i) => [c, r[i]])));
       assert.equal(awkward!.path, AWKWARD_PATH);
       assert.equal(awkward!.bytes, '42');
@@ -106,8 +135,21 @@ for (const kind of DATABASE_KINDS) {
       try {
         for (let chunk = 0; chunk < 3; chunk++) {
           const rows = Array.from({ length: 1000 }, (_, i) => ({
-            node_id: 'n1', worker_pid: 1, session_id: 's', account: 'bob', protocol: 'sftp', client_address: '127.0.0.1', path: `/bulk-${chunk}-${i}`,
-            direction: 'upload' as const, start_offset: 0, bytes: i, started_at: Date.now(), ended_at: Date.now(), sha256: null, status: 'completed' as const, error: null,
+            node_id: 'n1',
+            worker_pid: 1,
+            session_id: 's',
+            account: 'bob',
+            protocol: 'sftp',
+            client_address: '127.0.0.1',
+            path: `/bulk-${chunk}-${i}`,
+            direction: 'upload' as const,
+            start_offset: 0,
+            bytes: i,
+            started_at: Date.now(),
+            ended_at: Date.now(),
+            sha256: null,
+            status: 'completed' as const,
+            error: null,
           }));
           await handle.db.insertInto('transfers').values(rows).execute();
         }
@@ -118,7 +160,10 @@ for (const kind of DATABASE_KINDS) {
       const bulk = exported.filter((t: any) => t.account === 'bob');
       assert.equal(bulk.length, 3000);
       assert.equal(new Set(exported.map((t: any) => t.id)).size, exported.length);
-      assert.deepEqual(exported.map((t: any) => t.id), [...exported.map((t: any) => t.id)].sort((a: number, b: number) => a - b));
+      assert.deepEqual(
+        exported.map((t: any) => t.id),
+        [...exported.map((t: any) => t.id)].sort((a: number, b: number) => a - b),
+      );
       const csv = parseCsv(await ferryOk(env, ['transfers', 'export', '--since', '1h']));
       assert.equal(csv.length, exported.length + 1);
     });
@@ -143,7 +188,11 @@ for (const kind of DATABASE_KINDS) {
         assert.match(bad.stderr, message);
       }
       assert.equal(fs.readFileSync(file, 'utf8'), before, 'the existing archive untouched');
-      assert.deepEqual(fs.readdirSync(dir).filter((f) => f.includes('partial')), [], 'no partial file left');
+      assert.deepEqual(
+        fs.readdirSync(dir).filter((f) => f.includes('partial')),
+        [],
+        'no partial file left',
+      );
     });
   });
 }

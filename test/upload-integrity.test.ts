@@ -94,7 +94,9 @@ describe('uploads hold: modes, names', () => {
     assert.equal((await raw.request(PKT.CLOSE, str(created))).code, FX.OK);
     assert.equal(modeOf(path.join(home, 'suid.bin')), 0o755, 'FSETSTAT 04755 sets 0755');
 
-    const plain = handleOf(await raw.request(PKT.OPEN, str('plain.txt'), u32(OPEN_FLAGS.WRITE | OPEN_FLAGS.CREAT | OPEN_FLAGS.TRUNC), u32(ATTR.PERMISSIONS), u32(0o6777)));
+    const plain = handleOf(
+      await raw.request(PKT.OPEN, str('plain.txt'), u32(OPEN_FLAGS.WRITE | OPEN_FLAGS.CREAT | OPEN_FLAGS.TRUNC), u32(ATTR.PERMISSIONS), u32(0o6777)),
+    );
     assert.equal((await raw.request(PKT.CLOSE, str(plain))).code, FX.OK);
     assert.equal(modeOf(path.join(home, 'plain.txt')), 0o750, 'OPEN with 06777 creates 0777 & ~umask 0027');
 
@@ -130,7 +132,10 @@ describe('uploads hold: modes, names', () => {
     assert.equal((await raw.request(PKT.CLOSE, str(accented))).code, FX.OK);
     assert.ok(fs.existsSync(path.join(home, 'résumé ✓.txt')));
     fs.unlinkSync(path.join(home, 'résumé ✓.txt'));
-    assert.deepEqual(snapshot(dir).filter((f) => !/ferry\.db|node-output\.log/.test(f)), before.filter((f) => !/ferry\.db|node-output\.log/.test(f)));
+    assert.deepEqual(
+      snapshot(dir).filter((f) => !/ferry\.db|node-output\.log/.test(f)),
+      before.filter((f) => !/ferry\.db|node-output\.log/.test(f)),
+    );
   });
 });
 
@@ -382,7 +387,13 @@ for (const kind of DATABASE_KINDS) {
       const client = sftpSpawn({ port: s.node.sftpPort, user: 'alice', keyFile: s.key, dir: s.dir }, [`put ${local} ${name}`], ['-l', '32000']);
       const partial = await waitFor('3 MiB in the partial file', () => {
         const root = path.join(s.storage, '.partial');
-        return fs.existsSync(root) && fs.readdirSync(root).flatMap((a) => fs.readdirSync(path.join(root, a)).map((f) => path.join(root, a, f))).find((f) => f.endsWith('.part') && fs.statSync(f).size > 3 * 1024 * 1024);
+        return (
+          fs.existsSync(root) &&
+          fs
+            .readdirSync(root)
+            .flatMap((a) => fs.readdirSync(path.join(root, a)).map((f) => path.join(root, a, f)))
+            .find((f) => f.endsWith('.part') && fs.statSync(f).size > 3 * 1024 * 1024)
+        );
       });
       return { client, partial };
     };

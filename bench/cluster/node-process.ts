@@ -27,7 +27,14 @@ export interface BenchNode {
   alive(): boolean;
 }
 
-const KEPT_MESSAGES = new Set(['node ready', 'became primary', 'stepped down as primary', 'accepting client sessions', 'node status', 'cannot listen for SFTP']);
+const KEPT_MESSAGES = new Set([
+  'node ready',
+  'became primary',
+  'stepped down as primary',
+  'accepting client sessions',
+  'node status',
+  'cannot listen for SFTP',
+]);
 
 export async function startBenchNode(
   teardown: Teardown,
@@ -106,7 +113,9 @@ export async function startBenchNode(
       exited.then((code) => {
         throw new Error(`node ${name}: ferry start exited with ${code}; see ${logFile}`);
       }),
-      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`node ${name}: no "node ready" within ${timeoutMs} ms; see ${logFile}`)), timeoutMs))),
+      new Promise<never>(
+        (_, reject) => (timer = setTimeout(() => reject(new Error(`node ${name}: no "node ready" within ${timeoutMs} ms; see ${logFile}`)), timeoutMs)),
+      ),
       new Promise<never>((_, reject) => {
         onAbort = () => reject(teardown.signal.reason);
         if (teardown.signal.aborted) onAbort();

@@ -17,7 +17,7 @@ export function writeNoiseFile(file: string, size: number, seed: number): string
   const hash = crypto.createHash('sha256');
   const fd = fs.openSync(file, 'w');
   try {
-    for (let written = 0; written < size; ) {
+    for (let written = 0; written < size;) {
       const n = Math.min(zeros.length, size - written);
       const data = cipher.update(zeros.subarray(0, n));
       fs.writeSync(fd, data);

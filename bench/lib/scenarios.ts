@@ -88,12 +88,7 @@ async function writeSources(dir: string, prefix: string, count: number, size: nu
  * parallel and many scenarios differ only in these numbers and their figures.
  * Several sessions are gated: all log in first, then all upload together.
  */
-function concurrentUploads(
-  name: ScenarioName,
-  sessions: number,
-  size: number,
-  metrics: (timing: Timing, totalBytes: number) => Metric[],
-): Scenario {
+function concurrentUploads(name: ScenarioName, sessions: number, size: number, metrics: (timing: Timing, totalBytes: number) => Metric[]): Scenario {
   return {
     name,
     detailedMemory: name === 'many',
@@ -162,7 +157,13 @@ function smallFiles(count: number, size: number): Scenario {
         verify: (target) => sources.forEach((file) => expectFile(path.join(remoteDir(target), file.remote), size, file.sha256)),
         clear: (target) => fs.rmSync(remoteDir(target), { recursive: true, force: true }),
         metrics: ({ totalMs }) => [
-          { label: `${count} files of ${formatSize(size)}, one session`, unit: 'files/s', better: 'higher', combine: 'median', value: count / (totalMs / 1000) },
+          {
+            label: `${count} files of ${formatSize(size)}, one session`,
+            unit: 'files/s',
+            better: 'higher',
+            combine: 'median',
+            value: count / (totalMs / 1000),
+          },
         ],
       };
     },

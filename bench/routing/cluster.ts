@@ -67,12 +67,24 @@ export function benchCluster(teardown: Teardown, root: string, databaseUrl: stri
       const env = envOf(i, concurrency);
       let node: BenchNode;
       try {
-        node = await startBenchNode(teardown, names[i]!, env, { sftpPort: await freePort(), adminPort: await freePort() }, { workers: 1, readyTimeoutMs: NODE_START_TIMEOUT_MS });
+        node = await startBenchNode(
+          teardown,
+          names[i]!,
+          env,
+          { sftpPort: await freePort(), adminPort: await freePort() },
+          { workers: 1, readyTimeoutMs: NODE_START_TIMEOUT_MS },
+        );
       } catch (err) {
         teardown.check();
         // A port taken meanwhile by something else: once more on fresh ports.
         console.log(`  (${names[i]} did not start: ${(err as Error).message.split('\n')[0]}; retrying on fresh ports)`);
-        node = await startBenchNode(teardown, names[i]!, env, { sftpPort: await freePort(), adminPort: await freePort() }, { workers: 1, readyTimeoutMs: NODE_START_TIMEOUT_MS });
+        node = await startBenchNode(
+          teardown,
+          names[i]!,
+          env,
+          { sftpPort: await freePort(), adminPort: await freePort() },
+          { workers: 1, readyTimeoutMs: NODE_START_TIMEOUT_MS },
+        );
       }
       nodes[i] = node;
       await waitReady(node);

@@ -43,7 +43,10 @@ export function verifyCopies(files: FileSet, dir: string, leftover?: RegExp): st
       missing++;
       continue;
     }
-    const got = crypto.createHash('sha256').update(fs.readFileSync(path.join(dir, name))).digest('hex');
+    const got = crypto
+      .createHash('sha256')
+      .update(fs.readFileSync(path.join(dir, name)))
+      .digest('hex');
     if (got !== hash) differ++;
   }
   if (missing > 0) problems.push(`${missing} of ${files.hashes.size} files missing in ${dir}`);

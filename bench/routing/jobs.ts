@@ -61,7 +61,8 @@ export async function enqueueUploads(
   const started = performance.now();
   let queued = 0;
   await db.transaction().execute(async (trx) => {
-    for (const f of files) queued += await enqueueDeliveries(trx, { event: 'upload', account, path: f.path, size: f.size, sha256: null }, { maxAttempts, storageDir });
+    for (const f of files)
+      queued += await enqueueDeliveries(trx, { event: 'upload', account, path: f.path, size: f.size, sha256: null }, { maxAttempts, storageDir });
   });
   const batch = await batchAfter(db, before, started);
   if (queued !== files.length || batch.count !== files.length) {
@@ -150,7 +151,10 @@ export async function attemptDurations(db: Kysely<Database>, batch: Batch): Prom
     .where('job_id', '>=', batch.firstId)
     .where('job_id', '<=', batch.lastId)
     .execute();
-  return { ms: rows.filter((r) => r.status === 'completed' && r.ended_at !== null).map((r) => Number(r.ended_at) - Number(r.started_at)), attempts: rows.length };
+  return {
+    ms: rows.filter((r) => r.status === 'completed' && r.ended_at !== null).map((r) => Number(r.ended_at) - Number(r.started_at)),
+    attempts: rows.length,
+  };
 }
 
 /** Status -> count of the batch's rows in the transfer log (direction 'delivery'). */

@@ -39,7 +39,8 @@ export class UsageError extends Error {}
 
 function positiveInt(flag: string, value: string | undefined, max: number): number {
   const n = Number(value);
-  if (value === undefined || !Number.isInteger(n) || n < 1 || n > max) throw new UsageError(`${flag} needs a whole number from 1 to ${max} (got "${value ?? ''}")`);
+  if (value === undefined || !Number.isInteger(n) || n < 1 || n > max)
+    throw new UsageError(`${flag} needs a whole number from 1 to ${max} (got "${value ?? ''}")`);
   return n;
 }
 

@@ -4,14 +4,22 @@ import { sftpLoginFailure } from '../cluster/probes.js';
 import type { Teardown } from '../cluster/teardown.js';
 
 const CLIENT_OPTIONS = [
-  '-o', 'StrictHostKeyChecking=no',
-  '-o', 'UserKnownHostsFile=/dev/null',
-  '-o', 'LogLevel=ERROR',
-  '-o', 'ConnectTimeout=10',
-  '-o', 'ServerAliveInterval=5',
-  '-o', 'IdentitiesOnly=yes',
-  '-o', 'PreferredAuthentications=publickey',
-  '-o', 'BatchMode=yes',
+  '-o',
+  'StrictHostKeyChecking=no',
+  '-o',
+  'UserKnownHostsFile=/dev/null',
+  '-o',
+  'LogLevel=ERROR',
+  '-o',
+  'ConnectTimeout=10',
+  '-o',
+  'ServerAliveInterval=5',
+  '-o',
+  'IdentitiesOnly=yes',
+  '-o',
+  'PreferredAuthentications=publickey',
+  '-o',
+  'BatchMode=yes',
 ];
 
 /**
@@ -79,7 +87,14 @@ export interface LoginCost {
  * queue's concurrency on both nodes), which shows how many per second the
  * machine's cores allow.
  */
-export async function measureLoginCost(port: number, user: string, privateKey: Buffer, count: number, parallel: number, signal: AbortSignal): Promise<LoginCost> {
+export async function measureLoginCost(
+  port: number,
+  user: string,
+  privateKey: Buffer,
+  count: number,
+  parallel: number,
+  signal: AbortSignal,
+): Promise<LoginCost> {
   let failures = 0;
   const errors: Record<string, number> = {};
   const attempt = async (): Promise<boolean> => {

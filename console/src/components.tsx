@@ -5,15 +5,15 @@ export function Badge({ value }: { value: string }) {
 }
 
 export function ErrorLine({ error }: { error?: string }) {
-  return error ? <div class="error" role="alert">{error}</div> : null;
+  return error ? (
+    <div class="error" role="alert">
+      {error}
+    </div>
+  ) : null;
 }
 
 export function Fields({ fields }: { fields: [string, ComponentChildren][] }) {
-  return (
-    <dl class="record">
-      {fields.map(([k, v]) => [<dt key={`${k}-t`}>{k}</dt>, <dd key={`${k}-d`}>{v ?? ''}</dd>])}
-    </dl>
-  );
+  return <dl class="record">{fields.map(([k, v]) => [<dt key={`${k}-t`}>{k}</dt>, <dd key={`${k}-d`}>{v ?? ''}</dd>])}</dl>;
 }
 
 /** A table of JSON objects: the given columns, or every key of the first row. */
@@ -24,7 +24,11 @@ export function JsonTable({ rows, columns, link }: { rows: Record<string, unknow
   return (
     <table>
       <thead>
-        <tr>{cols.map((c) => <th key={c}>{c}</th>)}</tr>
+        <tr>
+          {cols.map((c) => (
+            <th key={c}>{c}</th>
+          ))}
+        </tr>
       </thead>
       <tbody>
         {rows.map((row, i) => (

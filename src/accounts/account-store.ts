@@ -16,9 +16,7 @@ const NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$/;
 
 export function validateAccountName(name: string): void {
   if (!NAME.test(name)) {
-    throw new AccountError(
-      `invalid account name "${name}": use 1-64 letters, digits, '.', '_' or '-', not starting with '.' or '-'`,
-    );
+    throw new AccountError(`invalid account name "${name}": use 1-64 letters, digits, '.', '_' or '-', not starting with '.' or '-'`);
   }
 }
 
@@ -164,11 +162,23 @@ export class AccountStore {
   async addKey(name: string, key: ParsedPublicKey): Promise<void> {
     const account = await this.require(name);
     await inTransaction(this.db, async (trx) => {
-      const existing = await trx.selectFrom('account_keys').select('id').where('account_id', '=', account.id).where('public_key', '=', key.publicKey).executeTakeFirst();
+      const existing = await trx
+        .selectFrom('account_keys')
+        .select('id')
+        .where('account_id', '=', account.id)
+        .where('public_key', '=', key.publicKey)
+        .executeTakeFirst();
       if (existing) throw new AccountError(`account "${name}" already has the key ${key.fingerprint}`);
       await trx
         .insertInto('account_keys')
-        .values({ account_id: account.id, algorithm: key.algorithm, public_key: key.publicKey, fingerprint: key.fingerprint, comment: key.comment, created_at: Date.now() })
+        .values({
+          account_id: account.id,
+          algorithm: key.algorithm,
+          public_key: key.publicKey,
+          fingerprint: key.fingerprint,
+          comment: key.comment,
+          created_at: Date.now(),
+        })
         .execute();
       await trx.updateTable('accounts').set({ updated_at: Date.now() }).where('id', '=', account.id).execute();
     });
@@ -210,7 +220,14 @@ async function insertKeys(db: Kysely<Database>, accountId: number, keys: ParsedP
   for (const key of keys) {
     await db
       .insertInto('account_keys')
-      .values({ account_id: accountId, algorithm: key.algorithm, public_key: key.publicKey, fingerprint: key.fingerprint, comment: key.comment, created_at: now })
+      .values({
+        account_id: accountId,
+        algorithm: key.algorithm,
+        public_key: key.publicKey,
+        fingerprint: key.fingerprint,
+        comment: key.comment,
+        created_at: now,
+      })
       .execute();
   }
 }
@@ -225,7 +242,12 @@ async function replaceKeys(db: Kysely<Database>, accountId: number, keys: Parsed
     else if (key.comment !== row.comment) await db.updateTable('account_keys').set({ comment: key.comment }).where('id', '=', row.id).execute();
   }
   const kept = new Set(current.map((r) => r.public_key));
-  await insertKeys(db, accountId, keys.filter((k) => !kept.has(k.publicKey)), now);
+  await insertKeys(
+    db,
+    accountId,
+    keys.filter((k) => !kept.has(k.publicKey)),
+    now,
+  );
 }
 
 function dedupeKeys(keys: ParsedPublicKey[]): ParsedPublicKey[] {

@@ -54,7 +54,10 @@ export class AdminUsers {
     const now = Date.now();
     const existing = await this.find(name);
     if (!existing) {
-      await this.db.insertInto('admin_users').values({ name, role, password_hash: passwordHash, disabled: disabled ? 1 : 0, created_at: now, updated_at: now }).execute();
+      await this.db
+        .insertInto('admin_users')
+        .values({ name, role, password_hash: passwordHash, disabled: disabled ? 1 : 0, created_at: now, updated_at: now })
+        .execute();
       return;
     }
     await this.db

@@ -25,19 +25,10 @@ export interface LoginGuards {
 }
 
 export type LoginRefusal =
-  | 'banned'
-  | 'busy'
-  | 'unknown-account'
-  | 'address-not-allowed'
-  | 'disabled'
-  | 'locked'
-  | 'wrong-password'
-  | 'no-password'
-  | 'unknown-key';
+  'banned' | 'busy' | 'unknown-account' | 'address-not-allowed' | 'disabled' | 'locked' | 'wrong-password' | 'no-password' | 'unknown-key';
 
 export type LoginResult =
-  | { ok: true; account: AccountRow }
-  | { ok: false; reason: LoginRefusal; lockedNow?: boolean; bannedNow?: { address: string; until: number; bans: number } };
+  { ok: true; account: AccountRow } | { ok: false; reason: LoginRefusal; lockedNow?: boolean; bannedNow?: { address: string; until: number; bans: number } };
 
 /**
  * Decides logins from the database on every attempt, so a password change, a
@@ -136,11 +127,7 @@ export class Authenticator {
 
   private async clearFailures(account: AccountRow): Promise<void> {
     if (account.failure_count === 0 && account.locked_until === null) return;
-    await this.db
-      .updateTable('accounts')
-      .set({ failure_count: 0, failure_window_start: null, locked_until: null })
-      .where('id', '=', account.id)
-      .execute();
+    await this.db.updateTable('accounts').set({ failure_count: 0, failure_window_start: null, locked_until: null }).where('id', '=', account.id).execute();
   }
 
   /** Counts a failure in the current window (one statement) and locks the account at the limit. */

@@ -79,7 +79,14 @@ export function parseSafeList(entries: string[]): string[] {
 /** The node's defender from its settings. */
 export function defenderOf(db: Kysely<Database>, config: Config): Defender {
   const d = config.defender;
-  return new Defender(db, { enabled: d.enabled, threshold: d.threshold, windowMs: d.window, banTimeMs: d.ban_time, banTimeMaxMs: d.ban_time_max, safeList: d.safe_list });
+  return new Defender(db, {
+    enabled: d.enabled,
+    threshold: d.threshold,
+    windowMs: d.window,
+    banTimeMs: d.ban_time,
+    banTimeMaxMs: d.ban_time_max,
+    safeList: d.safe_list,
+  });
 }
 
 export class Defender {

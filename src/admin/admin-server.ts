@@ -77,7 +77,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<{ s
       const details = error.validation.map((v) => `${v.instancePath.replace(/^\//, '').replace(/\//g, '.') || error.validationContext}: ${v.message}`);
       return reply.code(400).send({ error: `invalid ${error.validationContext}: ${details.join('; ')}` });
     }
-    const status = error instanceof ApiError ? error.statusCode : domainErrorStatus(error) ?? error.statusCode ?? 500;
+    const status = error instanceof ApiError ? error.statusCode : (domainErrorStatus(error) ?? error.statusCode ?? 500);
     if (status >= 500) options.log.error({ err: error.message, url: request.url }, 'admin API request failed');
     return reply.code(status).send({ error: status >= 500 ? 'internal error (see the node log)' : error.message });
   });
@@ -86,7 +86,11 @@ export async function startAdminServer(options: AdminServerOptions): Promise<{ s
   await server.register(fastifyRateLimit, { global: false });
   await server.register(fastifySwagger, {
     openapi: {
-      info: { title: 'Ferry REST API', version: VERSION, description: 'Operate a Ferry node or cluster. Log in with POST /api/v1/login, then send Authorization: Bearer <token>.' },
+      info: {
+        title: 'Ferry REST API',
+        version: VERSION,
+        description: 'Operate a Ferry node or cluster. Log in with POST /api/v1/login, then send Authorization: Bearer <token>.',
+      },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },

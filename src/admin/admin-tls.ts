@@ -19,10 +19,19 @@ export function generatedTlsPaths(dataDir: string): { cert: string; key: string 
  * certificate made once on first start and kept in data.dir (so a browser's
  * exception for it lasts across restarts).
  */
-export async function adminTls(options: { cert?: string; key?: string; dataDir: string; nodeName: string }): Promise<{ cert: string; key: string; files: AdminTlsFiles }> {
+export async function adminTls(options: {
+  cert?: string;
+  key?: string;
+  dataDir: string;
+  nodeName: string;
+}): Promise<{ cert: string; key: string; files: AdminTlsFiles }> {
   if (options.cert || options.key) {
     if (!options.cert || !options.key) throw new Error('admin.tls_cert and admin.tls_key go together: set both or neither');
-    return { cert: fs.readFileSync(options.cert, 'utf8'), key: fs.readFileSync(options.key, 'utf8'), files: { cert: options.cert, key: options.key, generated: false } };
+    return {
+      cert: fs.readFileSync(options.cert, 'utf8'),
+      key: fs.readFileSync(options.key, 'utf8'),
+      files: { cert: options.cert, key: options.key, generated: false },
+    };
   }
   const files = generatedTlsPaths(options.dataDir);
   if (!fs.existsSync(files.cert) || !fs.existsSync(files.key)) {

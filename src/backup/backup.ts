@@ -111,7 +111,9 @@ export async function restoreBackup(dir: string, url: string, options: StorageOp
   }
   const known = Object.keys(migrations(kind));
   if (manifest.database.migration && !known.includes(manifest.database.migration)) {
-    throw new BackupError(`the backup's schema (${manifest.database.migration}) is newer than this Ferry (${VERSION}) knows: restore with Ferry ${manifest.ferryVersion} or later`);
+    throw new BackupError(
+      `the backup's schema (${manifest.database.migration}) is newer than this Ferry (${VERSION}) knows: restore with Ferry ${manifest.ferryVersion} or later`,
+    );
   }
   const file = DATABASE_FILE[kind];
   if (!manifest.files.some((f) => f.name === file)) throw new BackupError(`the manifest lists no ${file}`);
@@ -131,7 +133,14 @@ export async function restoreBackup(dir: string, url: string, options: StorageOp
   try {
     await migrate(handle);
     const count = async (table: 'accounts' | 'transfers') =>
-      Number((await handle.db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+      Number(
+        (
+          await handle.db
+            .selectFrom(table)
+            .select((eb) => eb.fn.countAll<number>().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
     return { manifest, accounts: await count('accounts'), transfers: await count('transfers'), files };
   } finally {
     await handle.close();

@@ -68,14 +68,17 @@ export function readManifest(dir: string): Manifest {
   try {
     value = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (err) {
-    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'is missing (not a backup, or an unfinished one)' : `is unreadable: ${(err as Error).message}`;
+    const why =
+      (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'is missing (not a backup, or an unfinished one)' : `is unreadable: ${(err as Error).message}`;
     throw new BackupError(`${file} ${why}`);
   }
   if (value?.format !== FORMAT || !Array.isArray(value.files) || !value.database?.kind) {
     throw new BackupError(`${file} is not a Ferry backup manifest`);
   }
   if (value.formatVersion > FORMAT_VERSION) {
-    throw new BackupError(`${file} has format version ${value.formatVersion}, made by a newer Ferry (${value.ferryVersion}); this one reads up to ${FORMAT_VERSION}`);
+    throw new BackupError(
+      `${file} has format version ${value.formatVersion}, made by a newer Ferry (${value.ferryVersion}); this one reads up to ${FORMAT_VERSION}`,
+    );
   }
   return value as Manifest;
 }
@@ -94,7 +97,9 @@ export async function verifyFiles(dir: string, manifest: Manifest): Promise<void
     }
     const actual = await describeFile(dir, expected.name);
     if (actual.bytes !== expected.bytes || actual.sha256 !== expected.sha256) {
-      problems.push(`${expected.name} does not match the manifest (size ${actual.bytes}, expected ${expected.bytes}; SHA-256 ${actual.sha256.slice(0, 12)}…, expected ${expected.sha256.slice(0, 12)}…)`);
+      problems.push(
+        `${expected.name} does not match the manifest (size ${actual.bytes}, expected ${expected.bytes}; SHA-256 ${actual.sha256.slice(0, 12)}…, expected ${expected.sha256.slice(0, 12)}…)`,
+      );
     }
   }
   if (problems.length > 0) throw new BackupError(`the backup in ${dir} is damaged: ${problems.join('; ')}`);

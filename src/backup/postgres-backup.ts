@@ -37,7 +37,9 @@ function run(program: string, args: string[], env: NodeJS.ProcessEnv): Promise<s
     child.on('error', (err) =>
       reject(new BackupError(`cannot run ${program} (${binary}): ${err.message}; install the PostgreSQL client programs (Debian: postgresql-client)`)),
     );
-    child.on('close', (code) => (code === 0 ? resolve(stdout) : reject(new BackupError(`${program} failed (exit code ${code}): ${stderr.trim().slice(-2000)}`))));
+    child.on('close', (code) =>
+      code === 0 ? resolve(stdout) : reject(new BackupError(`${program} failed (exit code ${code}): ${stderr.trim().slice(-2000)}`)),
+    );
   });
 }
 

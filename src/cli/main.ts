@@ -25,11 +25,7 @@ import { CliError } from './context.js';
 
 endQuietlyOnClosedPipe();
 
-const program = new Command('ferry')
-  .description('Ferry: managed file transfer server')
-  .version(VERSION)
-  .showHelpAfterError()
-  .exitOverride();
+const program = new Command('ferry').description('Ferry: managed file transfer server').version(VERSION).showHelpAfterError().exitOverride();
 
 registerStart(program);
 registerEdge(program);

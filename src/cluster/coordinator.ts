@@ -103,7 +103,12 @@ export class Coordinator extends EventEmitter {
 
   async start(): Promise<void> {
     await this.membership.register();
-    await this.events.record({ kind: 'node-joined', nodeId: this.membership.nodeId, nodeName: this.membership.identity.name, detail: `mode ${this.options.mode}` });
+    await this.events.record({
+      kind: 'node-joined',
+      nodeId: this.membership.nodeId,
+      nodeName: this.membership.identity.name,
+      detail: `mode ${this.options.mode}`,
+    });
     await this.tick();
     this.timer = setInterval(() => void this.tick(), this.options.heartbeatIntervalMs);
   }
@@ -275,8 +280,6 @@ export class Coordinator extends EventEmitter {
       this.token = null;
     }
     await this.membership.markStopped().catch(() => {});
-    await this.events
-      .record({ kind: 'node-stopped', nodeId: this.membership.nodeId, nodeName: this.membership.identity.name })
-      .catch(() => {});
+    await this.events.record({ kind: 'node-stopped', nodeId: this.membership.nodeId, nodeName: this.membership.identity.name }).catch(() => {});
   }
 }

@@ -15,9 +15,7 @@ function leafPaths(schema: z.ZodType, prefix: string[] = []): string[][] {
     inner = inner.def.innerType ?? inner.def.in;
   }
   if (inner?.def?.type !== 'object') return [prefix];
-  return Object.entries(inner.shape as Record<string, z.ZodType>).flatMap(([key, child]) =>
-    leafPaths(child, [...prefix, key]),
-  );
+  return Object.entries(inner.shape as Record<string, z.ZodType>).flatMap(([key, child]) => leafPaths(child, [...prefix, key]));
 }
 
 export const settingPaths: string[][] = leafPaths(configSchema);

@@ -62,12 +62,19 @@ const alerts = z
       .union([z.string(), z.array(z.unknown())])
       .default([])
       .transform((value, ctx) => {
-        const items = typeof value === 'string' ? value.split(',').map((url) => url.trim()).filter(Boolean) : value;
+        const items =
+          typeof value === 'string'
+            ? value
+                .split(',')
+                .map((url) => url.trim())
+                .filter(Boolean)
+            : value;
         const list: z.output<typeof webhook>[] = [];
         for (const [i, item] of items.entries()) {
           const parsed = webhook.safeParse(typeof item === 'string' ? { url: item } : item);
           if (!parsed.success) {
-            for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', path: [i, ...issue.path.map((key) => (typeof key === 'symbol' ? String(key) : key))], message: issue.message });
+            for (const issue of parsed.error.issues)
+              ctx.addIssue({ code: 'custom', path: [i, ...issue.path.map((key) => (typeof key === 'symbol' ? String(key) : key))], message: issue.message });
           } else if (list.some((other) => other.url === parsed.data.url)) {
             ctx.addIssue({ code: 'custom', path: [i, 'url'], message: `${parsed.data.url} is listed twice` });
           } else {
@@ -316,7 +323,8 @@ export const configSchema = z.object({
         .default(['127.0.0.0/8', '::1/128'])
         .transform((value, ctx) => {
           const list = (typeof value === 'string' ? value.split(',') : value).map((v) => v.trim()).filter(Boolean);
-          for (const item of list) if (!isNetwork(item)) ctx.addIssue({ code: 'custom', message: `"${item}" is not an IPv4 or IPv6 network (e.g. 192.0.2.0/24)` });
+          for (const item of list)
+            if (!isNetwork(item)) ctx.addIssue({ code: 'custom', message: `"${item}" is not an IPv4 or IPv6 network (e.g. 192.0.2.0/24)` });
           return list;
         }),
     })
@@ -324,9 +332,7 @@ export const configSchema = z.object({
   /** Cluster events sent to webhooks by the primary (see docs/configuration.md, Alerts). */
   alerts,
   shutdown: z.object({ grace: duration('30s') }).prefault({}),
-  log: z
-    .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
-    .prefault({}),
+  log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
 });
 
 export type ConfigInput = z.input<typeof configSchema>;

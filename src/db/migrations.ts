@@ -185,7 +185,10 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('job_attempts_job').on('job_attempts').column('job_id').execute();
 
         await db.schema.alterTable('transfers').addColumn('job_id', 'bigint').execute();
-        await db.schema.alterTable('transfers').addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+        await db.schema
+          .alterTable('transfers')
+          .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+          .execute();
         await db.schema.alterTable('transfers').addColumn('destination', 'text').execute();
 
         await id(db.schema.createTable('schedules'))
@@ -340,7 +343,6 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
     },
   };
 }
-
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {
   return { getMigrations: async () => migrations(dialect) };

@@ -42,8 +42,7 @@ export async function readSchemaState(handle: DatabaseHandle): Promise<SchemaSta
   const done = new Set(applied);
   const unknown = applied.filter((name) => !known.includes(name));
   const pending = known.filter((name) => !done.has(name));
-  const condition: SchemaCondition =
-    applied.length === 0 ? 'empty' : unknown.length > 0 ? 'newer' : pending.length > 0 ? 'behind' : 'current';
+  const condition: SchemaCondition = applied.length === 0 ? 'empty' : unknown.length > 0 ? 'newer' : pending.length > 0 ? 'behind' : 'current';
   return { applied, known, current: applied[applied.length - 1] ?? null, latest, pending, unknown, condition };
 }
 

@@ -52,7 +52,8 @@ export class ControlChannel {
       } catch {
         return void this.socket.destroy(new Error('control message is not JSON'));
       }
-      if (typeof message !== 'object' || message === null || Array.isArray(message)) return void this.socket.destroy(new Error('control message is not an object'));
+      if (typeof message !== 'object' || message === null || Array.isArray(message))
+        return void this.socket.destroy(new Error('control message is not an object'));
       this.onMessage(message as ControlMessage);
     }
     if (this.pending.length > MAX_LINE) this.socket.destroy(new Error(`control line longer than ${MAX_LINE} bytes`));

@@ -3,7 +3,17 @@ import tls from 'node:tls';
 import type { Logger } from 'pino';
 import { ControlChannel } from './control-channel.js';
 import { readLine } from './read-line.js';
-import { CONTROL_ALPN, DATA_ALPN, decodeClient, KEEPALIVE_MS, MAX_LINE, SPARE_DATA, tunnelTlsOptions, type ClientAddress, type TunnelTls } from './tunnel-protocol.js';
+import {
+  CONTROL_ALPN,
+  DATA_ALPN,
+  decodeClient,
+  KEEPALIVE_MS,
+  MAX_LINE,
+  SPARE_DATA,
+  tunnelTlsOptions,
+  type ClientAddress,
+  type TunnelTls,
+} from './tunnel-protocol.js';
 
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 15_000;
@@ -53,7 +63,13 @@ export class EdgeLink {
   }
 
   private connect(alpn: string): tls.TLSSocket {
-    const socket = tls.connect({ host: this.host, port: this.port, servername: net.isIP(this.host) ? undefined : this.host, ...tunnelTlsOptions(this.options.tls), ALPNProtocols: [alpn] });
+    const socket = tls.connect({
+      host: this.host,
+      port: this.port,
+      servername: net.isIP(this.host) ? undefined : this.host,
+      ...tunnelTlsOptions(this.options.tls),
+      ALPNProtocols: [alpn],
+    });
     socket.setNoDelay(true);
     socket.setKeepAlive(true, KEEPALIVE_MS);
     return socket;

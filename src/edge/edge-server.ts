@@ -135,7 +135,11 @@ export class EdgeServer {
       this.refused(`not-balancer ${from}`, { from }, 'connection refused: not from a balancer in edge.proxy_from');
       return void socket.destroy();
     }
-    if (!this.pending.admit(socket, () => this.refused(`silent ${from}`, { from, timeoutMs: this.options.pendingTimeoutMs }, 'connection closed: the client sent nothing in time'))) {
+    if (
+      !this.pending.admit(socket, () =>
+        this.refused(`silent ${from}`, { from, timeoutMs: this.options.pendingTimeoutMs }, 'connection closed: the client sent nothing in time'),
+      )
+    ) {
       this.refused('full', { from, maxPending: this.options.maxPending }, 'connection refused: edge.max_pending connections have not spoken yet');
       return void socket.destroy();
     }
@@ -151,7 +155,12 @@ export class EdgeServer {
     readProxyHeader(socket).then(
       (client) => this.carry(socket, client ?? undefined),
       (err: Error) => {
-        if (!socket.destroyed) this.refused(`bad-header ${socket.remoteAddress}`, { from: socket.remoteAddress, err: err.message }, 'connection refused: no valid PROXY protocol header');
+        if (!socket.destroyed)
+          this.refused(
+            `bad-header ${socket.remoteAddress}`,
+            { from: socket.remoteAddress, err: err.message },
+            'connection refused: no valid PROXY protocol header',
+          );
         socket.destroy();
       },
     );

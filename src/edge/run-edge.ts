@@ -43,7 +43,10 @@ export async function runEdge(config: Config): Promise<void> {
     logLevel: config.log.level,
     name: config.node.name,
   };
-  const thread = new Worker(new URL('./edge-thread.js', import.meta.url), { workerData: data, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
+  const thread = new Worker(new URL('./edge-thread.js', import.meta.url), {
+    workerData: data,
+    resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
+  });
   let stopping = false;
   thread.on('message', (message: EdgeThreadMessage) => {
     if (message.type === 'ready') log.info({ ...message.ports, version: VERSION }, 'edge ready');

@@ -90,7 +90,9 @@ export interface TlsFiles {
 export function readTls(tls: TlsFiles, who: string): TunnelTls {
   const missing = (['ca', 'cert', 'key'] as const).filter((k) => !tls[k]);
   if (missing.length > 0) {
-    throw new Error(`${who} needs tls.${missing.join(', tls.')} (FERRY_TLS_${missing.map((m) => m.toUpperCase()).join(', FERRY_TLS_')}): make them with ferry pki`);
+    throw new Error(
+      `${who} needs tls.${missing.join(', tls.')} (FERRY_TLS_${missing.map((m) => m.toUpperCase()).join(', FERRY_TLS_')}): make them with ferry pki`,
+    );
   }
   const read = (k: 'ca' | 'cert' | 'key') => {
     try {

@@ -67,7 +67,10 @@ export class FolderMonitor implements SingletonService {
     }
     const matches = globMatcher(monitor.path_glob);
     const seen = new Map(
-      (await this.db.selectFrom('monitor_files').select(['path', 'stamp']).where('monitor_id', '=', Number(monitor.id)).execute()).map((r) => [r.path, r.stamp]),
+      (await this.db.selectFrom('monitor_files').select(['path', 'stamp']).where('monitor_id', '=', Number(monitor.id)).execute()).map((r) => [
+        r.path,
+        r.stamp,
+      ]),
     );
     const now = Date.now();
     const present = new Set<string>();
@@ -107,12 +110,14 @@ export class FolderMonitor implements SingletonService {
         .insertInto('monitor_files')
         .columns(['monitor_id', 'path', 'stamp', 'seen_at'])
         .expression(
-          trx.selectNoFrom([
-            sql<number>`${Number(monitor.id)}`.as('monitor_id'),
-            sql<string>`${virtual}`.as('path'),
-            sql<string>`${stamp}`.as('stamp'),
-            sql<number>`${Date.now()}`.as('seen_at'),
-          ]).where(fence),
+          trx
+            .selectNoFrom([
+              sql<number>`${Number(monitor.id)}`.as('monitor_id'),
+              sql<string>`${virtual}`.as('path'),
+              sql<string>`${stamp}`.as('stamp'),
+              sql<number>`${Date.now()}`.as('seen_at'),
+            ])
+            .where(fence),
         )
         .onConflict((oc) => oc.columns(['monitor_id', 'path']).doUpdateSet({ stamp, seen_at: Date.now() }).where('monitor_files.stamp', '!=', stamp))
         .executeTakeFirst();

@@ -67,7 +67,7 @@ function gatheredStdout(): DestinationStream {
 /** Writes all of `chunk` to stdout before returning, waiting out a full pipe (bounded: a stuck reader cannot hold an exit for long). */
 function writeNow(chunk: string): void {
   let rest = Buffer.from(chunk);
-  for (let attempt = 0; rest.length > 0 && attempt < 1000; ) {
+  for (let attempt = 0; rest.length > 0 && attempt < 1000;) {
     try {
       const written = fs.writeSync(1, rest);
       if (written === 0) attempt++;

@@ -60,7 +60,14 @@ export function measuredJournal(journal: TransferJournal, report: ReportMetric):
     const t = open.get(id);
     if (!t || end.status === 'queued') return;
     open.delete(id);
-    report({ metric: 'transfer-ended', protocol: t.protocol, direction: t.direction, status: end.status, bytes: end.bytes, seconds: (performance.now() - t.startedAt) / 1000 });
+    report({
+      metric: 'transfer-ended',
+      protocol: t.protocol,
+      direction: t.direction,
+      status: end.status,
+      bytes: end.bytes,
+      seconds: (performance.now() - t.startedAt) / 1000,
+    });
   };
   return {
     start: async (t) => {

@@ -55,30 +55,45 @@ export class NodeMetrics {
     'protocol',
     'direction',
   ]);
-  private readonly transferSeconds = this.histogram('ferry_transfer_duration_seconds', 'Duration of completed uploads and downloads.', TRANSFER_SECONDS_BUCKETS, [
-    'protocol',
-    'direction',
-  ]);
-  private readonly deliveries = this.counter('ferry_deliveries_total', 'Queue job attempts run by this node, by job kind and outcome (completed, retry, failed).', [
-    'kind',
-    'outcome',
-  ]);
-  private readonly roundTrip = this.histogram('ferry_database_round_trip_seconds', "Duration of the node's heartbeat statement: one database round trip.", ROUND_TRIP_SECONDS_BUCKETS);
-  private readonly alertsSent = this.counter('ferry_alert_deliveries_total', 'Alert webhook requests made by this node as primary, by result (delivered, retry, given-up).', [
-    'webhook',
-    'result',
-  ]);
+  private readonly transferSeconds = this.histogram(
+    'ferry_transfer_duration_seconds',
+    'Duration of completed uploads and downloads.',
+    TRANSFER_SECONDS_BUCKETS,
+    ['protocol', 'direction'],
+  );
+  private readonly deliveries = this.counter(
+    'ferry_deliveries_total',
+    'Queue job attempts run by this node, by job kind and outcome (completed, retry, failed).',
+    ['kind', 'outcome'],
+  );
+  private readonly roundTrip = this.histogram(
+    'ferry_database_round_trip_seconds',
+    "Duration of the node's heartbeat statement: one database round trip.",
+    ROUND_TRIP_SECONDS_BUCKETS,
+  );
+  private readonly alertsSent = this.counter(
+    'ferry_alert_deliveries_total',
+    'Alert webhook requests made by this node as primary, by result (delivered, retry, given-up).',
+    ['webhook', 'result'],
+  );
 
   private readonly primary = this.gauge('ferry_node_primary', '1 while this node holds the primary lease.');
   private readonly ready = this.gauge('ferry_node_ready', '1 while this node is ready for client sessions (as /health/ready).');
   private readonly databaseReachable = this.gauge('ferry_database_reachable', "1 while this node's heartbeats reach the database.");
-  private readonly clusterOk = this.gauge('ferry_cluster_metrics_ok', '1 when this scrape read the cluster-wide figures (peers, lease, queue) from the database.');
-  private readonly peerAge = this.gauge('ferry_peer_heartbeat_age_seconds', "Age of each node's last heartbeat, on the database clock, as this node reads it.", [
-    'peer',
-    'peer_id',
-  ]);
+  private readonly clusterOk = this.gauge(
+    'ferry_cluster_metrics_ok',
+    '1 when this scrape read the cluster-wide figures (peers, lease, queue) from the database.',
+  );
+  private readonly peerAge = this.gauge(
+    'ferry_peer_heartbeat_age_seconds',
+    "Age of each node's last heartbeat, on the database clock, as this node reads it.",
+    ['peer', 'peer_id'],
+  );
   private readonly leaseToken = this.gauge('ferry_lease_token', "The primary lease's fencing token: it grows by one with every change of primary.");
-  private readonly leaseHolder = this.gauge('ferry_lease_holder', '1 for the node holding an unexpired primary lease; no series while none does.', ['node', 'node_id']);
+  private readonly leaseHolder = this.gauge('ferry_lease_holder', '1 for the node holding an unexpired primary lease; no series while none does.', [
+    'node',
+    'node_id',
+  ]);
   private readonly queueJobs = this.gauge('ferry_queue_jobs', 'Jobs in the cluster-wide work queue by state (queued, running, failed).', ['state']);
   private readonly queueOldest = this.gauge('ferry_queue_oldest_age_seconds', 'Age of the oldest queued or running job; 0 when there is none.');
 

@@ -22,9 +22,7 @@ export function isDnsName(text: string): boolean {
  */
 export function checkCertificateName(name: string): string {
   if (name.length > 64 || !isDnsName(name)) {
-    throw new PkiError(
-      `invalid name "${name}": use up to 64 letters, digits, '-', '_' and '.' separating labels (no '/', spaces or leading '-' or '.')`,
-    );
+    throw new PkiError(`invalid name "${name}": use up to 64 letters, digits, '-', '_' and '.' separating labels (no '/', spaces or leading '-' or '.')`);
   }
   if (name.toLowerCase() === 'ca') throw new PkiError('"ca" is the name of the CA\'s own files; choose another name');
   return name;

@@ -30,10 +30,7 @@ export interface JobHandler {
   started?(job: JobRow): Promise<void>;
 }
 
-export type AttemptOutcome =
-  | { status: 'completed' }
-  | { status: 'retry'; error: string; runAfter: number }
-  | { status: 'failed'; error: string };
+export type AttemptOutcome = { status: 'completed' } | { status: 'retry'; error: string; runAfter: number } | { status: 'failed'; error: string };
 
 export interface QueueRunnerOptions extends RetryPolicy {
   concurrency: number;
@@ -173,7 +170,8 @@ export class QueueRunner {
       if (recorded) this.hooks.recorded?.(job, outcome);
       if (!recorded) log.warn('queue: outcome not recorded; the lease was taken over');
       else if (outcome.status === 'completed') log.info('queue: job completed');
-      else log.warn({ err: outcome.error, outcome: outcome.status }, outcome.status === 'retry' ? 'queue: job attempt failed; will retry' : 'queue: job failed');
+      else
+        log.warn({ err: outcome.error, outcome: outcome.status }, outcome.status === 'retry' ? 'queue: job attempt failed; will retry' : 'queue: job failed');
     } catch (err) {
       // The lease runs out and another node runs the job again: at-least-once.
       log.error({ err: (err as Error).message }, 'queue: could not record the job outcome');

@@ -132,7 +132,11 @@ export class WorkQueue {
    * Runs `work` in a transaction that first re-checks this claim: the callback's
    * writes commit only if the claim is still current. Returns false when it is not.
    */
-  async whileClaimed(claim: JobClaim, change: Partial<Pick<JobRow, 'status' | 'run_after' | 'last_error'>>, work?: (trx: Transaction<Database>) => Promise<void>): Promise<boolean> {
+  async whileClaimed(
+    claim: JobClaim,
+    change: Partial<Pick<JobRow, 'status' | 'run_after' | 'last_error'>>,
+    work?: (trx: Transaction<Database>) => Promise<void>,
+  ): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
       const result = await trx
         .updateTable('jobs')
@@ -153,7 +157,11 @@ export class WorkQueue {
   }
 
   async counts(): Promise<Record<string, number>> {
-    const rows = await this.db.selectFrom('jobs').select(['status', sql<number>`count(*)`.as('n')]).groupBy('status').execute();
+    const rows = await this.db
+      .selectFrom('jobs')
+      .select(['status', sql<number>`count(*)`.as('n')])
+      .groupBy('status')
+      .execute();
     return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
   }
 }

@@ -61,7 +61,11 @@ export class DeliverHandler implements JobHandler {
   async started(job: JobRow): Promise<void> {
     const now = Date.now();
     await this.db.transaction().execute(async (trx) => {
-      const previous = await trx.selectFrom('job_attempts').select((eb) => eb.fn.max('attempt').as('last')).where('job_id', '=', job.id).executeTakeFirst();
+      const previous = await trx
+        .selectFrom('job_attempts')
+        .select((eb) => eb.fn.max('attempt').as('last'))
+        .where('job_id', '=', job.id)
+        .executeTakeFirst();
       const attempt = Number(previous?.last ?? 0) + 1;
       await trx
         .updateTable('job_attempts')

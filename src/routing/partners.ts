@@ -173,8 +173,16 @@ export class PartnerStore {
   }
 
   async remove(name: string): Promise<void> {
-    const users = await this.db.selectFrom('routes').select('name').where('action', 'like', `%"partner":${JSON.stringify(name)}%`).execute();
-    const schedules = await this.db.selectFrom('schedules').select('name').where('action', 'like', `%"partner":${JSON.stringify(name)}%`).execute();
+    const users = await this.db
+      .selectFrom('routes')
+      .select('name')
+      .where('action', 'like', `%"partner":${JSON.stringify(name)}%`)
+      .execute();
+    const schedules = await this.db
+      .selectFrom('schedules')
+      .select('name')
+      .where('action', 'like', `%"partner":${JSON.stringify(name)}%`)
+      .execute();
     const using = [...users.map((r) => `route ${r.name}`), ...schedules.map((s) => `schedule ${s.name}`)];
     if (using.length > 0) throw new PartnerError(`partner "${name}" is used by ${using.join(', ')}: remove those first`);
     const result = await this.db.deleteFrom('partners').where('name', '=', name).executeTakeFirst();

@@ -51,12 +51,7 @@ export class SpoolSweeper implements SingletonService {
     for (let i = 0; i < names.length; i += 500) {
       const batch = names.slice(i, i + 500).filter((n) => /^\d+$/.test(n));
       if (batch.length === 0) continue;
-      const live = await this.db
-        .selectFrom('jobs')
-        .select('id')
-        .where('id', 'in', batch.map(Number))
-        .where('status', '!=', 'completed')
-        .execute();
+      const live = await this.db.selectFrom('jobs').select('id').where('id', 'in', batch.map(Number)).where('status', '!=', 'completed').execute();
       const keep = new Set(live.map((r) => String(r.id)));
       for (const name of batch) {
         if (keep.has(name)) continue;

@@ -48,7 +48,11 @@ export class ScheduleRunHandler implements JobHandler {
     const matches = globMatcher(payload.action.glob);
     let names: string[];
     try {
-      names = fs.readdirSync(dir.real, { withFileTypes: true }).filter((e) => e.isFile() && !e.name.startsWith('.') && matches(e.name)).map((e) => e.name).sort();
+      names = fs
+        .readdirSync(dir.real, { withFileTypes: true })
+        .filter((e) => e.isFile() && !e.name.startsWith('.') && matches(e.name))
+        .map((e) => e.name)
+        .sort();
     } catch (err) {
       throw new Error(`cannot list ${dir.virtual} of account ${payload.action.account}: ${(err as Error).message}`, { cause: err });
     }
@@ -93,7 +97,10 @@ export class ScheduleRunHandler implements JobHandler {
     fs.mkdirSync(dir.real, { recursive: true });
     const matches = globMatcher(payload.action.glob);
     const pulled = new Map(
-      (await this.db.selectFrom('pulled_files').select(['name', 'version']).where('schedule_id', '=', payload.scheduleId).execute()).map((r) => [r.name, r.version]),
+      (await this.db.selectFrom('pulled_files').select(['name', 'version']).where('schedule_id', '=', payload.scheduleId).execute()).map((r) => [
+        r.name,
+        r.version,
+      ]),
     );
     const remote = await PartnerSftp.connect(partner, (key) => this.partners.pinHostKey(row.name, key), ctx.signal);
     const release = remote.abortOn(ctx.signal);
@@ -111,9 +118,10 @@ export class ScheduleRunHandler implements JobHandler {
         if (pulled.get(name) !== version) {
           await this.fetch(remote, remotePath, home, dir.real, path.posix.join(dir.virtual, name), ctx, payload, row.name, version);
         }
-        if (payload.after === 'delete') await remote.unlink(remotePath).catch((err) => {
-          if ((err as { code?: number }).code !== 2) throw err;
-        });
+        if (payload.after === 'delete')
+          await remote.unlink(remotePath).catch((err) => {
+            if ((err as { code?: number }).code !== 2) throw err;
+          });
       }
       const listed = new Set(files.map((f) => f.filename));
       const gone = [...pulled.keys()].filter((name) => !listed.has(name));
@@ -176,7 +184,15 @@ export class ScheduleRunHandler implements JobHandler {
         .execute();
       queued = await enqueueDeliveries(
         trx,
-        { event: 'upload', account: payload.action.account, path: virtual, size, sha256, realPath: finalPath, dedupeKey: `pull:${payload.scheduleId}:${virtual}:${version}` },
+        {
+          event: 'upload',
+          account: payload.action.account,
+          path: virtual,
+          size,
+          sha256,
+          realPath: finalPath,
+          dedupeKey: `pull:${payload.scheduleId}:${virtual}:${version}`,
+        },
         { maxAttempts: this.maxAttempts, storageDir: this.storageDir },
       );
     });

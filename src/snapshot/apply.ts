@@ -54,7 +54,8 @@ function normalizeAll(snapshot: Snapshot, locator: Locator): Specs {
     const first = new Map<string, number>();
     specs[key] = snapshot[key].map((spec, i) => {
       const seen = first.get(spec.name);
-      if (seen !== undefined) throw located(locator, [key, i], new Error(`${kind.noun} "${spec.name}" is given twice (first at ${locator.where([key, seen])})`));
+      if (seen !== undefined)
+        throw located(locator, [key, i], new Error(`${kind.noun} "${spec.name}" is given twice (first at ${locator.where([key, seen])})`));
       first.set(spec.name, i);
       try {
         return kind.normalize(spec);

@@ -29,7 +29,8 @@ export function validateSnapshot(raw: unknown, locator: Locator): Snapshot {
   if (typeof root !== 'object' || root === null || root.format !== SNAPSHOT_FORMAT) {
     throw new SnapshotError(`not a Ferry snapshot: expected "format": "${SNAPSHOT_FORMAT}"`);
   }
-  if (root.version !== SNAPSHOT_VERSION) throw new SnapshotError(`unsupported snapshot version ${JSON.stringify(root.version)}: this Ferry reads version ${SNAPSHOT_VERSION}`);
+  if (root.version !== SNAPSHOT_VERSION)
+    throw new SnapshotError(`unsupported snapshot version ${JSON.stringify(root.version)}: this Ferry reads version ${SNAPSHOT_VERSION}`);
   const result = snapshotSchema.safeParse(raw, { reportInput: true });
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;

@@ -19,17 +19,33 @@ function writeSecret(w: XmlWriter, tag: string, attributes: Attributes, value: S
 
 function writePartner(w: XmlWriter, p: PartnerSpec): void {
   if (p.protocol === 'sftp') {
-    w.element('sftp-partner', [['name', p.name], ['url', p.url], ['host-key', p.hostKey]], () => {
-      writeSecret(w, 'password', [], p.password);
-      writeSecret(w, 'private-key', [], p.privateKey);
-    });
+    w.element(
+      'sftp-partner',
+      [
+        ['name', p.name],
+        ['url', p.url],
+        ['host-key', p.hostKey],
+      ],
+      () => {
+        writeSecret(w, 'password', [], p.password);
+        writeSecret(w, 'private-key', [], p.privateKey);
+      },
+    );
     return;
   }
-  w.element('https-partner', [['name', p.name], ['url', p.url], ['method', p.method]], () => {
-    writeSecret(w, 'query', [], p.query);
-    for (const h of p.headers) writeSecret(w, 'header', [['name', h.name]], h.value);
-    if (p.ca !== null) w.text('ca', [], p.ca);
-  });
+  w.element(
+    'https-partner',
+    [
+      ['name', p.name],
+      ['url', p.url],
+      ['method', p.method],
+    ],
+    () => {
+      writeSecret(w, 'query', [], p.query);
+      for (const h of p.headers) writeSecret(w, 'header', [['name', h.name]], h.value);
+      if (p.ca !== null) w.text('ca', [], p.ca);
+    },
+  );
 }
 
 export function snapshotToXml(s: Snapshot): string {
@@ -37,42 +53,90 @@ export function snapshotToXml(s: Snapshot): string {
   w.element(SNAPSHOT_FORMAT, [['version', s.version]], () => {
     w.element('accounts', [], () => {
       for (const a of s.accounts) {
-        w.element('account', [['name', a.name], ['home', a.home], ['enabled', notDefault(a.enabled)]], () => {
-          if (a.passwordHash !== null) w.text('password-hash', [], a.passwordHash);
-          for (const key of a.keys) w.text('key', [], key);
-          for (const network of a.allowFrom) w.text('allow-from', [], network);
-        });
+        w.element(
+          'account',
+          [
+            ['name', a.name],
+            ['home', a.home],
+            ['enabled', notDefault(a.enabled)],
+          ],
+          () => {
+            if (a.passwordHash !== null) w.text('password-hash', [], a.passwordHash);
+            for (const key of a.keys) w.text('key', [], key);
+            for (const network of a.allowFrom) w.text('allow-from', [], network);
+          },
+        );
       }
     });
     w.element('partners', [], () => s.partners.forEach((p) => writePartner(w, p)));
     w.element('routes', [], () => {
       for (const r of s.routes) {
-        const attributes: Attributes = [['name', r.name], ['account', r.account], ['path', r.path], ['on', r.on], ['rename', r.rename], ['then', r.then], ['enabled', notDefault(r.enabled)]];
+        const attributes: Attributes = [
+          ['name', r.name],
+          ['account', r.account],
+          ['path', r.path],
+          ['on', r.on],
+          ['rename', r.rename],
+          ['then', r.then],
+          ['enabled', notDefault(r.enabled)],
+        ];
         w.element('route', attributes, () => {
           for (const step of r.steps) {
             if (step.type === 'push') w.element('push', [['partner', step.partner]]);
-            else w.element('copy', [['account', step.account], ['dir', step.dir]]);
+            else
+              w.element('copy', [
+                ['account', step.account],
+                ['dir', step.dir],
+              ]);
           }
         });
       }
     });
     w.element('schedules', [], () => {
       for (const sc of s.schedules) {
-        const attributes: Attributes = [['name', sc.name], ['cron', sc.cron], ['timezone', sc.timezone], ['catch-up', sc.catchUp], ['rename', sc.rename], ['then', sc.then], ['enabled', notDefault(sc.enabled)]];
+        const attributes: Attributes = [
+          ['name', sc.name],
+          ['cron', sc.cron],
+          ['timezone', sc.timezone],
+          ['catch-up', sc.catchUp],
+          ['rename', sc.rename],
+          ['then', sc.then],
+          ['enabled', notDefault(sc.enabled)],
+        ];
         w.element('schedule', attributes, () => {
           const a = sc.action;
-          w.element(a.type, [['partner', a.partner], ['account', a.account], ['dir', a.dir], ['glob', a.glob]]);
+          w.element(a.type, [
+            ['partner', a.partner],
+            ['account', a.account],
+            ['dir', a.dir],
+            ['glob', a.glob],
+          ]);
         });
       }
     });
     w.element('monitors', [], () => {
       for (const m of s.monitors) {
-        w.element('monitor', [['name', m.name], ['account', m.account], ['dir', m.dir], ['path', m.path], ['stable-seconds', m.stableSeconds], ['enabled', notDefault(m.enabled)]]);
+        w.element('monitor', [
+          ['name', m.name],
+          ['account', m.account],
+          ['dir', m.dir],
+          ['path', m.path],
+          ['stable-seconds', m.stableSeconds],
+          ['enabled', notDefault(m.enabled)],
+        ]);
       }
     });
     w.element('admin-users', [], () => {
       for (const u of s.adminUsers) {
-        w.element('admin-user', [['name', u.name], ['role', u.role], ['enabled', notDefault(u.enabled)]], () => w.text('password-hash', [], u.passwordHash));
+        w.element(
+          'admin-user',
+          [
+            ['name', u.name],
+            ['role', u.role],
+            ['enabled', notDefault(u.enabled)],
+          ],
+          () => w.text('password-hash', [], u.passwordHash),
+        );
       }
     });
     if (s.sshHostKeys) {
@@ -125,7 +189,14 @@ const readHeader = whole((e) => ({ ...given({ name: e.attribute('name') }), valu
 const readHttpsPartner = whole((e) => ({
   protocol: 'https',
   ...given({ name: e.attribute('name'), url: e.attribute('url'), method: e.attribute('method') }),
-  ...given({ query: e.one('query', [...e.path, 'query'], secretText), ca: e.one('ca', [...e.path, 'ca'], whole((c) => c.text())) }),
+  ...given({
+    query: e.one('query', [...e.path, 'query'], secretText),
+    ca: e.one(
+      'ca',
+      [...e.path, 'ca'],
+      whole((c) => c.text()),
+    ),
+  }),
   headers: e.many('header', [...e.path, 'headers'], readHeader),
 }));
 
@@ -149,7 +220,10 @@ const readRoute = whole((e) => ({
 }));
 
 function readScheduleAction(type: 'push' | 'pull') {
-  return whole((a) => ({ type, ...given({ partner: a.attribute('partner'), account: a.attribute('account'), dir: a.attribute('dir'), glob: a.attribute('glob') }) }));
+  return whole((a) => ({
+    type,
+    ...given({ partner: a.attribute('partner'), account: a.attribute('account'), dir: a.attribute('dir'), glob: a.attribute('glob') }),
+  }));
 }
 
 const readSchedule = whole((e) => {
@@ -190,16 +264,26 @@ export function snapshotFromXml(text: string): { raw: unknown; locator: XmlLocat
   if (root.tag !== SNAPSHOT_FORMAT) throw new SnapshotError(`${root.place}: not a snapshot: the root element must be <${SNAPSHOT_FORMAT}>`);
   const version = root.attribute('version');
   if (version !== String(SNAPSHOT_VERSION)) {
-    throw new SnapshotError(`${root.place}: ${version === undefined ? 'missing attribute version' : `unsupported snapshot version "${version}"`}: this Ferry reads version ${SNAPSHOT_VERSION}`);
+    throw new SnapshotError(
+      `${root.place}: ${version === undefined ? 'missing attribute version' : `unsupported snapshot version "${version}"`}: this Ferry reads version ${SNAPSHOT_VERSION}`,
+    );
   }
   const section = <T>(tag: string, key: string, item: string, read: (e: ElementReader) => T) =>
-    root.one(tag, [key], whole((s) => s.each({ [item]: read }, [key])));
+    root.one(
+      tag,
+      [key],
+      whole((s) => s.each({ [item]: read }, [key])),
+    );
   const raw = {
     format: SNAPSHOT_FORMAT,
     version: SNAPSHOT_VERSION,
     ...given({
       accounts: section('accounts', 'accounts', 'account', readAccount),
-      partners: root.one('partners', ['partners'], whole((s) => s.each({ 'sftp-partner': readSftpPartner, 'https-partner': readHttpsPartner }, ['partners']))),
+      partners: root.one(
+        'partners',
+        ['partners'],
+        whole((s) => s.each({ 'sftp-partner': readSftpPartner, 'https-partner': readHttpsPartner }, ['partners'])),
+      ),
       routes: section('routes', 'routes', 'route', readRoute),
       schedules: section('schedules', 'schedules', 'schedule', readSchedule),
       monitors: section('monitors', 'monitors', 'monitor', readMonitor),

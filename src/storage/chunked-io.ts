@@ -23,7 +23,7 @@ function checkAborted(signal: AbortSignal | undefined): void {
 /** The SHA-256 of the first `length` bytes of `fd`, continuing `hash` if given. */
 export async function hashFd(fd: number, length: number, signal?: AbortSignal, hash = crypto.createHash('sha256')): Promise<crypto.Hash> {
   const buf = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(length, 1)));
-  for (let at = 0; at < length; ) {
+  for (let at = 0; at < length;) {
     checkAborted(signal);
     const { bytesRead } = await read(fd, buf, 0, Math.min(buf.length, length - at), at);
     if (bytesRead === 0) throw new StorageError('EINVAL', `file shorter than expected (${at} of ${length} bytes)`);
@@ -42,14 +42,14 @@ export async function hashFd(fd: number, length: number, signal?: AbortSignal, h
 export async function copyAndHash(fromFd: number, toFd: number, length: number, signal?: AbortSignal): Promise<crypto.Hash> {
   const hash = crypto.createHash('sha256');
   const buf = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(length, 1)));
-  for (let at = 0; at < length; ) {
+  for (let at = 0; at < length;) {
     checkAborted(signal);
     const { bytesRead } = await read(fromFd, buf, 0, Math.min(buf.length, length - at), at);
     if (bytesRead === 0) throw new StorageError('EINVAL', `file shorter than expected (${at} of ${length} bytes)`);
     const chunk = buf.subarray(0, bytesRead);
     hash.update(chunk);
     if (!chunk.equals(ZEROS.subarray(0, bytesRead))) {
-      for (let done = 0; done < bytesRead; ) done += (await write(toFd, chunk, done, bytesRead - done, at + done)).bytesWritten;
+      for (let done = 0; done < bytesRead;) done += (await write(toFd, chunk, done, bytesRead - done, at + done)).bytesWritten;
     }
     at += bytesRead;
   }

@@ -83,5 +83,4 @@ export class Download {
       stamp: unchanged ? this.stamp : undefined,
     };
   }
-
 }

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 
-const CONNECTION_ERRORS = /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|terminating connection|Connection terminated|the database system is (starting up|shutting down)|timeout exceeded when trying to connect|SQLITE_BUSY/i;
+const CONNECTION_ERRORS =
+  /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|terminating connection|Connection terminated|the database system is (starting up|shutting down)|timeout exceeded when trying to connect|SQLITE_BUSY/i;
 
 /** Whether an error means the database is away (worth retrying), not that the statement is wrong. */
 export function isDatabaseUnavailable(err: unknown): boolean {

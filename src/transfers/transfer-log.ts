@@ -35,10 +35,7 @@ export interface TransferEnd {
 }
 
 /** Work done in the transaction that ends a transfer, given the row it ended. */
-export type AfterFinish = (
-  trx: Transaction<Database>,
-  row: Pick<TransferRecord, 'account' | 'path' | 'direction' | 'start_offset'>,
-) => Promise<void>;
+export type AfterFinish = (trx: Transaction<Database>, row: Pick<TransferRecord, 'account' | 'path' | 'direction' | 'start_offset'>) => Promise<void>;
 
 export interface TransferQuery {
   account?: string;
@@ -238,7 +235,7 @@ export class TransferLog {
    * (export and the capacity report: memory stays bounded however long the log).
    */
   async *pages(range: { since: number; until?: number; completedFilesOnly?: boolean }, pageSize = 1000): AsyncGenerator<TransferRecord[]> {
-    for (let after = 0; ; ) {
+    for (let after = 0; ;) {
       let q = this.db.selectFrom('transfers').selectAll().where('started_at', '>=', range.since).where('id', '>', after);
       if (range.until !== undefined) q = q.where('started_at', '<', range.until);
       // Completed uploads and downloads: deliveries' times include queue waits.
@@ -257,13 +254,15 @@ export class TransferLog {
    */
   completedPerMinuteQuery(since: number) {
     const minute = sql<number>`(ended_at / 60000) * 60000`;
-    return this.db
-      .selectFrom('transfers')
-      .select([minute.as('minute'), 'direction', sql<number>`sum(bytes)`.as('bytes'), sql<number>`count(*)`.as('count')])
-      // A literal, not a parameter: it must match the partial index's own condition where the query is planned.
-      .where('status', '=', sql.lit('completed'))
-      .where('ended_at', '>=', since)
-      .groupBy([minute, 'direction']);
+    return (
+      this.db
+        .selectFrom('transfers')
+        .select([minute.as('minute'), 'direction', sql<number>`sum(bytes)`.as('bytes'), sql<number>`count(*)`.as('count')])
+        // A literal, not a parameter: it must match the partial index's own condition where the query is planned.
+        .where('status', '=', sql.lit('completed'))
+        .where('ended_at', '>=', since)
+        .groupBy([minute, 'direction'])
+    );
   }
 
   async completedPerMinute(since: number): Promise<MinuteTotal[]> {
@@ -349,7 +348,14 @@ export class TransferLog {
       .where('status', '=', 'in-progress')
       // A delivery belongs to its queue job: another node takes it over when the job's lease runs out.
       .where('direction', '!=', 'delivery')
-      .where('node_id', 'in', this.db.selectFrom('nodes').select('id').where('heartbeat_at', '<', sql<number>`${dbNow(dialect)} - ${deadAfterMs}`))
+      .where(
+        'node_id',
+        'in',
+        this.db
+          .selectFrom('nodes')
+          .select('id')
+          .where('heartbeat_at', '<', sql<number>`${dbNow(dialect)} - ${deadAfterMs}`),
+      )
       .where(fence)
       .returning(['id', 'account', 'path', 'direction'])
       .execute();
@@ -366,7 +372,11 @@ export class TransferLog {
   async recordPartialBytes(rows: Array<Pick<TransferRecord, 'id' | 'account' | 'path' | 'direction'>>, fence?: Expression<SqlBool>): Promise<void> {
     const uploads = rows.filter((r) => r.direction === 'upload');
     if (!this.storageDir || uploads.length === 0) return;
-    const accounts = await this.db.selectFrom('accounts').select(['id', 'name']).where('name', 'in', [...new Set(uploads.map((r) => r.account))]).execute();
+    const accounts = await this.db
+      .selectFrom('accounts')
+      .select(['id', 'name'])
+      .where('name', 'in', [...new Set(uploads.map((r) => r.account))])
+      .execute();
     for (const row of uploads) {
       const account = accounts.find((a) => a.name === row.account);
       if (!account) continue;

@@ -7,7 +7,13 @@ const round = (value: number, digits = 3) => Math.round(value * 10 ** digits) / 
 const nullable = <T, R>(value: T | null, f: (v: T) => R): R | null => (value === null ? null : f(value));
 
 function summaryJson(s: Summary | null, digits: number) {
-  return nullable(s, (v) => ({ mean: round(v.mean, digits), stddev: round(v.stddev, digits), p50: round(v.p50, digits), p95: round(v.p95, digits), max: round(v.max, digits) }));
+  return nullable(s, (v) => ({
+    mean: round(v.mean, digits),
+    stddev: round(v.stddev, digits),
+    p50: round(v.p50, digits),
+    p95: round(v.p95, digits),
+    max: round(v.max, digits),
+  }));
 }
 
 /** The stable JSON shape of `ferry capacity --json` and GET /api/v1/capacity (documented in docs/cli.md). */
@@ -67,4 +73,3 @@ export function capacityJson(r: LoadedCapacityReport) {
     reasons: r.reasons,
   };
 }
-

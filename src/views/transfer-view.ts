@@ -28,5 +28,13 @@ export function transferJson(t: TransferRecord) {
 
 /** One attempt of a delivery, as `transfers show` lists it. */
 export function attemptJson(a: Awaited<ReturnType<typeof deliveryHistory>>[number]) {
-  return { attempt: a.attempt, node: a.node_id, status: a.status, bytes: Number(a.bytes), started: isoTime(a.started_at), ended: isoTime(a.ended_at), error: a.error };
+  return {
+    attempt: a.attempt,
+    node: a.node_id,
+    status: a.status,
+    bytes: Number(a.bytes),
+    started: isoTime(a.started_at),
+    ended: isoTime(a.ended_at),
+    error: a.error,
+  };
 }

@@ -14,7 +14,14 @@ export interface AdminResponse {
 export function adminRequest(
   port: number,
   path: string,
-  options: { method?: string; body?: unknown; token?: string; headers?: Record<string, string>; timeoutMs?: number; /** The body as text, not parsed. */ raw?: boolean } = {},
+  options: {
+    method?: string;
+    body?: unknown;
+    token?: string;
+    headers?: Record<string, string>;
+    timeoutMs?: number;
+    /** The body as text, not parsed. */ raw?: boolean;
+  } = {},
 ): Promise<AdminResponse> {
   const payload = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
   const headers: Record<string, string> = { ...options.headers };

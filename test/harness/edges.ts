@@ -78,7 +78,10 @@ export async function edgeHealth(port: number): Promise<{ code: number; body: an
 /** Names of the nodes an edge sees ready, sorted. */
 export async function readyNodesAt(healthPort: number): Promise<string[]> {
   const nodes: Array<{ node: string; ready: boolean }> = (await edgeHealth(healthPort)).body?.nodes ?? [];
-  return nodes.filter((n) => n.ready).map((n) => n.node).sort();
+  return nodes
+    .filter((n) => n.ready)
+    .map((n) => n.node)
+    .sort();
 }
 
 /**

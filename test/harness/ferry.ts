@@ -138,7 +138,11 @@ export async function startNode(
     if (found) return Promise.resolve(found);
     return new Promise<Record<string, any>>((resolve, reject) => {
       // The tail of the output goes into the error: the test's clean-up may remove the file.
-      const tail = () => logs.slice(-15).map((l) => (l.raw ? l.msg : JSON.stringify(l)).slice(0, 400)).join('\n');
+      const tail = () =>
+        logs
+          .slice(-15)
+          .map((l) => (l.raw ? l.msg : JSON.stringify(l)).slice(0, 400))
+          .join('\n');
       const timer = setTimeout(() => reject(new Error(`timed out waiting for a log line; see ${logFile}; its last lines:\n${tail()}`)), timeoutMs);
       waiters.push({ match, resolve: (l) => (clearTimeout(timer), resolve(l)) });
     });

@@ -21,11 +21,16 @@ export function sshKeygen(dir: string, name = 'id_ed25519'): string {
 
 function commonOptions(login: Login): { args: string[]; env: NodeJS.ProcessEnv } {
   const args = [
-    '-o', 'StrictHostKeyChecking=no',
-    '-o', 'UserKnownHostsFile=/dev/null',
-    '-o', 'LogLevel=ERROR',
-    '-o', 'ConnectTimeout=10',
-    '-o', 'ServerAliveInterval=5',
+    '-o',
+    'StrictHostKeyChecking=no',
+    '-o',
+    'UserKnownHostsFile=/dev/null',
+    '-o',
+    'LogLevel=ERROR',
+    '-o',
+    'ConnectTimeout=10',
+    '-o',
+    'ServerAliveInterval=5',
   ];
   const env: NodeJS.ProcessEnv = { ...process.env };
   if (login.keyFile) {

@@ -120,7 +120,13 @@ export class RawSftp {
    * Like request, but the packet leaves in `pieces` channel writes `gapMs` apart;
    * `between` runs after each piece but the last. The reply says whether it came early.
    */
-  async requestInPieces(type: number, fields: Buffer[], pieces: number, gapMs: number, between?: (piece: number) => void | Promise<void>): Promise<Reply & { early: boolean }> {
+  async requestInPieces(
+    type: number,
+    fields: Buffer[],
+    pieces: number,
+    gapMs: number,
+    between?: (piece: number) => void | Promise<void>,
+  ): Promise<Reply & { early: boolean }> {
     const { packet, reply } = this.prepare(type, fields);
     let sent = 0;
     const answered = reply.then((r) => ({ ...r, early: sent < pieces }));
@@ -159,5 +165,20 @@ export class RawSftp {
 }
 
 export const FX = { OK: 0, EOF: 1, NO_SUCH_FILE: 2, PERMISSION_DENIED: 3, FAILURE: 4, BAD_MESSAGE: 5, OP_UNSUPPORTED: 8 };
-export const PKT = { OPEN: 3, CLOSE: 4, READ: 5, WRITE: 6, LSTAT: 7, STAT: 17, OPENDIR: 11, READDIR: 12, REMOVE: 13, MKDIR: 14, REALPATH: 16, RENAME: 18, SYMLINK: 20, EXTENDED: 200 };
+export const PKT = {
+  OPEN: 3,
+  CLOSE: 4,
+  READ: 5,
+  WRITE: 6,
+  LSTAT: 7,
+  STAT: 17,
+  OPENDIR: 11,
+  READDIR: 12,
+  REMOVE: 13,
+  MKDIR: 14,
+  REALPATH: 16,
+  RENAME: 18,
+  SYMLINK: 20,
+  EXTENDED: 200,
+};
 export const OPEN_FLAGS = { READ: 1, WRITE: 2, APPEND: 4, CREAT: 8, TRUNC: 16, EXCL: 32 };

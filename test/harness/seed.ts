@@ -6,7 +6,10 @@ import { freePort } from './ports.js';
 /** One environment per node name: one database, one shared storage, each its own data directory. */
 export function clusterEnvs(names: string[], dir: string, databaseUrl: string, extra: Record<string, string>): Record<string, FerryEnv> {
   return Object.fromEntries(
-    names.map((name) => [name, { dataDir: path.join(dir, name), databaseUrl, storageDir: path.join(dir, 'shared'), extra: { ...extra, FERRY_NODE_NAME: name } }]),
+    names.map((name) => [
+      name,
+      { dataDir: path.join(dir, name), databaseUrl, storageDir: path.join(dir, 'shared'), extra: { ...extra, FERRY_NODE_NAME: name } },
+    ]),
   );
 }
 

@@ -14,13 +14,15 @@ function CreateAccount({ onCreated }: { onCreated: () => void }) {
   const submit = (e: Event) => {
     e.preventDefault();
     const body = { name, password: password || undefined, home: home || undefined, keys: key.trim() ? [key.trim()] : [] };
-    void action.run(() => api('/accounts', { method: 'POST', body }), `account ${name} created`).then((ok) => {
-      if (!ok) return;
-      setName('');
-      setPassword('');
-      setHome('');
-      setKey('');
-    });
+    void action
+      .run(() => api('/accounts', { method: 'POST', body }), `account ${name} created`)
+      .then((ok) => {
+        if (!ok) return;
+        setName('');
+        setPassword('');
+        setHome('');
+        setKey('');
+      });
   };
   return (
     <>
@@ -156,7 +158,10 @@ export function AccountPage({ name, me }: { name: string; me: Me }) {
                     <td>{k.comment}</td>
                     {admin && (
                       <td>
-                        <button class="secondary" onClick={() => action.run(() => api(`${path}/keys/${encodeURIComponent(k.fingerprint)}`, { method: 'DELETE' }), 'key removed')}>
+                        <button
+                          class="secondary"
+                          onClick={() => action.run(() => api(`${path}/keys/${encodeURIComponent(k.fingerprint)}`, { method: 'DELETE' }), 'key removed')}
+                        >
                           Remove
                         </button>
                       </td>
@@ -187,7 +192,10 @@ export function AccountPage({ name, me }: { name: string; me: Me }) {
                 onSubmit={(e) => {
                   e.preventDefault();
                   const list = (networks ?? '').split(/[\s,]+/).filter(Boolean);
-                  void action.run(() => api(path, { method: 'PATCH', body: { allowFrom: list } }), list.length ? 'allowed networks set' : 'logins allowed from any address');
+                  void action.run(
+                    () => api(path, { method: 'PATCH', body: { allowFrom: list } }),
+                    list.length ? 'allowed networks set' : 'logins allowed from any address',
+                  );
                 }}
               >
                 <label>

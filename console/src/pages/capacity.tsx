@@ -112,7 +112,11 @@ export function CapacityPage() {
             series={[{ name: 'p95 throughput', values: r.intervals.map((i: any) => i.throughput?.p95 ?? null) }]}
             format={rate}
           />
-          <LineChart title="transfers in flight" series={[{ name: 'mean concurrency', values: r.intervals.map((i: any) => i.concurrency) }]} format={(v) => v.toFixed(2)} />
+          <LineChart
+            title="transfers in flight"
+            series={[{ name: 'mean concurrency', values: r.intervals.map((i: any) => i.concurrency) }]}
+            format={(v) => v.toFixed(2)}
+          />
           <LineChart
             title="transfer time"
             series={[
@@ -125,7 +129,10 @@ export function CapacityPage() {
           <Fields
             fields={[
               ['window', `${time(r.since)} – ${time(r.until)}, ${r.intervals.length} intervals of ${r.intervalSeconds} s`],
-              ['classic rule', `${verdict(r.rules.classic.verdict, 'not nearing', 'nearing')}: ${r.rules.classic.erratic} of ${r.rules.classic.intervals} intervals erratic`],
+              [
+                'classic rule',
+                `${verdict(r.rules.classic.verdict, 'not nearing', 'nearing')}: ${r.rules.classic.erratic} of ${r.rules.classic.intervals} intervals erratic`,
+              ],
               ['throughput rule', `${verdict(r.rules.throughput.verdict, 'not nearing', 'nearing')}: ${r.rules.throughput.reason}`],
               ['failover', `${verdict(r.headroom.verdict === null ? null : !r.headroom.verdict, 'headroom', 'no headroom')}: ${r.headroom.reason}`],
             ]}

@@ -52,7 +52,9 @@ export function Dashboard() {
       {c && (
         <div class="cards">
           <div class="card">
-            <div class="value">{c.nodes.filter((n: any) => n.state !== 'lost' && n.state !== 'stopped').length} / {c.nodes.length}</div>
+            <div class="value">
+              {c.nodes.filter((n: any) => n.state !== 'lost' && n.state !== 'stopped').length} / {c.nodes.length}
+            </div>
             <div class="label">nodes up</div>
           </div>
           <div class="card">

@@ -36,7 +36,12 @@ export function registerCapacityRoutes(server: FastifyInstance, db: Kysely<Datab
         if (err instanceof CapacityWindowError) throw new ApiError(400, err.message);
         throw err;
       }
-      const report = await loadCapacityReport(db, { ...window, capacity: settings.nodeThroughput, defaultMode: settings.mode, minSamples: settings.minSamples });
+      const report = await loadCapacityReport(db, {
+        ...window,
+        capacity: settings.nodeThroughput,
+        defaultMode: settings.mode,
+        minSamples: settings.minSamples,
+      });
       return capacityJson(report);
     },
   );

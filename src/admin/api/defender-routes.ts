@@ -19,7 +19,10 @@ export function registerDefenderRoutes(server: FastifyInstance, db: Kysely<Datab
 
   api.delete(
     '/defender/hosts/:address',
-    { config: { access: 'admin' as const }, schema: { summary: 'Lift the ban of an address and forget its failures', params: z.object({ address: z.string().min(1).max(100) }) } },
+    {
+      config: { access: 'admin' as const },
+      schema: { summary: 'Lift the ban of an address and forget its failures', params: z.object({ address: z.string().min(1).max(100) }) },
+    },
     async (request) => {
       let address: string | null;
       try {

@@ -90,7 +90,12 @@ export function registerSessionRoutes(
 
   api.delete(
     '/tokens/:id',
-    { schema: { summary: 'Revoke a session or API token: your own; an admin may revoke anyone’s', params: z.object({ id: z.coerce.number().int().positive() }) } },
+    {
+      schema: {
+        summary: 'Revoke a session or API token: your own; an admin may revoke anyone’s',
+        params: z.object({ id: z.coerce.number().int().positive() }),
+      },
+    },
     async (request) => {
       const principal = principalOf(request);
       const revoked = await deps.tokens.revokeById(request.params.id, principal.role === 'admin' ? undefined : principal.adminId);

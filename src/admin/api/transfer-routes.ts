@@ -65,7 +65,12 @@ export function registerTransferRoutes(server: FastifyInstance, db: Kysely<Datab
 
   api.get(
     '/throughput',
-    { schema: { summary: 'Bytes and transfers per minute, by direction, over the last minutes', querystring: z.object({ minutes: z.coerce.number().int().min(1).max(1440).default(30) }) } },
+    {
+      schema: {
+        summary: 'Bytes and transfers per minute, by direction, over the last minutes',
+        querystring: z.object({ minutes: z.coerce.number().int().min(1).max(1440).default(30) }),
+      },
+    },
     async (request) => {
       const now = Date.now();
       const from = Math.floor((now - request.query.minutes * 60_000) / 60_000) * 60_000;

@@ -51,7 +51,9 @@ function printReport(r: LoadedCapacityReport): void {
     json.nodes.map((n) => [n.name ?? n.id, formatRate(n.peakThroughput), percent(n.peakLoad), n.peakAt ?? '-']),
   );
   const h = json.headroom;
-  const projection = h.busiestNode ? ` (losing ${h.busiestNode}: ${h.projectedNode ?? '-'} would peak at ${formatRate(h.projectedPeakThroughput)}, ${percent(h.projectedPeakLoad)})` : '';
+  const projection = h.busiestNode
+    ? ` (losing ${h.busiestNode}: ${h.projectedNode ?? '-'} would peak at ${formatRate(h.projectedPeakThroughput)}, ${percent(h.projectedPeakLoad)})`
+    : '';
   process.stdout.write(`\nfailover headroom: ${yesNo(h.verdict)}: ${h.reason}${projection}\n`);
   process.stdout.write(r.warning ? `\nWARNING: ${r.reasons.join('; ')}\n` : '\nno capacity warning\n');
 }

@@ -27,7 +27,10 @@ export function registerCatalogCommands<Row>(group: Command, catalog: Catalog<Ro
       await withDatabase(options, async ({ db }) => {
         const rows = await catalog.store(db).list();
         if (options.json) return printJson(rows.map((r) => catalog.json(r)));
-        printTable(catalog.table.header, rows.map((r) => catalog.table.cells(r)));
+        printTable(
+          catalog.table.header,
+          rows.map((r) => catalog.table.cells(r)),
+        );
       });
     });
 

@@ -1,14 +1,6 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
-import {
-  PartnerStore,
-  parseHeader,
-  parseHostKey,
-  parseHttpsUrl,
-  parseSftpUrl,
-  type PartnerSettings,
-  validatePrivateKey,
-} from '../../routing/partners.js';
+import { PartnerStore, parseHeader, parseHostKey, parseHttpsUrl, parseSftpUrl, type PartnerSettings, validatePrivateKey } from '../../routing/partners.js';
 import { CliError, passwordFromStdin, withDatabase, type GlobalOptions } from '../context.js';
 import { partnerJson } from '../../views/catalog-views.js';
 import { registerCatalogCommands } from './catalog.js';
@@ -58,7 +50,8 @@ interface AddOptions extends GlobalOptions {
 }
 
 function settingsFrom(options: AddOptions, password: string | undefined): PartnerSettings {
-  if (!/^(sftp|https):\/\//i.test(options.url)) throw new CliError(`--url must be sftp://USER@HOST[:PORT]/DIR or https://HOST[:PORT]/PATH (got "${options.url}")`);
+  if (!/^(sftp|https):\/\//i.test(options.url))
+    throw new CliError(`--url must be sftp://USER@HOST[:PORT]/DIR or https://HOST[:PORT]/PATH (got "${options.url}")`);
   if (options.url.startsWith('sftp:')) {
     if (options.header.length > 0 || options.ca) throw new CliError('--header and --ca are for https:// partners');
     if (options.key && password) throw new CliError('give either --key or --password-stdin, not both');

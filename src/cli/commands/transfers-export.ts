@@ -13,8 +13,24 @@ type Format = 'csv' | 'json';
 
 /** The exported columns, in this order: the fields of a transfer's JSON (docs/cli.md). Scripts rely on them. */
 export const EXPORT_COLUMNS: Array<keyof ReturnType<typeof transferJson>> = [
-  'id', 'status', 'direction', 'protocol', 'account', 'path', 'client', 'node', 'session',
-  'offset', 'bytes', 'started', 'ended', 'sha256', 'error', 'attempts', 'destination', 'whole',
+  'id',
+  'status',
+  'direction',
+  'protocol',
+  'account',
+  'path',
+  'client',
+  'node',
+  'session',
+  'offset',
+  'bytes',
+  'started',
+  'ended',
+  'sha256',
+  'error',
+  'attempts',
+  'destination',
+  'whole',
 ];
 
 async function write(out: Writable, text: string): Promise<void> {
@@ -27,7 +43,12 @@ async function exportTo(out: Writable, log: TransferLog, since: number, format: 
   for await (const page of log.pages({ since })) {
     for (const row of page) {
       const t = transferJson(row);
-      await write(out, format === 'csv' ? csvRecord(EXPORT_COLUMNS.map((c) => (typeof t[c] === 'boolean' ? String(t[c]) : t[c]))) : `${count > 0 ? ',' : ''}\n${JSON.stringify(t)}`);
+      await write(
+        out,
+        format === 'csv'
+          ? csvRecord(EXPORT_COLUMNS.map((c) => (typeof t[c] === 'boolean' ? String(t[c]) : t[c])))
+          : `${count > 0 ? ',' : ''}\n${JSON.stringify(t)}`,
+      );
       count++;
     }
   }

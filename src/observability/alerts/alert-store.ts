@@ -16,7 +16,10 @@ export class AlertStore {
   constructor(private readonly db: Kysely<Database>) {}
 
   async lastEventId(): Promise<number> {
-    const row = await this.db.selectFrom('cluster_events').select(sql<number | null>`max(id)`.as('id')).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('cluster_events')
+      .select(sql<number | null>`max(id)`.as('id'))
+      .executeTakeFirst();
     return Number(row?.id ?? 0);
   }
 

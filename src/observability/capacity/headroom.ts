@@ -43,12 +43,7 @@ export function nodePeaks(nodeIds: readonly string[], intervals: readonly Interv
  * in active-passive — and the highest resulting load of any survivor is compared
  * with the capacity of one node.
  */
-export function loseBusiestNode(
-  peaks: readonly NodePeak[],
-  intervals: readonly IntervalStats[],
-  mode: ClusterMode,
-  capacity: number | undefined,
-): Headroom {
+export function loseBusiestNode(peaks: readonly NodePeak[], intervals: readonly IntervalStats[], mode: ClusterMode, capacity: number | undefined): Headroom {
   const none = { busiestNode: null, projectedPeakThroughput: 0, projectedPeakLoad: null, projectedPeakAt: null, projectedNode: null };
   if (peaks.length < 2) return { ...none, verdict: null, reason: 'fewer than two nodes: there is no other node to fail over to' };
   const busiest = peaks.reduce((a, b) => (b.peakThroughput > a.peakThroughput ? b : a));
@@ -78,8 +73,6 @@ export function loseBusiestNode(
   return {
     ...projection,
     verdict,
-    reason: verdict
-      ? `the survivors would peak at ${percent}% of one node's capacity`
-      : `a surviving node would need ${percent}% of its capacity`,
+    reason: verdict ? `the survivors would peak at ${percent}% of one node's capacity` : `a surviving node would need ${percent}% of its capacity`,
   };
 }

@@ -36,7 +36,9 @@ export interface ClassicVerdict {
  * transfer times reaches 20% of the maximum transfer time in 80% of the intervals.
  */
 export function classicRule(intervals: readonly IntervalStats[], minSamples: number): ClassicVerdict {
-  const ratios = judged(intervals, minSamples).map((i) => spreadRatio(i, minSamples)).filter((r) => r !== null);
+  const ratios = judged(intervals, minSamples)
+    .map((i) => spreadRatio(i, minSamples))
+    .filter((r) => r !== null);
   if (ratios.length === 0) return { verdict: null, intervals: 0, erratic: 0, share: null };
   const erratic = ratios.filter((r) => r >= SPREAD_THRESHOLD).length;
   const share = erratic / ratios.length;

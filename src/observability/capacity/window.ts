@@ -13,11 +13,7 @@ export class CapacityWindowError extends Error {}
  * now or an RFC 3339 time (default: the last defaultWindowMs), `interval` a
  * duration of at least 1 s (default: defaultIntervalMs).
  */
-export function capacityWindow(
-  asked: { since?: string; interval?: string },
-  defaults: { windowMs: number; intervalMs: number },
-  until = Date.now(),
-): Window {
+export function capacityWindow(asked: { since?: string; interval?: string }, defaults: { windowMs: number; intervalMs: number }, until = Date.now()): Window {
   let since: number;
   let intervalMs = defaults.intervalMs;
   try {

@@ -21,9 +21,7 @@ function permissionString(mode: number): string {
 export function longname(name: string, st: Stats, owner: string): string {
   const date = new Date(st.mtimeMs);
   const recent = Math.abs(Date.now() - st.mtimeMs) < SIX_MONTHS_MS;
-  const when = recent
-    ? `${String(date.getHours()).padStart(2, '0')}:${String(date.getMinutes()).padStart(2, '0')}`
-    : ` ${date.getFullYear()}`;
+  const when = recent ? `${String(date.getHours()).padStart(2, '0')}:${String(date.getMinutes()).padStart(2, '0')}` : ` ${date.getFullYear()}`;
   const day = `${MONTHS[date.getMonth()]} ${String(date.getDate()).padStart(2, ' ')} ${when.padStart(5, ' ')}`;
   return `${typeChar(st)}${permissionString(st.mode)} ${String(st.nlink).padStart(4)} ${owner.padEnd(8)} ${owner.padEnd(8)} ${String(st.size).padStart(8)} ${day} ${name}`;
 }

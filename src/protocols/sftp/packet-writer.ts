@@ -60,12 +60,7 @@ const DEFAULT_TEXT = new Map(Object.entries(DEFAULT_MESSAGES).map(([code, text])
 
 export function statusReply(id: number, code: Status, message?: string): Buffer {
   const text = message !== undefined ? Buffer.from(message) : (DEFAULT_TEXT.get(code) ?? Buffer.from('Failure'));
-  return new Builder(1 + 4 + 4 + 4 + text.length + 4)
-    .uint8(Packet.STATUS)
-    .uint32(id)
-    .uint32(code)
-    .bytes(text)
-    .bytes(Buffer.alloc(0)).buf;
+  return new Builder(1 + 4 + 4 + 4 + text.length + 4).uint8(Packet.STATUS).uint32(id).uint32(code).bytes(text).bytes(Buffer.alloc(0)).buf;
 }
 
 export function handleReply(id: number, handle: Buffer): Buffer {

@@ -94,7 +94,10 @@ export class SshService {
       socket.destroy();
     });
     if (!admitted) {
-      this.deps.log.debug({ client: socket.remoteAddress, pending: this.pending.count }, 'connection refused: too many connections not logged in (sftp.max_startups)');
+      this.deps.log.debug(
+        { client: socket.remoteAddress, pending: this.pending.count },
+        'connection refused: too many connections not logged in (sftp.max_startups)',
+      );
       socket.destroy();
       return;
     }
@@ -175,7 +178,10 @@ export class SshService {
 
     client.on('error', (err) => log.debug({ err: err.message }, 'ssh connection error'));
     // A banned address gets no login attempts; debug only, or a flood of its connections floods the log.
-    this.deps.isBanned?.(clientAddress).then((banned) => banned && (log.debug('banned address: connection closed'), client.end()), () => {});
+    this.deps.isBanned?.(clientAddress).then(
+      (banned) => banned && (log.debug('banned address: connection closed'), client.end()),
+      () => {},
+    );
     const ownSessions = new Set<SftpSession>();
     /** Exec commands at work: a client that leaves stops them (an unread channel may never emit close). */
     const ownCommands = new Set<AbortController>();

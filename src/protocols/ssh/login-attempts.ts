@@ -40,7 +40,8 @@ export class LoginAttempts {
   logRefusal(fields: Record<string, unknown> & { account: string }): void {
     this.logged++;
     if (this.logged <= LOGGED_REFUSALS_PER_CONNECTION) this.log.warn({ ...fields, account: loggedName(fields.account) }, 'login refused');
-    else if (this.logged === LOGGED_REFUSALS_PER_CONNECTION + 1) this.log.warn({ logged: LOGGED_REFUSALS_PER_CONNECTION }, 'further login refusals of this connection not logged');
+    else if (this.logged === LOGGED_REFUSALS_PER_CONNECTION + 1)
+      this.log.warn({ logged: LOGGED_REFUSALS_PER_CONNECTION }, 'further login refusals of this connection not logged');
   }
 
   get tries(): number {

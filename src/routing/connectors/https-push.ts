@@ -118,12 +118,18 @@ export async function pushOverHttps(partner: HttpsPartner, delivery: Delivery, o
 
     (async () => {
       write(head);
-      await readChunks(source.absPath, { start: 0, end: source.size }, hash, async (chunk) => {
-        if (settled) throw new Error('stopped');
-        // Waits for room to write, or for the end of the delivery (then stops, closing the file).
-        if (!write(chunk)) await Promise.race([new Promise((r) => request.once('drain', r)), stopped]);
-        progress();
-      }, signal);
+      await readChunks(
+        source.absPath,
+        { start: 0, end: source.size },
+        hash,
+        async (chunk) => {
+          if (settled) throw new Error('stopped');
+          // Waits for room to write, or for the end of the delivery (then stops, closing the file).
+          if (!write(chunk)) await Promise.race([new Promise((r) => request.once('drain', r)), stopped]);
+          progress();
+        },
+        signal,
+      );
       if (settled) return;
       queued += tail.length;
       request.end(tail);

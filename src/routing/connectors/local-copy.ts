@@ -28,9 +28,15 @@ export async function copyToAccount(delivery: Delivery, target: LocalTarget): Pr
   try {
     const out = await fs.promises.open(temp, 'w');
     try {
-      await readChunks(delivery.source.absPath, { start: 0, end: delivery.source.size }, hash, async (chunk, position) => {
-        await out.write(chunk, 0, chunk.length, position);
-      }, delivery.signal);
+      await readChunks(
+        delivery.source.absPath,
+        { start: 0, end: delivery.source.size },
+        hash,
+        async (chunk, position) => {
+          await out.write(chunk, 0, chunk.length, position);
+        },
+        delivery.signal,
+      );
       await out.sync();
     } finally {
       await out.close();

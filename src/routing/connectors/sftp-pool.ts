@@ -59,9 +59,10 @@ export class SftpConnectionPool {
   }
 
   closeAll(): void {
-    for (const list of this.idle.values()) for (const { connection, timer } of list.splice(0)) {
-      clearTimeout(timer);
-      connection.close();
-    }
+    for (const list of this.idle.values())
+      for (const { connection, timer } of list.splice(0)) {
+        clearTimeout(timer);
+        connection.close();
+      }
   }
 }

@@ -76,17 +76,23 @@ async function sendFrom(
   const inFlight = new Set<Promise<void>>();
   const pieceSize = remote.maxWriteLength;
   let failure: Error | undefined;
-  await readChunks(file, range, hash, async (chunk, position) => {
-    for (let at = 0; at < chunk.length; at += pieceSize) {
-      if (failure) throw failure;
-      const write = remote.write(handle, chunk.subarray(at, at + pieceSize), position + at).catch((err) => {
-        failure ??= err as Error;
-      });
-      inFlight.add(write);
-      void write.finally(() => inFlight.delete(write));
-      if (inFlight.size >= WRITES_IN_FLIGHT) await Promise.race(inFlight);
-    }
-  }, signal);
+  await readChunks(
+    file,
+    range,
+    hash,
+    async (chunk, position) => {
+      for (let at = 0; at < chunk.length; at += pieceSize) {
+        if (failure) throw failure;
+        const write = remote.write(handle, chunk.subarray(at, at + pieceSize), position + at).catch((err) => {
+          failure ??= err as Error;
+        });
+        inFlight.add(write);
+        void write.finally(() => inFlight.delete(write));
+        if (inFlight.size >= WRITES_IN_FLIGHT) await Promise.race(inFlight);
+      }
+    },
+    signal,
+  );
   await Promise.all(inFlight);
   if (failure) throw failure;
 }

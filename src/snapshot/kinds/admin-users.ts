@@ -9,8 +9,7 @@ export const adminUserKind: SnapshotKind<AdminUserSpec> = {
   key: 'adminUsers',
   noun: 'admin user',
 
-  read: async (db) =>
-    (await new AdminUsers(db).list()).map((u) => ({ name: u.name, role: u.role, enabled: !u.disabled, passwordHash: u.password_hash })),
+  read: async (db) => (await new AdminUsers(db).list()).map((u) => ({ name: u.name, role: u.role, enabled: !u.disabled, passwordHash: u.password_hash })),
 
   normalize(spec) {
     validateAccountName(spec.name);

@@ -21,10 +21,7 @@ export const readdir: Handler = (session, id, r) => {
   while (handle.next < handle.names.length && entries.length < READDIR_BATCH) {
     const name = handle.names[handle.next++]!;
     try {
-      const stats =
-        name === '..' && handle.dir.virtual === '/'
-          ? fs.statSync(handle.dir.real)
-          : fs.lstatSync(path.join(handle.dir.real, name));
+      const stats = name === '..' && handle.dir.virtual === '/' ? fs.statSync(handle.dir.real) : fs.lstatSync(path.join(handle.dir.real, name));
       entries.push({ filename: name, longname: longname(name, stats, owner), stats });
     } catch {
       // Removed between readdir and lstat: skip it, as ls does.

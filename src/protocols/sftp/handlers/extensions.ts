@@ -1,12 +1,5 @@
 import fs from 'node:fs';
-import {
-  MAX_OPEN_HANDLES,
-  MAX_PACKET_LENGTH,
-  MAX_READ_LENGTH,
-  MAX_WRITE_LENGTH,
-  SFTP_VERSION,
-  Status,
-} from '../constants.js';
+import { MAX_OPEN_HANDLES, MAX_PACKET_LENGTH, MAX_READ_LENGTH, MAX_WRITE_LENGTH, SFTP_VERSION, Status } from '../constants.js';
 import { SftpError } from '../errors.js';
 import type { PacketReader } from '../packet-reader.js';
 import { extendedReplyUint64s, nameReply, versionReply } from '../packet-writer.js';
@@ -14,12 +7,9 @@ import type { SftpSession } from '../session.js';
 import { posixRename } from './paths.js';
 import type { Handler } from './types.js';
 
-
 function statvfsReply(session: SftpSession, id: number, real: string): void {
   const s = fs.statfsSync(real);
-  session.send(
-    extendedReplyUint64s(id, [s.bsize, s.bsize, s.blocks, s.bfree, s.bavail, s.files, s.ffree, s.ffree, 0, 0, 255]),
-  );
+  session.send(extendedReplyUint64s(id, [s.bsize, s.bsize, s.blocks, s.bfree, s.bavail, s.files, s.ffree, s.ffree, 0, 0, 255]));
 }
 
 type Extension = (session: SftpSession, id: number, r: PacketReader) => void | Promise<void>;
@@ -62,10 +52,7 @@ const EXTENSIONS: Record<string, { version: string; run: Extension }> = {
   },
   'limits@openssh.com': {
     version: '1',
-    run: (session, id) =>
-      session.send(
-        extendedReplyUint64s(id, [MAX_PACKET_LENGTH, MAX_READ_LENGTH, MAX_WRITE_LENGTH, MAX_OPEN_HANDLES]),
-      ),
+    run: (session, id) => session.send(extendedReplyUint64s(id, [MAX_PACKET_LENGTH, MAX_READ_LENGTH, MAX_WRITE_LENGTH, MAX_OPEN_HANDLES])),
   },
   'expand-path@openssh.com': {
     version: '1',

@@ -36,13 +36,18 @@ export const open: Handler = async (session, id, r) => {
   if (waitMs === undefined) throw new SftpError(Status.FAILURE, 'too many files opened too fast: slow down');
   if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
   if (flags & (OpenFlag.WRITE | OpenFlag.APPEND)) {
-    const upload = await Upload.open(session.ctx.home, target, {
-      truncate: (flags & OpenFlag.TRUNC) !== 0,
-      append: (flags & OpenFlag.APPEND) !== 0,
-      exclusive: (flags & OpenFlag.CREAT) !== 0 && (flags & OpenFlag.EXCL) !== 0,
-      create: (flags & OpenFlag.CREAT) !== 0,
-      mode: attrs.permissions,
-    }, session.signal);
+    const upload = await Upload.open(
+      session.ctx.home,
+      target,
+      {
+        truncate: (flags & OpenFlag.TRUNC) !== 0,
+        append: (flags & OpenFlag.APPEND) !== 0,
+        exclusive: (flags & OpenFlag.CREAT) !== 0 && (flags & OpenFlag.EXCL) !== 0,
+        create: (flags & OpenFlag.CREAT) !== 0,
+        mode: attrs.permissions,
+      },
+      session.signal,
+    );
     // transferId is set once the handle exists: recording the start may mark the handle failed.
     const handle: OpenHandle = { kind: 'upload', upload, transferId: Promise.resolve(0), busy: false };
     try {
