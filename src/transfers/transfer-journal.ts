@@ -1,17 +1,9 @@
-import type { TransferEnd } from './transfer-log.js';
-import type { TransferDirection } from '../db/schema.js';
+import type { TransferEnd, TransferStart } from './transfer-log.js';
 
 /** What a protocol needs from the transfer log: a row at the start, an update at the end. */
 export interface TransferJournal {
-  start(t: {
-    sessionId: string;
-    account: string;
-    protocol: string;
-    clientAddress: string;
-    path: string;
-    direction: TransferDirection;
-    startOffset: number;
-  }): Promise<number>;
+  /** The row's start; the node and worker are the journal's own. */
+  start(t: Omit<TransferStart, 'nodeId' | 'workerPid'>): Promise<number>;
   finish(id: number, end: JournalEnd): Promise<void>;
   /** Records an upload completed: the file is in place; routes it triggers are queued with the record. */
   completeUpload(id: number, end: JournalEnd & { status: 'completed' }): Promise<void>;
