@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { networkMatcher } from '../config/networks.js';
 import { AccountError } from './errors.js';
 
 /**
@@ -67,16 +68,7 @@ export function parseAllowFrom(entries: string[]): string[] {
 
 /** Whether a client address is inside the list (null: any address is allowed). */
 export function isAllowed(allowFrom: AllowFrom, clientAddress: string): boolean {
-  if (allowFrom === null) return true;
-  const address = clientAddress.replace(/%.*$/, '');
-  const family = net.isIP(address);
-  if (family === 0) return false;
-  const list = new net.BlockList();
-  for (const cidr of allowFrom) {
-    const [network, prefix] = cidr.split('/') as [string, string];
-    list.addSubnet(network, Number(prefix), net.isIP(network) === 6 ? 'ipv6' : 'ipv4');
-  }
-  return list.check(address, family === 6 ? 'ipv6' : 'ipv4');
+  return allowFrom === null || networkMatcher(allowFrom)(clientAddress);
 }
 
 /** The database column holds a JSON array of canonical CIDRs, or NULL for any address. */

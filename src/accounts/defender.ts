@@ -3,7 +3,8 @@ import { sql, type Expression, type Kysely, type RawBuilder, type Selectable, ty
 import { ConfigError } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import type { Database, DefenderHostsTable } from '../db/schema.js';
-import { isAllowed, parseAllowFrom, parseCidr, type AllowFrom } from './allow-from.js';
+import { networkMatcher } from '../config/networks.js';
+import { parseAllowFrom, parseCidr } from './allow-from.js';
 
 /**
  * The defender bans client addresses that fail to log in too often, cluster-wide:
@@ -90,7 +91,8 @@ export function defenderOf(db: Kysely<Database>, config: Config): Defender {
 }
 
 export class Defender {
-  private readonly safe: AllowFrom;
+  /** The safe list, matched without building it again per login. */
+  private readonly safe: (address: string) => boolean;
   /** Bans this worker knows of: address -> [banned until, believed until]. */
   private readonly known = new Map<string, [number, number]>();
 
@@ -98,11 +100,11 @@ export class Defender {
     private readonly db: Kysely<Database>,
     readonly policy: DefenderPolicy,
   ) {
-    this.safe = parseSafeList(policy.safeList);
+    this.safe = networkMatcher(parseSafeList(policy.safeList));
   }
 
   isSafe(address: string): boolean {
-    return isAllowed(this.safe, address);
+    return this.safe(address);
   }
 
   /** Whether this worker learnt within BAN_CACHE_MS that the address is banned: no database read. */

@@ -32,15 +32,20 @@ function parseNetwork(entry: string): string | { error: string } {
   return `${address}/${prefix}`;
 }
 
-/** Whether an address (as a socket reports it; IPv4-mapped IPv6 included) is in one of the networks. */
+/**
+ * Whether an address (as a socket reports it: IPv4-mapped IPv6 and a zone suffix
+ * included) is in one of the networks ("address/prefix"). Build it once per list:
+ * the check itself is a BlockList lookup.
+ */
 export function networkMatcher(networks: string[]): (address: string | undefined) => boolean {
   const list = new net.BlockList();
   for (const network of networks) {
     const [address, prefix] = network.split('/') as [string, string];
     list.addSubnet(address, Number(prefix), net.isIP(address) === 6 ? 'ipv6' : 'ipv4');
   }
-  return (address) => {
-    const family = net.isIP(address ?? '');
-    return family !== 0 && list.check(address!, family === 6 ? 'ipv6' : 'ipv4');
+  return (raw) => {
+    const address = (raw ?? '').replace(/%.*$/, '');
+    const family = net.isIP(address);
+    return family !== 0 && list.check(address, family === 6 ? 'ipv6' : 'ipv4');
   };
 }
