@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { FERRY_MAIN, ferryEnv, type FerryEnv } from '../../test/harness/ferry.js';
 
-/** Runs one `ferry` CLI command (node dist/src/cli/main.js ...) with the node's env; SIGKILLed after timeoutMs. */
+/** Runs one `ferry` CLI command (node dist/cli/ferry.js ...) with the node's env; SIGKILLed after timeoutMs. */
 export function runCli(args: string[], env: FerryEnv, timeoutMs = 30_000): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [FERRY_MAIN, ...args], { env: ferryEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });

@@ -50,10 +50,13 @@ export interface AdminServerOptions {
   defenderWindowMs?: number;
 }
 
-/** The console's built files (vite build → dist/console), next to the compiled server. */
+/**
+ * The console's built files (vite build → dist/console): one folder up from the
+ * shipped bundle (dist/cli), two from the compiled module (dist/src/admin).
+ */
 export function consoleDir(): string | undefined {
-  const dir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../console');
-  return fs.existsSync(path.join(dir, 'index.html')) ? dir : undefined;
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  return ['../console', '../../console'].map((up) => path.resolve(here, up)).find((dir) => fs.existsSync(path.join(dir, 'index.html')));
 }
 
 /**

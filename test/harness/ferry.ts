@@ -5,7 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { fetchAdmin } from './admin.js';
 import { freePort } from './ports.js';
 
-export const FERRY_MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+/** The shipped command (the bundle in dist/cli), the one `npm install` puts on the PATH. */
+export const FERRY_MAIN = fileURLToPath(new URL('../../cli/ferry.js', import.meta.url));
 
 export interface FerryEnv {
   dataDir: string;
