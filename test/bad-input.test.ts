@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { DATABASE_KINDS, freshDatabaseUrl, tempDir } from './harness/databases.js';
+import { freshDatabaseUrl, tempDir } from './harness/databases.js';
 import { runFerry, startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
 import { writeRandomFile } from './harness/files.js';
 import { sftpBatch, sshKeygen, type Login } from './harness/openssh.js';
@@ -23,7 +23,9 @@ function snapshot(dir: string): string[] {
   return out.sort();
 }
 
-for (const kind of DATABASE_KINDS) {
+// A protocol test: which database keeps the rows is not what it tests (the account store and the
+// transfer log have tests of their own on both kinds), so it runs on one, sqlite.
+for (const kind of ['sqlite'] as const) {
   describe(`bad input changes nothing (${kind})`, () => {
     let dir: string;
     let env: FerryEnv;

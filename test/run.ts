@@ -50,14 +50,38 @@ if (files.length === 0) {
 
 if (!ensurePrerequisites()) process.exit(2);
 
-const postgres = await startPostgres();
-let code: number;
-try {
-  const child = spawn(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...files], {
+/**
+ * Test files that assert how soon something happens (a failover within the lease,
+ * a STAT answered while a copy runs, a refusal "at once"): they run one at a time,
+ * after the others, so that a neighbour's CPU cannot make them late.
+ */
+const ALONE = ['cluster', 'database-restart'];
+
+/**
+ * The others run two files at a time (FERRY_TEST_CONCURRENCY): most of a test's
+ * time is spent in the processes it starts (nodes, clients, the CLI), which wait
+ * on each other as often as they compute. Each file has its own databases,
+ * directories and ports (test/harness/ports.ts).
+ */
+const concurrency = Math.max(1, Number(process.env.FERRY_TEST_CONCURRENCY ?? 2) || 1);
+const alone = files.filter((f) => ALONE.some((name) => path.basename(f).startsWith(name)));
+const together = files.filter((f) => !alone.includes(f));
+
+function runFiles(batch: string[], filesAtOnce: number): Promise<number> {
+  if (batch.length === 0) return Promise.resolve(0);
+  const child = spawn(process.execPath, ['--test', `--test-concurrency=${filesAtOnce}`, '--test-reporter=spec', ...batch], {
     stdio: 'inherit',
     env: { ...process.env, FERRY_TEST_POSTGRES_URL: postgres.adminUrl },
   });
-  code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? 1)));
+  return new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? 1)));
+}
+
+const postgres = await startPostgres();
+let code: number;
+try {
+  const first = await runFiles(together, concurrency);
+  const second = await runFiles(alone, 1);
+  code = first || second;
 } finally {
   await postgres.stop();
 }

@@ -233,7 +233,9 @@ describe('one client cannot fill the disk or hang a worker', () => {
         assert.equal((await bystander.request(PKT.STAT, str('big.bin'))).type, 105);
         slowest = Math.max(slowest, Date.now() - started);
       }
-      assert.ok(slowest < 500, `another session's STAT took ${slowest} ms during the copy`);
+      // Before the fix every other session of the worker waited for the whole copy (8.7 s here);
+      // alone this is 40-120 ms; 2 s leaves room for another test file running beside this one.
+      assert.ok(slowest < 2000, `another session's STAT took ${slowest} ms during the copy`);
       t.diagnostic(`slowest STAT of another session during the copy: ${slowest} ms`);
       attacker.end();
       void opening;
