@@ -35,6 +35,7 @@ const FAST = [
   'padding-pool',
   'scheduler-clock',
   'sftp-conformance',
+  'sqlite-transactions',
   'test-prerequisites',
   'transfer-log-indexes',
   'transfer-log-statements',
@@ -51,21 +52,27 @@ if (files.length === 0) {
 if (!ensurePrerequisites()) process.exit(2);
 
 /**
- * Test files that assert how soon something happens (a failover within the lease,
- * a STAT answered while a copy runs, a refusal "at once"): they run one at a time,
- * after the others, so that a neighbour's CPU cannot make them late.
+ * Test files that assert how soon a cluster reacts (a failover within the lease
+ * TTL, a heartbeat seen late, a lease kept across a database restart): they run
+ * one at a time, after the others, so that a neighbour's CPU cannot make them late.
  */
 const ALONE = ['cluster', 'database-restart'];
 
 /**
- * The others run two files at a time (FERRY_TEST_CONCURRENCY): most of a test's
+ * The others run three files at a time (FERRY_TEST_CONCURRENCY): most of a test's
  * time is spent in the processes it starts (nodes, clients, the CLI), which wait
  * on each other as often as they compute. Each file has its own databases,
  * directories and ports (test/harness/ports.ts).
  */
-const concurrency = Math.max(1, Number(process.env.FERRY_TEST_CONCURRENCY ?? 2) || 1);
+const concurrency = Math.max(1, Number(process.env.FERRY_TEST_CONCURRENCY ?? 3) || 1);
+/** The longest files start first, so that the run does not end waiting for one of them. */
+const LONGEST = ['routing-cluster', 'routing.test', 'snapshot', 'defender', 'backup', 'edge-haproxy', 'transfer-log-crash', 'capacity'];
+const rank = (f: string) => {
+  const i = LONGEST.findIndex((name) => path.basename(f).startsWith(name));
+  return i < 0 ? LONGEST.length : i;
+};
 const alone = files.filter((f) => ALONE.some((name) => path.basename(f).startsWith(name)));
-const together = files.filter((f) => !alone.includes(f));
+const together = files.filter((f) => !alone.includes(f)).sort((a, b) => rank(a) - rank(b));
 
 function runFiles(batch: string[], filesAtOnce: number): Promise<number> {
   if (batch.length === 0) return Promise.resolve(0);

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { migrate, openDatabase, type DatabaseHandle } from '../src/db/connect.js';
 import type { RouteEvent } from '../src/db/schema.js';
+import { recordDeliveryOutcome, recordQueuedDelivery } from '../src/transfers/delivery-rows.js';
 import { TransferLog } from '../src/transfers/transfer-log.js';
 import { DATABASE_KINDS, freshDatabaseUrl, tempDir } from './harness/databases.js';
 
@@ -120,6 +121,17 @@ for (const kind of DATABASE_KINDS) {
       assert.equal((await log.get(other))?.status, 'completed');
       assert.deepEqual(routedRows, ['/routed.bin', '/fails.bin']);
       await handle.db.deleteFrom('routes').execute();
+    });
+
+    it('records how a delivery attempt ended even when its start could not be recorded', async () => {
+      // The queue records every attempt's outcome; an attempt whose start failed (the database refused
+      // it) has no history row, and its outcome once failed on "NOT NULL constraint failed: transfers.attempts",
+      // leaving the job to wait out its lease.
+      const delivery = { jobId: 4242, origin: 'route:r', account: 'alice', path: '/d.bin', protocol: 'partner', destination: 'bank' };
+      const id = await recordQueuedDelivery(handle.db, delivery);
+      await recordDeliveryOutcome(handle.db, id, delivery.jobId, { status: 'retry', error: 'database is locked' });
+      const row = await log.get(id);
+      assert.deepEqual([row?.status, row?.attempts, row?.error], ['queued', 0, 'database is locked']);
     });
 
     it('reports a failed statement as a rejected promise', async () => {

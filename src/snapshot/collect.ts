@@ -19,11 +19,12 @@ async function readKind<Spec extends { name: string }>(db: Kysely<Database>, kin
 
 /** The configuration in the database as a snapshot, every list sorted by name. */
 export async function collectSnapshot(db: Kysely<Database>, options: CollectOptions = {}): Promise<Snapshot> {
-  // One repeatable-read transaction: a consistent view while nodes or operators change things
+  // One read-only, repeatable-read transaction: a consistent view while nodes or operators change things
   // (SQLite ignores the level; its transactions are serializable anyway).
   return db
     .transaction()
     .setIsolationLevel('repeatable read')
+    .setAccessMode('read only')
     .execute(async (trx) => {
       const snapshot = { format: SNAPSHOT_FORMAT, version: SNAPSHOT_VERSION } as Snapshot;
       for (const key of NAMED_KINDS) {

@@ -64,11 +64,12 @@ export type DeliveryOutcome =
 /**
  * Records how an attempt ended: completed (with what was sent), queued again for a
  * retry, or failed for good. The attempt count is the highest attempt the job has
- * recorded, so it goes on across resubmits.
+ * recorded, so it goes on across resubmits; nothing recorded leaves it as it was.
  */
 export async function recordDeliveryOutcome(db: Db, transferId: number, jobId: number, outcome: DeliveryOutcome): Promise<void> {
   const now = Date.now();
-  const attempts = sql<number>`(select max(attempt) from job_attempts where job_id = ${jobId})`;
+  // An attempt whose start could not be recorded (the database refused it) has no history row: the count stays.
+  const attempts = sql<number>`coalesce((select max(attempt) from job_attempts where job_id = ${jobId}), attempts)`;
   if (outcome.status === 'retry') {
     await db.updateTable('transfers').set({ status: 'queued', attempts, error: outcome.error }).where('id', '=', transferId).execute();
     return;
