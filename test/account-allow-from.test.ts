@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { isAllowed, parseAllowFrom } from '../src/accounts/allow-from.js';
-import { freshDatabaseUrl, tempDir } from './harness/databases.js';
+import { preparedDatabaseUrl, tempDir } from './harness/databases.js';
 import { edgeSetup, makeTunnelPki, readyNodesAt, type EdgeSetup } from './harness/edges.js';
 import { ferryOk, runFerry, startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
 import { sha256File, writeRandomFile } from './harness/files.js';
@@ -89,7 +89,7 @@ describe('IP allow-lists: a node checks the client address it sees, directly and
     edge = await edgeSetup(dir, 'edge1', pki);
     env = {
       dataDir: path.join(dir, 'n1'),
-      databaseUrl: await freshDatabaseUrl('postgres', dir),
+      databaseUrl: await preparedDatabaseUrl('postgres', dir),
       storageDir: path.join(dir, 'storage'),
       extra: { ...pki.tlsEnv('n1'), FERRY_NODE_NAME: 'n1', FERRY_EDGES: edge.tunnel, FERRY_ACCOUNTS_LOCKOUT_FAILURES: '3' },
     };

@@ -4,7 +4,7 @@ import https from 'node:https';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { adminLogin, adminRequest } from './harness/admin-api.js';
-import { freshDatabaseUrl, tempDir } from './harness/databases.js';
+import { preparedDatabaseUrl, tempDir } from './harness/databases.js';
 import { ferryOk, runFerry, startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
 import { sftpBatch, sshKeygen } from './harness/openssh.js';
 
@@ -21,7 +21,7 @@ describe('REST API on the admin port (two nodes, one PostgreSQL)', () => {
 
   before(async () => {
     dir = tempDir();
-    const databaseUrl = await freshDatabaseUrl('postgres', dir);
+    const databaseUrl = await preparedDatabaseUrl('postgres', dir);
     const storageDir = path.join(dir, 'shared');
     const extra = { FERRY_NODE_WORKERS: '1', FERRY_ADMIN_LOGIN_RATE_LIMIT: '12', FERRY_QUEUE_MAX_ATTEMPTS: '1' };
     envA = { dataDir: path.join(dir, 'a'), databaseUrl, storageDir, extra: { ...extra, FERRY_NODE_NAME: 'a' } };

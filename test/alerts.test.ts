@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { migrate, openDatabase } from '../src/db/connect.js';
 import { scrapeMetrics } from './harness/admin.js';
-import { freshDatabaseUrl, tempDir } from './harness/databases.js';
+import { preparedDatabaseUrl, tempDir } from './harness/databases.js';
 import { FERRY_MAIN, ferryEnv, ferryOk, startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
 import { writeRandomFile } from './harness/files.js';
 import { sftpBatch } from './harness/openssh.js';
@@ -43,7 +43,7 @@ describe('alert webhooks of a three-node cluster', () => {
 
   before(async () => {
     dir = tempDir();
-    databaseUrl = await freshDatabaseUrl('postgres', dir);
+    databaseUrl = await preparedDatabaseUrl('postgres', dir);
     await ops.start();
     await pager.start();
     const secretFile = path.join(dir, 'ops.secret');

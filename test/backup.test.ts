@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { DATABASE_KINDS, freshDatabaseUrl, tempDir } from './harness/databases.js';
+import { DATABASE_KINDS, freshDatabaseUrl, preparedDatabaseUrl, tempDir } from './harness/databases.js';
 import { ferryOk, runFerry, startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
 import { sha256File, writeRandomFile } from './harness/files.js';
 import { sftpBatch, sshKeygen, type Login } from './harness/openssh.js';
@@ -58,7 +58,7 @@ for (const kind of DATABASE_KINDS) {
 
     before(async () => {
       dir = tempDir();
-      env = { dataDir: path.join(dir, 'data'), databaseUrl: await freshDatabaseUrl(kind, dir), storageDir: path.join(dir, 'storage') };
+      env = { dataDir: path.join(dir, 'data'), databaseUrl: await preparedDatabaseUrl(kind, dir), storageDir: path.join(dir, 'storage') };
       backupDir = path.join(dir, 'backup');
     });
     after(async () => {

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freshDatabaseUrl, tempDir } from './harness/databases.js';
+import { preparedDatabaseUrl, tempDir } from './harness/databases.js';
 import { runFerry, startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
 import { writeRandomFile } from './harness/files.js';
 import { sftpBatch, sshKeygen, type Login } from './harness/openssh.js';
@@ -38,7 +38,7 @@ for (const kind of ['sqlite'] as const) {
       dir = tempDir();
       env = {
         dataDir: path.join(dir, 'data'),
-        databaseUrl: await freshDatabaseUrl(kind, dir),
+        databaseUrl: await preparedDatabaseUrl(kind, dir),
         extra: { FERRY_ACCOUNTS_LOCKOUT_FAILURES: '3', FERRY_ACCOUNTS_LOCKOUT_WINDOW: '10m' },
       };
       key = sshKeygen(dir);
@@ -215,7 +215,7 @@ describe('a full disk', () => {
     storage = path.join(dir, 'storage');
     fs.mkdirSync(storage);
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', storage]);
-    env = { dataDir: path.join(dir, 'data'), databaseUrl: await freshDatabaseUrl('sqlite', dir), storageDir: storage };
+    env = { dataDir: path.join(dir, 'data'), databaseUrl: await preparedDatabaseUrl('sqlite', dir), storageDir: storage };
     const key = sshKeygen(dir);
     assert.equal((await runFerry(['account', 'add', 'alice', '--key', key + '.pub'], env)).code, 0);
     node = await startNode(env);

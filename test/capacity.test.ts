@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { migrate, openDatabase } from '../src/db/connect.js';
-import { DATABASE_KINDS, freshDatabaseUrl, tempDir, type DatabaseKind } from './harness/databases.js';
+import { DATABASE_KINDS, type DatabaseKind, preparedDatabaseUrl, tempDir } from './harness/databases.js';
 import { chromium } from 'playwright-core';
 import { adminLogin, adminRequest } from './harness/admin-api.js';
 import { ferryOk, runFerry, startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
@@ -162,7 +162,7 @@ for (const kind of DATABASE_KINDS) {
     const now = Date.now();
     const envFor = async (name: string, throughput: string): Promise<FerryEnv> => ({
       dataDir: path.join(dir, name),
-      databaseUrl: await freshDatabaseUrl(kind as DatabaseKind, path.join(dir, name)),
+      databaseUrl: await preparedDatabaseUrl(kind as DatabaseKind, path.join(dir, name)),
       // The synthetic intervals hold 4 or 8 transfers: judge them all.
       extra: { FERRY_CAPACITY_INTERVAL: '1m', FERRY_CAPACITY_NODE_THROUGHPUT: throughput, FERRY_CAPACITY_MIN_SAMPLES: '4' },
     });
@@ -358,7 +358,7 @@ for (const kind of DATABASE_KINDS) {
       // An idle cluster after three transfers of different sizes: 1 s, 2 s and 9 s (σ/max 0.39, "erratic").
       const idle: FerryEnv = {
         dataDir: path.join(dir, 'idle'),
-        databaseUrl: await freshDatabaseUrl(kind as DatabaseKind, path.join(dir, 'idle')),
+        databaseUrl: await preparedDatabaseUrl(kind as DatabaseKind, path.join(dir, 'idle')),
         extra: { FERRY_CAPACITY_INTERVAL: '1m', FERRY_CAPACITY_NODE_THROUGHPUT: '100MB/s', FERRY_CAPACITY_WINDOW: '30m', FERRY_NODE_NAME: 'node-c' },
       };
       await insertLog(

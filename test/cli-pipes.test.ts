@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openDatabase } from '../src/db/connect.js';
-import { freshDatabaseUrl, tempDir } from './harness/databases.js';
+import { preparedDatabaseUrl, tempDir } from './harness/databases.js';
 import { FERRY_MAIN, ferryEnv, ferryOk, type FerryEnv } from './harness/ferry.js';
 
 // Enough rows that the output (well over 64 KiB) cannot fit in the pipe before `head` exits.
@@ -35,7 +35,7 @@ describe('ferry output into a pipe that closes early (head)', () => {
 
   before(async () => {
     dir = tempDir();
-    env = { dataDir: path.join(dir, 'data'), databaseUrl: await freshDatabaseUrl('sqlite', dir) };
+    env = { dataDir: path.join(dir, 'data'), databaseUrl: await preparedDatabaseUrl('sqlite', dir) };
     await ferryOk(env, ['account', 'list']);
     const handle = openDatabase(env.databaseUrl);
     try {

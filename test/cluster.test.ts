@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { ClusterEvents } from '../src/cluster/events.js';
 import { PrimaryLease } from '../src/cluster/lease.js';
 import { migrate, openDatabase } from '../src/db/connect.js';
-import { DATABASE_KINDS, freshDatabaseUrl, tempDir } from './harness/databases.js';
+import { DATABASE_KINDS, freshDatabaseUrl, preparedDatabaseUrl, tempDir } from './harness/databases.js';
 import { adminLogin, adminRequest } from './harness/admin-api.js';
 import { ferryOk, runFerry, startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
 import { sha256File, writeRandomFile } from './harness/files.js';
@@ -48,7 +48,7 @@ interface Cluster {
 async function makeCluster(mode: 'active-active' | 'active-passive', names: string[]): Promise<Cluster> {
   const dir = tempDir();
   const storage = path.join(dir, 'shared');
-  const databaseUrl = await freshDatabaseUrl('postgres', dir);
+  const databaseUrl = await preparedDatabaseUrl('postgres', dir);
   const envs: Record<string, FerryEnv> = {};
   for (const name of names) {
     envs[name] = { dataDir: path.join(dir, name), databaseUrl, storageDir: storage, extra: { ...FAST, FERRY_NODE_NAME: name, FERRY_CLUSTER_MODE: mode } };

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { freshDatabaseUrl, tempDir } from './harness/databases.js';
+import { preparedDatabaseUrl, tempDir } from './harness/databases.js';
 import { ferryOk, startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
 import { sha256File, writeRandomFile } from './harness/files.js';
 import { sftpBatch, sshKeygen } from './harness/openssh.js';
@@ -51,7 +51,7 @@ describe('web console in Chromium', () => {
 
   before(async () => {
     dir = tempDir();
-    const databaseUrl = await freshDatabaseUrl('postgres', dir);
+    const databaseUrl = await preparedDatabaseUrl('postgres', dir);
     const storageDir = path.join(dir, 'shared');
     const extra = {
       FERRY_NODE_WORKERS: '1',

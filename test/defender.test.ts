@@ -6,7 +6,7 @@ import { HashSlots } from '../src/accounts/hash-slots.js';
 import { openDatabase } from '../src/db/connect.js';
 import { scrapeMetrics } from './harness/admin.js';
 import { adminLogin, adminRequest } from './harness/admin-api.js';
-import { DATABASE_KINDS, freshDatabaseUrl, tempDir } from './harness/databases.js';
+import { DATABASE_KINDS, preparedDatabaseUrl, tempDir } from './harness/databases.js';
 import { ferryOk, runFerry, startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
 import { sftpBatch, sshKeygen, type Login } from './harness/openssh.js';
 import { waitFor } from './harness/wait.js';
@@ -73,7 +73,7 @@ for (const kind of DATABASE_KINDS) {
       dir = tempDir();
       env = {
         dataDir: path.join(dir, 'data'),
-        databaseUrl: await freshDatabaseUrl(kind, dir),
+        databaseUrl: await preparedDatabaseUrl(kind, dir),
         storageDir: path.join(dir, 'storage'),
         // 127.0.0.1 stays safe (the real user); 127.0.0.2 and up are guessers.
         extra: { FERRY_DEFENDER_SAFE_LIST: '127.0.0.1/32', FERRY_DEFENDER_THRESHOLD: '3', FERRY_ACCOUNTS_LOCKOUT_FAILURES: '5' },

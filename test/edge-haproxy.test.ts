@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseProxyHeader } from '../src/edge/proxy-protocol.js';
-import { freshDatabaseUrl, tempDir } from './harness/databases.js';
+import { preparedDatabaseUrl, tempDir } from './harness/databases.js';
 import { edgeSetup, makeTunnelPki, rawClient, readyNodesAt, type EdgeSetup } from './harness/edges.js';
 import { ferryOk, runFerry, startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
 import { sha256File, writeRandomFile } from './harness/files.js';
@@ -146,7 +146,7 @@ describe('HAProxy (the shipped deploy/haproxy/haproxy.cfg) in front of two edges
   before(async () => {
     dir = tempDir();
     storage = path.join(dir, 'shared');
-    const databaseUrl = await freshDatabaseUrl('postgres', dir);
+    const databaseUrl = await preparedDatabaseUrl('postgres', dir);
     const pki = await makeTunnelPki(dir, ['edge1', 'edge2'], ['n1', 'n2']);
     for (const name of ['edge1', 'edge2'])
       edges[name] = await edgeSetup(dir, name, pki, { FERRY_EDGE_PROXY_PROTOCOL: 'true', FERRY_EDGE_PROXY_FROM: HAPROXY_ADDRESS });

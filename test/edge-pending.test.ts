@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freshDatabaseUrl, tempDir } from './harness/databases.js';
+import { preparedDatabaseUrl, tempDir } from './harness/databases.js';
 import { edgeHealth, edgeSetup, makeTunnelPki, rawClient, readyNodesAt, type EdgeSetup } from './harness/edges.js';
 import { ferryOk, startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
 import { sftpBatch, sshKeygen, type Login } from './harness/openssh.js';
@@ -49,7 +49,7 @@ describe('an edge under silent connections (a PROXY header, then nothing; or not
     });
     const env: FerryEnv = {
       dataDir: path.join(dir, 'n1'),
-      databaseUrl: await freshDatabaseUrl('sqlite', dir),
+      databaseUrl: await preparedDatabaseUrl('sqlite', dir),
       extra: { ...pki.tlsEnv('n1'), FERRY_NODE_NAME: 'n1', FERRY_EDGES: edge.tunnel },
     };
     const key = sshKeygen(dir);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freshDatabaseUrl, tempDir } from './harness/databases.js';
+import { preparedDatabaseUrl, tempDir } from './harness/databases.js';
 import { ferryOk, startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
 import { sha256File, writeRandomFile } from './harness/files.js';
 import { sftpBatch, sftpSpawn, sshKeygen, type Login, type SpawnedClient } from './harness/openssh.js';
@@ -40,7 +40,7 @@ describe('an edge gateway in front of two nodes that dial out to it', () => {
 
   before(async () => {
     dir = tempDir();
-    const databaseUrl = await freshDatabaseUrl('postgres', dir);
+    const databaseUrl = await preparedDatabaseUrl('postgres', dir);
     // The mutual-TLS material as an operator makes it: ferry pki.
     const pki = path.join(dir, 'pki');
     const noDb: FerryEnv = { dataDir: path.join(dir, 'pki-cli'), databaseUrl: 'sqlite:/nonexistent/never-opened.db' };

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { migrate, openDatabase, type DatabaseHandle } from '../src/db/connect.js';
-import { DATABASE_KINDS, freshDatabaseUrl, tempDir } from './harness/databases.js';
+import { DATABASE_KINDS, preparedDatabaseUrl, tempDir } from './harness/databases.js';
 import { startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
 import { waitFor } from './harness/wait.js';
 
@@ -20,7 +20,7 @@ for (const kind of DATABASE_KINDS) {
       dir = tempDir();
       env = {
         dataDir: path.join(dir, 'data'),
-        databaseUrl: await freshDatabaseUrl(kind, dir),
+        databaseUrl: await preparedDatabaseUrl(kind, dir),
         extra: { FERRY_NODE_WORKERS: '1', FERRY_CLUSTER_EVENT_RETENTION: '30d' },
       };
       fs.mkdirSync(env.dataDir, { recursive: true });

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { openDatabase } from '../src/db/connect.js';
 import { migrations as allMigrations } from '../src/db/migrations.js';
-import { freshDatabaseUrl, tempDir } from './harness/databases.js';
+import { freshDatabaseUrl, preparedDatabaseUrl, tempDir } from './harness/databases.js';
 import { runFerry, startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
 import { sha256File, writeRandomFile } from './harness/files.js';
 import { sftpSpawn, sshKeygen, type Login } from './harness/openssh.js';
@@ -68,7 +68,7 @@ describe('node lifecycle', () => {
       dirs.push(dir);
       const env: FerryEnv = {
         dataDir: path.join(dir, 'data'),
-        databaseUrl: await freshDatabaseUrl('sqlite', dir),
+        databaseUrl: await preparedDatabaseUrl('sqlite', dir),
         extra: { FERRY_SHUTDOWN_GRACE: `${graceSeconds}s` },
       };
       const key = sshKeygen(dir);

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fetchAdmin, scrapeMetrics } from './harness/admin.js';
-import { freshDatabaseUrl, tempDir } from './harness/databases.js';
+import { preparedDatabaseUrl, tempDir } from './harness/databases.js';
 import { startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
 import { writeRandomFile } from './harness/files.js';
 import { sftpBatch, sftpSpawn, type Login } from './harness/openssh.js';
@@ -32,7 +32,7 @@ describe('Prometheus metrics of a two-node cluster', () => {
 
   before(async () => {
     dir = tempDir();
-    const databaseUrl = await freshDatabaseUrl('postgres', dir);
+    const databaseUrl = await preparedDatabaseUrl('postgres', dir);
     Object.assign(envs, clusterEnvs(['m1', 'm2'], dir, databaseUrl, FAST));
     // What alice uploads to out/ is pushed to a partner nobody listens for: the delivery fails and waits.
     key = await seedAccountsAndFailingRoute(envs.m1!, dir);

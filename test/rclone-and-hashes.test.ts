@@ -4,7 +4,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freshDatabaseUrl, tempDir } from './harness/databases.js';
+import { preparedDatabaseUrl, tempDir } from './harness/databases.js';
 import { runFerry, startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
 import { writeRandomFile } from './harness/files.js';
 import { sshExec, sshKeygen, type Login } from './harness/openssh.js';
@@ -27,7 +27,7 @@ describe('rclone sftp backend and SSH hash commands', () => {
   before(async () => {
     execFileSync('rclone', ['version']);
     dir = tempDir();
-    env = { dataDir: path.join(dir, 'data'), databaseUrl: await freshDatabaseUrl('sqlite', dir) };
+    env = { dataDir: path.join(dir, 'data'), databaseUrl: await preparedDatabaseUrl('sqlite', dir) };
     const key = sshKeygen(dir);
     assert.equal((await runFerry(['account', 'add', 'alice', '--key', key + '.pub'], env)).code, 0);
     node = await startNode(env, { workers: 2 });

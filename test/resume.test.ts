@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freshDatabaseUrl, tempDir } from './harness/databases.js';
+import { preparedDatabaseUrl, tempDir } from './harness/databases.js';
 import { execFileSync } from 'node:child_process';
 import { FERRY_MAIN, ferryEnv, runFerry, startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
 import { sha256File, writeRandomFile } from './harness/files.js';
@@ -31,7 +31,7 @@ for (const kind of ['postgres'] as const) {
 
     before(async () => {
       dir = tempDir();
-      env = { dataDir: path.join(dir, 'data'), databaseUrl: await freshDatabaseUrl(kind, dir) };
+      env = { dataDir: path.join(dir, 'data'), databaseUrl: await preparedDatabaseUrl(kind, dir) };
       storage = path.join(env.dataDir, 'files');
       const key = sshKeygen(dir);
       assert.equal((await runFerry(['account', 'add', 'alice', '--key', key + '.pub'], env)).code, 0);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freshDatabaseUrl, tempDir } from './harness/databases.js';
+import { preparedDatabaseUrl, tempDir } from './harness/databases.js';
 import { ferryOk, startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
 import { sha256File, writeRandomFile } from './harness/files.js';
 import { sftpBatch, sshKeygen } from './harness/openssh.js';
@@ -46,7 +46,7 @@ describe('routing in an active-active cluster on PostgreSQL', () => {
 
   before(async () => {
     dir = tempDir();
-    const databaseUrl = await freshDatabaseUrl('postgres', dir);
+    const databaseUrl = await preparedDatabaseUrl('postgres', dir);
     const storage = path.join(dir, 'shared');
     envs = {};
     for (const name of ['n1', 'n2']) {

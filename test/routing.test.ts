@@ -7,7 +7,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { DATABASE_KINDS, freshDatabaseUrl, tempDir } from './harness/databases.js';
+import { DATABASE_KINDS, preparedDatabaseUrl, tempDir } from './harness/databases.js';
 import { ferryOk, runFerry, startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
 import { sha256File, writeRandomFile } from './harness/files.js';
 import { sftpBatch, sshKeygen, type Login } from './harness/openssh.js';
@@ -44,7 +44,7 @@ for (const kind of DATABASE_KINDS) {
 
     before(async () => {
       dir = tempDir();
-      env = { dataDir: path.join(dir, 'data'), databaseUrl: await freshDatabaseUrl(kind, dir), extra: QUICK_RETRIES };
+      env = { dataDir: path.join(dir, 'data'), databaseUrl: await preparedDatabaseUrl(kind, dir), extra: QUICK_RETRIES };
       const clientKey = sshKeygen(dir);
       partnerKey = sshKeygen(dir, 'partner_key');
       sshd = await startSshd(path.join(dir, 'partner'), partnerKey + '.pub');
@@ -329,7 +329,7 @@ describe('routing over HTTPS, scheduled pulls and archiving (SQLite)', () => {
 
   before(async () => {
     dir = tempDir();
-    env = { dataDir: path.join(dir, 'data'), databaseUrl: await freshDatabaseUrl('sqlite', dir), extra: QUICK_RETRIES };
+    env = { dataDir: path.join(dir, 'data'), databaseUrl: await preparedDatabaseUrl('sqlite', dir), extra: QUICK_RETRIES };
     const clientKey = sshKeygen(dir);
     partnerKey = sshKeygen(dir, 'partner_key');
     await ferry(env, ['account', 'add', 'alice', '--key', clientKey + '.pub']);
@@ -475,7 +475,9 @@ describe('routing over HTTPS, scheduled pulls and archiving (SQLite)', () => {
       await ferry(env, ['schedule', 'add', 'mirror', '--cron', '* * * * * *', '--pull', 'supplier', '--to', 'alice/mirror', '--path', '*.txt']);
       const mirrored = async () => (await transfers(env, 'upload')).filter((t) => t.path === '/mirror/keep.txt');
       await waitFor('the first fetch', async () => (await mirrored()).length === 1, 20_000);
-      await new Promise((r) => setTimeout(r, 3_000));
+      const lastSlot = async () => Date.parse(JSON.parse(await ferry(env, ['schedule', 'show', 'mirror', '--json'])).lastSlot);
+      const firstSlot = await lastSlot();
+      await waitFor('three more firings', async () => (await lastSlot()) >= firstSlot + 3000, 20_000);
       assert.equal((await mirrored()).length, 1, 'three more firings fetched nothing');
       fs.writeFileSync(path.join(outgoing, 'keep.txt'), 'a new version, longer than before');
       await waitFor('the new version fetched', async () => (await mirrored()).length === 2, 20_000);

@@ -7,8 +7,10 @@
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { HOST_KEYS_ENV, writeRunHostKeys } from './harness/host-keys.js';
 import { startPostgres } from './harness/postgres.js';
 import { ensurePrerequisites } from './prerequisites.js';
 
@@ -78,11 +80,13 @@ function runFiles(batch: string[], filesAtOnce: number): Promise<number> {
   if (batch.length === 0) return Promise.resolve(0);
   const child = spawn(process.execPath, ['--test', `--test-concurrency=${filesAtOnce}`, '--test-reporter=spec', ...batch], {
     stdio: 'inherit',
-    env: { ...process.env, FERRY_TEST_POSTGRES_URL: postgres.adminUrl },
+    env: { ...process.env, FERRY_TEST_POSTGRES_URL: postgres.adminUrl, [HOST_KEYS_ENV]: hostKeys },
   });
   return new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? 1)));
 }
 
+const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-test-run-'));
+const hostKeys = await writeRunHostKeys(runDir);
 const postgres = await startPostgres();
 let code: number;
 try {
@@ -91,5 +95,6 @@ try {
   code = first || second;
 } finally {
   await postgres.stop();
+  fs.rmSync(runDir, { recursive: true, force: true });
 }
 process.exit(code);

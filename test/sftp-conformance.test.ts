@@ -3,7 +3,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freshDatabaseUrl, tempDir } from './harness/databases.js';
+import { preparedDatabaseUrl, tempDir } from './harness/databases.js';
 import { runFerry, startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
 import { sshKeygen } from './harness/openssh.js';
 import { FX, OPEN_FLAGS, PKT, RawSftp, str, u32, u64, type Reply } from './harness/raw-sftp.js';
@@ -43,7 +43,7 @@ describe('SFTP requests as WinSCP, FileZilla and other clients send them', () =>
 
   before(async () => {
     dir = tempDir();
-    env = { dataDir: path.join(dir, 'data'), databaseUrl: await freshDatabaseUrl('sqlite', dir) };
+    env = { dataDir: path.join(dir, 'data'), databaseUrl: await preparedDatabaseUrl('sqlite', dir) };
     const key = sshKeygen(dir);
     assert.equal((await runFerry(['account', 'add', 'alice', '--key', key + '.pub'], env)).code, 0);
     node = await startNode(env);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freshDatabaseUrl, tempDir } from './harness/databases.js';
+import { preparedDatabaseUrl, tempDir } from './harness/databases.js';
 import { runFerry, startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
 import { sha256File, writeRandomFile } from './harness/files.js';
 import { scp, sftpBatch, sshKeygen, type Login } from './harness/openssh.js';
@@ -19,7 +19,7 @@ for (const kind of ['sqlite'] as const) {
 
     before(async () => {
       dir = tempDir();
-      env = { dataDir: path.join(dir, 'data'), databaseUrl: await freshDatabaseUrl(kind, dir) };
+      env = { dataDir: path.join(dir, 'data'), databaseUrl: await preparedDatabaseUrl(kind, dir) };
       const key = sshKeygen(dir);
       const added = await runFerry(['account', 'add', 'alice', '--key', key + '.pub'], env);
       assert.equal(added.code, 0, added.stderr);

@@ -9,7 +9,7 @@ import type { ClientChannel, ConnectConfig } from 'ssh2';
 import { ConfigError, loadConfig } from '../src/config/load.js';
 import { resolveSshAlgorithms } from '../src/protocols/ssh/algorithms.js';
 import ssh2 from '../src/ssh2/library.js';
-import { DATABASE_KINDS, freshDatabaseUrl, tempDir } from './harness/databases.js';
+import { DATABASE_KINDS, preparedDatabaseUrl, tempDir } from './harness/databases.js';
 import { edgeSetup, makeTunnelPki, readyNodesAt } from './harness/edges.js';
 import { runFerry, startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
 import { sftpBatch, sshExec, sshKeygen, type Login } from './harness/openssh.js';
@@ -66,7 +66,7 @@ interface Setup {
 /** A node with the given settings and key-login accounts (one key for all). */
 async function nodeWithAccounts(kind: 'sqlite' | 'postgres', extra: Record<string, string>, names = ['alice']): Promise<Setup> {
   const dir = tempDir();
-  const env = { dataDir: path.join(dir, 'data'), databaseUrl: await freshDatabaseUrl(kind, dir), extra };
+  const env = { dataDir: path.join(dir, 'data'), databaseUrl: await preparedDatabaseUrl(kind, dir), extra };
   const key = sshKeygen(dir);
   for (const name of names) assert.equal((await runFerry(['account', 'add', name, '--key', key + '.pub'], env)).code, 0);
   return { dir, env, key, node: await startNode(env) };
@@ -283,7 +283,7 @@ describe('a silent client through an edge (sqlite)', () => {
     edge = await startNode(e.env, { command: 'edge', cwd: e.cwd });
     const env = {
       dataDir: path.join(dir, 'n1'),
-      databaseUrl: await freshDatabaseUrl('sqlite', dir),
+      databaseUrl: await preparedDatabaseUrl('sqlite', dir),
       extra: { ...pki.tlsEnv('n1'), FERRY_NODE_NAME: 'n1', FERRY_EDGES: e.tunnel, FERRY_SFTP_LOGIN_TIMEOUT: '2s' },
     };
     node = await startNode(env);
@@ -326,7 +326,7 @@ describe('SSH algorithm settings (sqlite)', () => {
 
   before(async () => {
     dir = tempDir();
-    env = { dataDir: path.join(dir, 'data'), databaseUrl: await freshDatabaseUrl('sqlite', dir) };
+    env = { dataDir: path.join(dir, 'data'), databaseUrl: await preparedDatabaseUrl('sqlite', dir) };
   });
 
   after(() => fs.rmSync(dir, { recursive: true, force: true }));

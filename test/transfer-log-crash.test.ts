@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { DATABASE_KINDS, freshDatabaseUrl, tempDir } from './harness/databases.js';
+import { DATABASE_KINDS, preparedDatabaseUrl, tempDir } from './harness/databases.js';
 import { runFerry, startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
 import { sha256File, writeRandomFile } from './harness/files.js';
 import { sftpBatch, sftpSpawn, sshKeygen, type Login } from './harness/openssh.js';
@@ -40,7 +40,7 @@ for (const kind of DATABASE_KINDS) {
     before(async () => {
       dir = tempDir();
       storage = path.join(dir, 'shared-storage');
-      const databaseUrl = await freshDatabaseUrl(kind, dir);
+      const databaseUrl = await preparedDatabaseUrl(kind, dir);
       // Two nodes sharing one database and one storage directory, with short liveness settings.
       const extra = { FERRY_NODE_DEAD_AFTER: '3s', FERRY_NODE_HEARTBEAT_INTERVAL: '500ms' };
       envA = { dataDir: path.join(dir, 'a'), databaseUrl, storageDir: storage, extra: { ...extra, FERRY_NODE_NAME: 'node-a' } };

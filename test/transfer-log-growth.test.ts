@@ -4,7 +4,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { migrate, openDatabase, type DatabaseHandle } from '../src/db/connect.js';
 import type { TransferStatus } from '../src/db/schema.js';
-import { DATABASE_KINDS, freshDatabaseUrl, tempDir } from './harness/databases.js';
+import { DATABASE_KINDS, preparedDatabaseUrl, tempDir } from './harness/databases.js';
 import { runFerry, startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
 import { sshKeygen } from './harness/openssh.js';
 import { OPEN_FLAGS, PKT, RawSftp, str, u32 } from './harness/raw-sftp.js';
@@ -21,7 +21,7 @@ for (const kind of DATABASE_KINDS) {
 
     before(async () => {
       dir = tempDir();
-      env = { dataDir: path.join(dir, 'data'), databaseUrl: await freshDatabaseUrl(kind, dir), extra: { FERRY_TRANSFERS_RETENTION: '30d' } };
+      env = { dataDir: path.join(dir, 'data'), databaseUrl: await preparedDatabaseUrl(kind, dir), extra: { FERRY_TRANSFERS_RETENTION: '30d' } };
       fs.mkdirSync(env.dataDir, { recursive: true });
       handle = openDatabase(env.databaseUrl);
       await migrate(handle);
@@ -91,7 +91,7 @@ describe('transfer-log rows per session are paced', () => {
 
   before(async () => {
     dir = tempDir();
-    env = { dataDir: path.join(dir, 'data'), databaseUrl: await freshDatabaseUrl('sqlite', dir), extra: { FERRY_TRANSFERS_SESSION_RATE: '20' } };
+    env = { dataDir: path.join(dir, 'data'), databaseUrl: await preparedDatabaseUrl('sqlite', dir), extra: { FERRY_TRANSFERS_SESSION_RATE: '20' } };
     key = sshKeygen(dir);
     assert.equal((await runFerry(['account', 'add', 'alice', '--key', key + '.pub'], env)).code, 0);
     node = await startNode(env);

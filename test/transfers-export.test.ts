@@ -4,7 +4,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { migrate, openDatabase } from '../src/db/connect.js';
 import { TransferLog } from '../src/transfers/transfer-log.js';
-import { DATABASE_KINDS, freshDatabaseUrl, tempDir } from './harness/databases.js';
+import { DATABASE_KINDS, preparedDatabaseUrl, tempDir } from './harness/databases.js';
 import { ferryOk, runFerry, type FerryEnv } from './harness/ferry.js';
 
 const COLUMNS = 'id,status,direction,protocol,account,path,client,node,session,offset,bytes,started,ended,sha256,error,attempts,destination,whole';
@@ -49,7 +49,7 @@ for (const kind of DATABASE_KINDS) {
 
     before(async () => {
       dir = tempDir();
-      env = { dataDir: path.join(dir, 'data'), databaseUrl: await freshDatabaseUrl(kind, dir) };
+      env = { dataDir: path.join(dir, 'data'), databaseUrl: await preparedDatabaseUrl(kind, dir) };
       const handle = openDatabase(env.databaseUrl);
       try {
         await migrate(handle);

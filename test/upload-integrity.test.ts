@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { DATABASE_KINDS, freshDatabaseUrl, tempDir, type DatabaseKind } from './harness/databases.js';
+import { DATABASE_KINDS, type DatabaseKind, preparedDatabaseUrl, tempDir } from './harness/databases.js';
 import { runFerry, startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
 import { writeRandomFile } from './harness/files.js';
 import { sftpBatch, sftpSpawn, sshKeygen } from './harness/openssh.js';
@@ -51,7 +51,7 @@ interface AliceNode {
 /** A node with one account, alice, whose home exists (she has logged in once). */
 async function startAlice(kind: DatabaseKind, extra: Record<string, string> = {}): Promise<AliceNode> {
   const dir = tempDir();
-  const env: FerryEnv = { dataDir: path.join(dir, 'data'), databaseUrl: await freshDatabaseUrl(kind, dir), extra };
+  const env: FerryEnv = { dataDir: path.join(dir, 'data'), databaseUrl: await preparedDatabaseUrl(kind, dir), extra };
   const key = sshKeygen(dir);
   assert.equal((await runFerry(['account', 'add', 'alice', '--key', key + '.pub'], env)).code, 0);
   const node = await startNode(env);

@@ -134,16 +134,16 @@ export async function startNode(
   child.stderr!.on('data', onOutput);
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
 
+  const tail = () =>
+    logs
+      .slice(-15)
+      .map((l) => (l.raw ? l.msg : JSON.stringify(l)).slice(0, 400))
+      .join('\n');
   const waitForLog = (match: (l: Record<string, any>) => boolean, timeoutMs = 20_000) => {
     const found = logs.find(match);
     if (found) return Promise.resolve(found);
     return new Promise<Record<string, any>>((resolve, reject) => {
       // The tail of the output goes into the error: the test's clean-up may remove the file.
-      const tail = () =>
-        logs
-          .slice(-15)
-          .map((l) => (l.raw ? l.msg : JSON.stringify(l)).slice(0, 400))
-          .join('\n');
       const timer = setTimeout(() => reject(new Error(`timed out waiting for a log line; see ${logFile}; its last lines:\n${tail()}`)), timeoutMs);
       waiters.push({ match, resolve: (l) => (clearTimeout(timer), resolve(l)) });
     });
@@ -168,7 +168,10 @@ export async function startNode(
     exited,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      return exited;
+      const code = await exited;
+      // Evidence for the test that fails on it: the test's clean-up may remove the log file.
+      if (code !== 0) console.error(`ferry exited with ${code} on SIGTERM (${logFile}); its last lines:\n${tail()}`);
+      return code;
     },
     async kill(signal) {
       // The whole process group: the supervisor and its workers die together, as with a machine loss.

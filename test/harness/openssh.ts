@@ -19,6 +19,22 @@ export function sshKeygen(dir: string, name = 'id_ed25519'): string {
   return file;
 }
 
+const ASKPASS = '#!/bin/sh\nprintf "%s\\n" "$FERRY_TEST_PASSWORD"\n';
+
+/**
+ * The askpass script that hands OpenSSH the password, written once per directory
+ * and into place by a rename: rewriting it while a parallel client runs it fails
+ * with ETXTBSY.
+ */
+function writeAskpass(dir: string): string {
+  const askpass = path.join(dir, 'askpass.sh');
+  if (fs.existsSync(askpass)) return askpass;
+  const temp = `${askpass}.${process.pid}.${Math.random().toString(36).slice(2)}`;
+  fs.writeFileSync(temp, ASKPASS, { mode: 0o755 });
+  fs.renameSync(temp, askpass);
+  return askpass;
+}
+
 function commonOptions(login: Login): { args: string[]; env: NodeJS.ProcessEnv } {
   const args = [
     '-o',
@@ -36,8 +52,7 @@ function commonOptions(login: Login): { args: string[]; env: NodeJS.ProcessEnv }
   if (login.keyFile) {
     args.push('-i', login.keyFile, '-o', 'IdentitiesOnly=yes', '-o', 'PreferredAuthentications=publickey', '-o', 'BatchMode=yes');
   } else {
-    const askpass = path.join(login.dir, 'askpass.sh');
-    fs.writeFileSync(askpass, '#!/bin/sh\nprintf "%s\\n" "$FERRY_TEST_PASSWORD"\n', { mode: 0o755 });
+    const askpass = writeAskpass(login.dir);
     // sftp -b turns BatchMode on, which disables askpass; the first value given wins.
     args.push('-o', 'BatchMode=no', '-o', 'PreferredAuthentications=password', '-o', 'PubkeyAuthentication=no', '-o', 'NumberOfPasswordPrompts=1');
     Object.assign(env, { SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0', FERRY_TEST_PASSWORD: login.password ?? '' });
