@@ -281,7 +281,9 @@ describe('an active-passive pair', () => {
     await waitFor('4 MiB on shared storage', async () => {
       const dir = path.join(c.storage, '.partial');
       if (!fs.existsSync(dir)) return false;
-      return fs.readdirSync(dir).some((a) => fs.readdirSync(path.join(dir, a)).some((f) => fs.statSync(path.join(dir, a, f)).size > 4 * 1024 * 1024));
+      return fs
+        .readdirSync(dir)
+        .some((a) => fs.readdirSync(path.join(dir, a)).some((f) => f.endsWith('.part') && fs.statSync(path.join(dir, a, f)).size > 4 * 1024 * 1024));
     });
     const killedAt = Date.now();
     await c.nodes.p1!.kill('SIGKILL');

@@ -140,7 +140,12 @@ describe('HAProxy (the shipped deploy/haproxy/haproxy.cfg) in front of two edges
   const partialSizes = () => {
     const root = path.join(storage, '.partial');
     if (!fs.existsSync(root)) return [];
-    return fs.readdirSync(root).flatMap((a) => fs.readdirSync(path.join(root, a)).map((f) => fs.statSync(path.join(root, a, f)).size));
+    return fs.readdirSync(root).flatMap((a) =>
+      fs
+        .readdirSync(path.join(root, a))
+        .filter((f) => f.endsWith('.part'))
+        .map((f) => fs.statSync(path.join(root, a, f)).size),
+    );
   };
 
   before(async () => {

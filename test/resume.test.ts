@@ -52,7 +52,9 @@ for (const kind of ['postgres'] as const) {
       assert.equal((await sftpBatch(login, [`put ${v1} report.bin`])).code, 0);
 
       const client = sftpSpawn(login, [`put ${v2} report.bin`], SLOW);
-      const partial = await waitFor('partial upload of 4 MiB', () => partialFiles(storage).find((f) => fs.statSync(f).size > 4 * 1024 * 1024));
+      const partial = await waitFor('partial upload of 4 MiB', () =>
+        partialFiles(storage).find((f) => f.endsWith('.part') && fs.statSync(f).size > 4 * 1024 * 1024),
+      );
       // While the upload runs, readers see the previous version under the final name.
       const during = path.join(dir, 'during.bin');
       assert.equal((await sftpBatch(login, [`get report.bin ${during}`])).code, 0);

@@ -21,7 +21,12 @@ function partialSize(storage: string): number {
   if (!fs.existsSync(root)) return 0;
   return fs
     .readdirSync(root)
-    .flatMap((a) => fs.readdirSync(path.join(root, a)).map((f) => fs.statSync(path.join(root, a, f)).size))
+    .flatMap((a) =>
+      fs
+        .readdirSync(path.join(root, a))
+        .filter((f) => f.endsWith('.part'))
+        .map((f) => fs.statSync(path.join(root, a, f)).size),
+    )
     .reduce((a, b) => Math.max(a, b), 0);
 }
 

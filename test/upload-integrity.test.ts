@@ -324,7 +324,7 @@ describe('one writer per partial upload', () => {
       assert.equal(bytes.toString(), 'AAAAinal contents');
       const row = (await uploads()).find((t: any) => t.path === '/shared.txt' && t.status === 'completed');
       assert.equal(row.sha256, crypto.createHash('sha256').update(bytes).digest('hex'));
-      assert.equal(fs.existsSync(lockOf('/shared.txt')), false, 'the lock is gone with the upload');
+      assert.equal(fs.lstatSync(lockOf('/shared.txt'), { throwIfNoEntry: false }), undefined, 'the lock is gone with the upload');
       // Once the first upload is done, the next one goes ahead.
       const hb = handleOf(await b.request(PKT.OPEN, str('shared.txt'), u32(OPEN_FLAGS.WRITE), u32(0)));
       assert.equal((await b.request(PKT.CLOSE, str(hb))).code, FX.OK);
@@ -342,10 +342,10 @@ describe('one writer per partial upload', () => {
     const deadPid = Number(exited.stdout.toString());
     try {
       // A process of this machine that is no longer running (a crashed worker).
-      fs.writeFileSync(lockOf('/crashed.txt'), JSON.stringify({ host: os.hostname(), boot, pid: deadPid, token: 'x' }));
+      fs.symlinkSync(JSON.stringify({ host: os.hostname(), boot, pid: deadPid, token: 'x' }), lockOf('/crashed.txt'));
       const h1 = handleOf(await raw.request(PKT.OPEN, str('crashed.txt'), u32(OPEN_FLAGS.WRITE | OPEN_FLAGS.CREAT), u32(0)));
       assert.equal((await raw.request(PKT.CLOSE, str(h1))).code, FX.OK);
-      // Another node that stopped touching its lock (dead or hung).
+      // Another node that stopped touching its lock (dead or hung); this one as an older Ferry wrote it, a file.
       fs.writeFileSync(lockOf('/lost.txt'), JSON.stringify({ host: 'other-node', boot: 'b', pid: 1, token: 'y' }));
       const old = (Date.now() - 60_000) / 1000;
       fs.utimesSync(lockOf('/lost.txt'), old, old);
@@ -355,7 +355,7 @@ describe('one writer per partial upload', () => {
       const row = (await uploads()).find((t: any) => t.path === '/lost.txt' && t.status === 'completed');
       assert.equal(row.sha256, crypto.createHash('sha256').update('resumed').digest('hex'));
       // Another node's live upload (its lock just touched): refused.
-      fs.writeFileSync(lockOf('/busy.txt'), JSON.stringify({ host: 'other-node', boot: 'b', pid: 1, token: 'z' }));
+      fs.symlinkSync(JSON.stringify({ host: 'other-node', boot: 'b', pid: 1, token: 'z' }), lockOf('/busy.txt'));
       const busy = await raw.request(PKT.OPEN, str('busy.txt'), u32(OPEN_FLAGS.WRITE | OPEN_FLAGS.CREAT), u32(0));
       assert.equal(busy.code, FX.FAILURE);
       assert.match(busy.message!, /being uploaded by another session/);

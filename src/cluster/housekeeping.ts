@@ -106,7 +106,8 @@ export function removeStalePartials(storageDir: string, maxAgeMs: number): numbe
     for (const name of names) {
       const file = path.join(dir, name);
       try {
-        if (fs.statSync(file).mtimeMs < cutoff) {
+        // lstat: an upload's lock is a symbolic link (storage/upload-lock.ts), removed as itself.
+        if (fs.lstatSync(file).mtimeMs < cutoff) {
           fs.unlinkSync(file);
           removed++;
         }

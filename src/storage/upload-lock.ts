@@ -5,17 +5,24 @@ import { StorageError } from './errors.js';
 
 /**
  * One writer per partial upload, across every process and node sharing the
- * storage: a lock file created with O_EXCL beside the partial file, removed when
- * the upload is committed or abandoned. Two write handles on one partial would
- * each hash only their own writes, and a log row would carry a SHA-256 the file
- * does not have. A lock file, not a database row: the partial lives on the shared
- * storage, so the lock does too, and opening a file costs no database round trip.
+ * storage: a lock beside the partial file, removed when the upload is committed
+ * or abandoned. Two write handles on one partial would each hash only their own
+ * writes, and a log row would carry a SHA-256 the file does not have. A lock on
+ * the storage, not a database row: the partial lives on the shared storage, so
+ * the lock does too, and opening a file costs no database round trip.
+ *
+ * The lock is a symbolic link whose target names its holder (host, boot id, pid
+ * and a token): creating a link is atomic and fails if one exists, on local file
+ * systems and NFS alike, and names the holder in the same system call. Taking it
+ * is one symlink(), checking it one readlink(), releasing it a readlink() and an
+ * unlink(): a lock file written with O_EXCL took eight system calls per upload,
+ * a fifth of the server's CPU for a small file. (A plain file with the holder as
+ * JSON, as earlier versions wrote, is still understood.)
  *
  * Its holder's process touches it every LOCK_REFRESH_MS. A lock is stale, and the
  * next opener takes it over, when its holder is gone: a process of this machine
  * that no longer runs (or this process, holding no such lock any more), or a lock
- * not touched for LOCK_STALE_MS (its node died or hangs). The lock names its
- * holder: host, boot id and pid.
+ * not touched for LOCK_STALE_MS (its node died or hangs).
  */
 const LOCK_REFRESH_MS = 1000;
 const LOCK_STALE_MS = 3000;
@@ -32,6 +39,9 @@ interface Holder {
 
 const HOST = os.hostname();
 const BOOT = readBootId();
+/** Tokens are unique within a process; its start time tells it from an earlier process with the same pid. */
+const PROCESS_TAG = Math.round(performance.timeOrigin).toString(36);
+let tokens = 0;
 const held = new Map<string, UploadLock>();
 let refresher: NodeJS.Timeout | undefined;
 
@@ -47,7 +57,8 @@ export class UploadLock {
   private constructor(
     readonly file: string,
     private readonly token: string,
-    private readonly ino: number,
+    /** The link's target: the holder, as JSON. */
+    private readonly holderText: string,
     /** Taken over from a holder that is gone: what it wrote last is not in anyone's hash. */
     readonly tookOver: boolean,
   ) {}
@@ -58,18 +69,18 @@ export class UploadLock {
     const deadline = Date.now() + LOCK_STALE_MS + 500;
     let tookOver = false;
     for (;;) {
-      const token = crypto.randomBytes(8).toString('hex');
-      const holder: Holder = { host: HOST, boot: BOOT, pid: process.pid, token };
+      const token = `${PROCESS_TAG}-${++tokens}`;
+      const holderText = JSON.stringify({ host: HOST, boot: BOOT, pid: process.pid, token } satisfies Holder);
       try {
-        fs.writeFileSync(file, JSON.stringify(holder), { flag: 'wx', mode: 0o600 });
-        const lock = new UploadLock(file, token, fs.statSync(file).ino, tookOver);
+        fs.symlinkSync(holderText, file);
+        const lock = new UploadLock(file, token, holderText, tookOver);
         held.set(file, lock);
         startRefreshing();
         return lock;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
-      const seen = fs.statSync(file, { throwIfNoEntry: false });
+      const seen = fs.lstatSync(file, { throwIfNoEntry: false });
       if (!seen) continue;
       const age = Date.now() - seen.mtimeMs;
       if (holderGone(file, age)) {
@@ -85,14 +96,19 @@ export class UploadLock {
 
   /** Whether this upload still holds its lock (a holder presumed gone may have lost it). */
   stillHeld(): boolean {
-    return fs.statSync(this.file, { throwIfNoEntry: false })?.ino === this.ino;
+    return readHolderText(this.file) === this.holderText;
   }
 
   release(): void {
     if (held.get(this.file) !== this) return;
     held.delete(this.file);
     if (held.size === 0) stopRefreshing();
-    if (this.stillHeld()) fs.rmSync(this.file, { force: true });
+    if (!this.stillHeld()) return;
+    try {
+      fs.unlinkSync(this.file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
   }
 
   get ownToken(): string {
@@ -100,13 +116,27 @@ export class UploadLock {
   }
 }
 
+/** The lock's holder as written: a link's target, or an older Ferry's lock file's content; undefined if there is none. */
+function readHolderText(file: string): string | undefined {
+  try {
+    return fs.readlinkSync(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EINVAL') return undefined;
+  }
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
 function holderGone(file: string, age: number): boolean {
   if (age > LOCK_STALE_MS) return true;
   let holder: Holder;
   try {
-    holder = JSON.parse(fs.readFileSync(file, 'utf8')) as Holder;
+    holder = JSON.parse(readHolderText(file) ?? '') as Holder;
   } catch {
-    // Being written, or removed meanwhile: judged by its age alone.
+    // An older Ferry's lock file being written, or removed meanwhile: judged by its age alone.
     return false;
   }
   if (holder.host !== HOST || holder.boot !== BOOT) return false;
@@ -130,7 +160,7 @@ function removeIfSame(file: string, ino: number): boolean {
   } catch {
     return false;
   }
-  if (fs.statSync(aside).ino !== ino) {
+  if (fs.lstatSync(aside).ino !== ino) {
     try {
       fs.linkSync(aside, file);
     } catch {}
@@ -147,7 +177,7 @@ function startRefreshing(): void {
     const now = new Date();
     for (const lock of held.values()) {
       try {
-        fs.utimesSync(lock.file, now, now);
+        fs.lutimesSync(lock.file, now, now);
       } catch {}
     }
   }, LOCK_REFRESH_MS);
