@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { sshKeygen } from '../test/harness/openssh.js';
 import { Cleanup } from './lib/cleanup.js';
-import { startFerry } from './lib/ferry-server.js';
+import { ferryMainOf, startFerry } from './lib/ferry-server.js';
 import { startSshd } from '../test/harness/sshd.js';
 import { formatSize, parseOptions, USAGE, UsageError, type Options } from './lib/options.js';
 import { killDescendants } from '../test/harness/process-tree.js';
@@ -31,7 +31,7 @@ function header(options: Options, ferryWorkers: number): string {
       .loadavg()
       .map((l) => l.toFixed(2))
       .join(' ')}, Node ${process.version}, ${sshVersion.trim()}`,
-    `Ferry: ${ferryWorkers} workers (one per core); OpenSSH: sshd with internal-sftp`,
+    `Ferry: ${ferryWorkers} workers (one per core); OpenSSH: sshd with internal-sftp${options.base ? `; base: the Ferry built in ${options.base}, as many workers` : ''}`,
     `client: OpenSSH sftp -b, aes128-gcm@openssh.com, curve25519-sha256; ${options.runs} runs per scenario and server, alternating, after ${warmupText(options, ferryWorkers)}`,
     `sizes: ${formatSize(s.bigFile)} file; ${s.smallFiles} x ${formatSize(s.smallFileSize)}; ${s.parallelSessions} x ${formatSize(s.parallelFileSize)}; ${s.manySessions} x ${formatSize(s.manyFileSize)}${options.quick ? ' (--quick)' : ''}`,
   ].join('\n');
@@ -55,7 +55,7 @@ interface Servers {
 }
 
 /** Starts both servers, each stopped by the clean-up whatever happens next. */
-async function startServers(dir: string, cleanup: Cleanup): Promise<Servers> {
+async function startServers(dir: string, cleanup: Cleanup, base: string | undefined): Promise<Servers> {
   const clientDir = path.join(dir, 'client');
   fs.mkdirSync(clientDir);
   const clientKey = sshKeygen(clientDir);
@@ -75,6 +75,13 @@ async function startServers(dir: string, cleanup: Cleanup): Promise<Servers> {
     { name: 'OpenSSH', login: { ...login, port: sshd.port, user: os.userInfo().username }, root: sshd.filesDir, pid: sshd.pid },
     { name: 'Ferry', login: { ...login, port: ferry.port, user: ACCOUNT }, root: ferry.homeDir, pid: ferry.pid },
   ];
+  if (base) {
+    const main = ferryMainOf(base);
+    const baseFerry = await startFerry(path.join(dir, 'base'), ACCOUNT, clientKey + '.pub', main);
+    cleanup.add('stop the base ferry', baseFerry.stop);
+    console.error(`base Ferry (${main}, pid ${baseFerry.pid}) on 127.0.0.1:${baseFerry.port}, files in ${baseFerry.homeDir}`);
+    targets.push({ name: 'base', login: { ...login, port: baseFerry.port, user: ACCOUNT }, root: baseFerry.homeDir, pid: baseFerry.pid });
+  }
   for (const target of targets) await checkLogin(target);
   return { targets, ferryWorkers: ferry.workers, logs: { ferry: ferry.logFile, sshd: sshd.logFile } };
 }
@@ -115,7 +122,7 @@ async function main(options: Options): Promise<number> {
     else fs.rmSync(dir, { recursive: true, force: true });
   });
   try {
-    const { targets, ferryWorkers, logs } = await startServers(dir, cleanup);
+    const { targets, ferryWorkers, logs } = await startServers(dir, cleanup, options.base);
     console.log(header(options, ferryWorkers));
     const results: ScenarioResult[] = [];
     for (const name of options.scenarios) {
@@ -124,7 +131,13 @@ async function main(options: Options): Promise<number> {
       const warmup = options.warmup ?? scenario.warmupPerWorker * ferryWorkers;
       results.push(await runScenario(scenario, path.join(dir, 'sources'), targets, options.runs, warmup, cleanup.signal));
     }
-    console.log('\n' + summary(results));
+    console.log(
+      '\n' +
+        summary(
+          results,
+          targets.some((t) => t.name === 'base'),
+        ),
+    );
     const complaints = serverComplaints(logs);
     if (complaints.length > 0) console.log('\n' + complaints.join('\n'));
     return results.some((r) => r.errors.size > 0) ? 1 : 0;

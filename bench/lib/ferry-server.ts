@@ -15,7 +15,18 @@ export interface FerryServer {
   stop(): Promise<void>;
 }
 
-export async function startFerry(dir: string, account: string, clientPublicKey: string): Promise<FerryServer> {
+/**
+ * The `ferry` command of another checkout's build (`--base DIR`): the bundle, or for
+ * commits before it, the compiled CLI.
+ */
+export function ferryMainOf(checkout: string): string {
+  const candidates = [path.join(checkout, 'dist', 'cli', 'ferry.js'), path.join(checkout, 'dist', 'src', 'cli', 'main.js')];
+  const found = candidates.find((file) => fs.existsSync(file));
+  if (!found) throw new Error(`no built Ferry in ${checkout}: run npm ci and npm run build there (looked for ${candidates.join(', ')})`);
+  return found;
+}
+
+export async function startFerry(dir: string, account: string, clientPublicKey: string, main = FERRY_MAIN): Promise<FerryServer> {
   const dataDir = path.join(dir, 'data');
   const storageDir = path.join(dir, 'files');
   const env: FerryEnv = {
@@ -26,15 +37,15 @@ export async function startFerry(dir: string, account: string, clientPublicKey: 
     extra: { FERRY_SHUTDOWN_GRACE: '2s' },
   };
   fs.mkdirSync(dataDir, { recursive: true });
-  const added = await runFerry(['account', 'add', account, '--key', clientPublicKey], env);
+  const added = await runFerry(['account', 'add', account, '--key', clientPublicKey], env, undefined, main);
   if (added.code !== 0) throw new Error(`ferry account add ${account} failed (${added.code}): ${added.stderr || added.stdout}`);
 
   let node: RunningNode;
   try {
-    node = await startNode(env, { workers: 0 });
+    node = await startNode(env, { workers: 0, main });
   } catch (err) {
-    // startNode gives no handle when it times out; the node is our child (one node per run).
-    for (const pid of childrenRunning(FERRY_MAIN)) await terminateTree(pid, 2_000);
+    // startNode gives no handle when it times out; the node is our child.
+    for (const pid of childrenRunning(main)) await terminateTree(pid, 2_000);
     throw err;
   }
   const ready = await node.waitForLog((l) => l.msg === 'node ready');

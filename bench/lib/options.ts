@@ -49,6 +49,8 @@ export interface Options {
   keep: boolean;
   /** The whole benchmark is aborted (and cleaned up) after this long. */
   maxMinutes: number;
+  /** Another checkout whose Ferry build runs as a third server, "base" (--base DIR). */
+  base: string | undefined;
 }
 
 export const USAGE = `usage: node dist/bench/sftp-vs-openssh.js [options] [scenario ...]
@@ -73,6 +75,9 @@ options:
                      sessions measure V8 compiling its code; none for the others)
   --max-minutes M    abort everything after M minutes (default 120, or 15 with --quick)
   --keep             keep the temporary directory under /dev/shm
+  --base DIR         also run the Ferry built in another checkout (e.g. a git worktree of the
+                     base commit, after npm ci and npm run build there) as a third server,
+                     "base", in the same runs: the summary adds its figures and Ferry vs base
   --help             this text`;
 
 export class UsageError extends Error {}
@@ -90,6 +95,7 @@ export function parseOptions(argv: string[]): Options | 'help' {
   let runs = 3;
   let warmup: number | undefined;
   let maxMinutes: number | undefined;
+  let base: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--help' || arg === '-h') return 'help';
@@ -98,7 +104,10 @@ export function parseOptions(argv: string[]): Options | 'help' {
     else if (arg === '--runs') runs = wholeNumber(arg, argv[++i], 1, 20);
     else if (arg === '--warmup') warmup = wholeNumber(arg, argv[++i], 0, 20);
     else if (arg === '--max-minutes') maxMinutes = wholeNumber(arg, argv[++i], 1, 24 * 60);
-    else if ((SCENARIO_NAMES as readonly string[]).includes(arg)) scenarios.add(arg as ScenarioName);
+    else if (arg === '--base') {
+      base = argv[++i];
+      if (!base || base.startsWith('--')) throw new UsageError('--base needs the directory of another checkout');
+    } else if ((SCENARIO_NAMES as readonly string[]).includes(arg)) scenarios.add(arg as ScenarioName);
     else throw new UsageError(`unknown argument "${arg}"`);
   }
   return {
@@ -110,6 +119,7 @@ export function parseOptions(argv: string[]): Options | 'help' {
     warmup,
     keep,
     maxMinutes: maxMinutes ?? (quick ? 15 : 120),
+    base,
   };
 }
 

@@ -17,9 +17,9 @@ function combine(metric: MetricInfo, values: number[] | undefined): number | und
  * the median of those ratios and their range. On a host whose speed drifts
  * within an invocation this is steadier than the ratio of the two medians.
  */
-function runByRun(metric: MetricInfo, openssh: number[] | undefined, ferry: number[] | undefined): string {
-  if (metric.combine !== 'median' || !openssh || !ferry || openssh.length !== ferry.length || openssh.length < 2) return '-';
-  const ratios = openssh.map((o, i) => (metric.better === 'higher' ? ferry[i]! / o : o / ferry[i]!)).filter(Number.isFinite);
+function runByRun(metric: MetricInfo, reference: number[] | undefined, ferry: number[] | undefined): string {
+  if (metric.combine !== 'median' || !reference || !ferry || reference.length !== ferry.length || reference.length < 2) return '-';
+  const ratios = reference.map((o, i) => (metric.better === 'higher' ? ferry[i]! / o : o / ferry[i]!)).filter(Number.isFinite);
   if (ratios.length < 2) return '-';
   return `${median(ratios).toFixed(2)}x (${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)})`;
 }
@@ -41,18 +41,29 @@ function table(rows: string[][]): string {
   return [line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
 }
 
-export function summary(results: ScenarioResult[]): string {
-  const rows = [['scenario', 'figure', 'unit', 'OpenSSH', 'Ferry', 'Ferry vs OpenSSH', 'run by run', 'runs (O/F)']];
+/**
+ * With `withBase`, two columns more: the base build's figure and Ferry against it
+ * run by run (each round runs all three servers back to back).
+ */
+export function summary(results: ScenarioResult[], withBase = false): string {
+  const header = ['scenario', 'figure', 'unit', 'OpenSSH', 'Ferry', 'Ferry vs OpenSSH', 'run by run', 'runs (O/F)'];
+  const rows = [withBase ? [...header, 'base', 'Ferry vs base (run by run)'] : header];
   for (const result of results) {
     for (const { metric, values } of result.figures.values()) {
-      const openssh = result.errors.has('OpenSSH') ? undefined : combine(metric, values.get('OpenSSH'));
-      const ferry = result.errors.has('Ferry') ? undefined : combine(metric, values.get('Ferry'));
+      const figure = (name: string) => (result.errors.has(name) ? undefined : combine(metric, values.get(name)));
+      const [openssh, ferry] = [figure('OpenSSH'), figure('Ferry')];
       const runs = `${values.get('OpenSSH')?.length ?? 0}/${values.get('Ferry')?.length ?? 0}`;
       const unit = `${metric.unit}${metric.better === 'lower' ? ' (lower is better)' : ''}`;
       const pairs = result.errors.size > 0 ? '-' : runByRun(metric, values.get('OpenSSH'), values.get('Ferry'));
-      rows.push([result.name, metric.label, unit, formatValue(openssh), formatValue(ferry), ratio(metric, openssh, ferry), pairs, runs]);
+      const row = [result.name, metric.label, unit, formatValue(openssh), formatValue(ferry), ratio(metric, openssh, ferry), pairs, runs];
+      if (withBase) {
+        const base = figure('base');
+        const basePairs = result.errors.size > 0 ? '-' : runByRun(metric, values.get('base'), values.get('Ferry'));
+        row.push(formatValue(base), `${ratio(metric, base, ferry)} (${basePairs})`);
+      }
+      rows.push(row);
     }
-    if (result.figures.size === 0) rows.push([result.name, 'no run completed', '', 'FAILED', 'FAILED', '-', '-', '0/0']);
+    if (result.figures.size === 0) rows.push([result.name, 'no run completed', '', 'FAILED', 'FAILED', '-', '-', '0/0', ...(withBase ? ['FAILED', '-'] : [])]);
   }
   const notes = [
     'Rates and times are medians of the runs, memory the highest peak. "Ferry vs OpenSSH" above 1 means Ferry did better',

@@ -4,7 +4,8 @@ import { sftpBatch, type Login } from '../../test/harness/openssh.js';
 import type { StartGate } from './start-gate.js';
 
 export interface Target {
-  name: 'OpenSSH' | 'Ferry';
+  /** 'OpenSSH', 'Ferry', or 'base' (Ferry built from another checkout, --base). */
+  name: 'OpenSSH' | 'Ferry' | 'base';
   login: Login;
   /** Where a relative remote path lands on the server's disk. */
   root: string;

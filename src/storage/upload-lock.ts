@@ -99,11 +99,12 @@ export class UploadLock {
     return readHolderText(this.file) === this.holderText;
   }
 
-  release(): void {
+  /** Removes the lock if it is still this upload's; `checked`: stillHeld() said so a moment ago. */
+  release(checked = false): void {
     if (held.get(this.file) !== this) return;
     held.delete(this.file);
     if (held.size === 0) stopRefreshing();
-    if (!this.stillHeld()) return;
+    if (!checked && !this.stillHeld()) return;
     try {
       fs.unlinkSync(this.file);
     } catch (err) {

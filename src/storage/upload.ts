@@ -117,7 +117,8 @@ export class Upload {
       const st = fs.fstatSync(fd);
       // A partial left sparse (by a server before sizes were bounded) must fit as if written.
       assertRoomFor(home, { growth: holeBytes(st), size: st.size });
-      const hash = await hashFd(fd, st.size, signal);
+      // A new or truncated partial (the usual case) has nothing to hash: no trip through the thread pool.
+      const hash = st.size === 0 ? crypto.createHash('sha256') : await hashFd(fd, st.size, signal);
       return new Upload(home, target, partialPath, fd, st.ino, st.size, st.size, options.append, hash, st.size, home.durability, lock);
     } catch (err) {
       fs.closeSync(fd);
@@ -244,6 +245,7 @@ export class Upload {
     this.fd = -1;
     let stamp: string;
     let sha256: string;
+    let published = false;
     try {
       const hash = this.hash && this.hashedUpTo === this.size ? this.hash : await hashFd(fd, this.size, signal);
       sha256 = hash.digest('hex');
@@ -253,13 +255,15 @@ export class Upload {
         throw new StorageError('EBUSY', 'upload superseded by another upload of the same file');
       }
       fs.renameSync(this.partialPath, this.target.real);
+      published = true;
       // The descriptor still names the published inode: its stamp, after the rename changed its ctime.
       const st = fs.fstatSync(fd, { bigint: true });
       this.size = Number(st.size);
       stamp = fileStamp(st);
     } finally {
       fs.closeSync(fd);
-      this.lock.release();
+      // Published: the lock was checked just before the rename, no need to read it again.
+      this.lock.release(published);
     }
     await this.durability.directory(path.dirname(this.target.real));
     return { bytes: this.size, sha256, stamp };

@@ -34,9 +34,9 @@ export interface CliResult {
 }
 
 /** Runs one `ferry` command as a user would, with optional standard input. */
-export function runFerry(args: string[], env: FerryEnv, input?: string): Promise<CliResult> {
+export function runFerry(args: string[], env: FerryEnv, input?: string, main = FERRY_MAIN): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [FERRY_MAIN, ...args], { env: ferryEnv(env), stdio: 'pipe' });
+    const child = spawn(process.execPath, [main, ...args], { env: ferryEnv(env), stdio: 'pipe' });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -82,12 +82,14 @@ export async function startNode(
     cwd?: string;
     /** More arguments, e.g. --config FILE. */
     args?: string[];
+    /** Another build's command (a benchmark's base commit); default this checkout's. */
+    main?: string;
   } = {},
 ): Promise<RunningNode> {
   const sftpPort = options.sftpPort ?? (await freePort());
   const adminPort = options.adminPort ?? (await freePort());
   const command = options.command ?? 'start';
-  const child = spawn(process.execPath, [FERRY_MAIN, command, ...(options.args ?? [])], {
+  const child = spawn(process.execPath, [options.main ?? FERRY_MAIN, command, ...(options.args ?? [])], {
     cwd: options.cwd,
     env: ferryEnv({
       ...env,
