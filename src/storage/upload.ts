@@ -117,8 +117,7 @@ export class Upload {
       const st = fs.fstatSync(fd);
       // A partial left sparse (by a server before sizes were bounded) must fit as if written.
       assertRoomFor(home, { growth: holeBytes(st), size: st.size });
-      // A new or truncated partial (the usual case) has nothing to hash: no trip through the thread pool.
-      const hash = st.size === 0 ? crypto.createHash('sha256') : await hashFd(fd, st.size, signal);
+      const hash = await hashFd(fd, st.size, signal);
       return new Upload(home, target, partialPath, fd, st.ino, st.size, st.size, options.append, hash, st.size, home.durability, lock);
     } catch (err) {
       fs.closeSync(fd);
