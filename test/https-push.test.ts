@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
@@ -13,6 +12,7 @@ import { pushOverHttps, type HttpsPushOptions } from '../src/routing/connectors/
 import type { HttpsPartner } from '../src/routing/partners.js';
 import { tempDir } from './harness/databases.js';
 import { writeRandomFile } from './harness/files.js';
+import { partnerCertificate } from './harness/tls.js';
 
 /** The push, or a failure naming what it was waiting for if it neither answers nor fails in time. */
 async function pushWithin(ms: number, what: string, partner: HttpsPartner, delivery: Delivery, options?: HttpsPushOptions) {
@@ -77,31 +77,7 @@ describe('HTTPS push', () => {
 
   before(() => {
     dir = tempDir();
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        path.join(dir, 'key.pem'),
-        '-out',
-        path.join(dir, 'cert.pem'),
-        '-days',
-        '1',
-        '-subj',
-        '/CN=partner.test',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-      ],
-      { stdio: 'pipe' },
-    );
-    key = fs.readFileSync(path.join(dir, 'key.pem'));
-    cert = fs.readFileSync(path.join(dir, 'cert.pem'), 'utf8');
+    ({ key, cert } = partnerCertificate(dir));
     source = path.join(dir, 'invoice.xml');
     sha = writeRandomFile(source, size, 9);
   });

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type http from 'node:http';
@@ -13,6 +12,7 @@ import { sha256File, writeRandomFile } from './harness/files.js';
 import { sftpBatch, sshKeygen, type Login } from './harness/openssh.js';
 import { freePort } from './harness/ports.js';
 import { startSshd, type SshdServer } from './harness/sshd.js';
+import { partnerCertificate } from './harness/tls.js';
 import { waitFor } from './harness/wait.js';
 
 const QUICK_RETRIES = {
@@ -263,33 +263,9 @@ async function startHttpsPartner(
   dir: string,
   answer: (r: Received) => number,
 ): Promise<{ port: number; cert: string; received: Received[]; close(): Promise<void> }> {
-  const key = path.join(dir, 'https-key.pem');
-  const cert = path.join(dir, 'https-cert.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '1',
-      '-subj',
-      '/CN=partner.test',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-    ],
-    { stdio: 'pipe' },
-  );
+  const { key, cert, certFile } = partnerCertificate(dir, 'https-');
   const received: Received[] = [];
-  const server = https.createServer({ key: fs.readFileSync(key), cert: fs.readFileSync(cert) }, (req, res) => {
+  const server = https.createServer({ key, cert }, (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -302,7 +278,7 @@ async function startHttpsPartner(
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     port: (server.address() as AddressInfo).port,
-    cert,
+    cert: certFile,
     received,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };

@@ -1,26 +1,10 @@
 /** The OpenSSH reference (an `sftp -b` session) and the cost of one SSH login, both against the partner sshd. */
 import { spawn } from 'node:child_process';
+import { KEY_LOGIN_OPTIONS, SSH_CLIENT_OPTIONS } from '../../test/harness/openssh.js';
 import { sftpLoginFailure } from '../cluster/probes.js';
 import type { Teardown } from '../cluster/teardown.js';
 
-const CLIENT_OPTIONS = [
-  '-o',
-  'StrictHostKeyChecking=no',
-  '-o',
-  'UserKnownHostsFile=/dev/null',
-  '-o',
-  'LogLevel=ERROR',
-  '-o',
-  'ConnectTimeout=10',
-  '-o',
-  'ServerAliveInterval=5',
-  '-o',
-  'IdentitiesOnly=yes',
-  '-o',
-  'PreferredAuthentications=publickey',
-  '-o',
-  'BatchMode=yes',
-];
+const CLIENT_OPTIONS = [...SSH_CLIENT_OPTIONS, ...KEY_LOGIN_OPTIONS];
 
 /**
  * One OpenSSH `sftp -b -` session running `commands`, in its own process group

@@ -35,22 +35,28 @@ function writeAskpass(dir: string): string {
   return askpass;
 }
 
+/** What every test and benchmark client tells OpenSSH: no host-key prompt or file, errors only, bounded waits. */
+export const SSH_CLIENT_OPTIONS: readonly string[] = [
+  '-o',
+  'StrictHostKeyChecking=no',
+  '-o',
+  'UserKnownHostsFile=/dev/null',
+  '-o',
+  'LogLevel=ERROR',
+  '-o',
+  'ConnectTimeout=10',
+  '-o',
+  'ServerAliveInterval=5',
+];
+
+/** A login with the key given by -i only, never a prompt. */
+export const KEY_LOGIN_OPTIONS: readonly string[] = ['-o', 'IdentitiesOnly=yes', '-o', 'PreferredAuthentications=publickey', '-o', 'BatchMode=yes'];
+
 function commonOptions(login: Login): { args: string[]; env: NodeJS.ProcessEnv } {
-  const args = [
-    '-o',
-    'StrictHostKeyChecking=no',
-    '-o',
-    'UserKnownHostsFile=/dev/null',
-    '-o',
-    'LogLevel=ERROR',
-    '-o',
-    'ConnectTimeout=10',
-    '-o',
-    'ServerAliveInterval=5',
-  ];
+  const args = [...SSH_CLIENT_OPTIONS];
   const env: NodeJS.ProcessEnv = { ...process.env };
   if (login.keyFile) {
-    args.push('-i', login.keyFile, '-o', 'IdentitiesOnly=yes', '-o', 'PreferredAuthentications=publickey', '-o', 'BatchMode=yes');
+    args.push('-i', login.keyFile, ...KEY_LOGIN_OPTIONS);
   } else {
     const askpass = writeAskpass(login.dir);
     // sftp -b turns BatchMode on, which disables askpass; the first value given wins.
