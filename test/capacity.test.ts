@@ -4,8 +4,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { migrate, openDatabase } from '../src/db/connect.js';
 import { DATABASE_KINDS, type DatabaseKind, preparedDatabaseUrl, tempDir } from './harness/databases.js';
-import { chromium } from 'playwright-core';
 import { adminLogin, adminRequest } from './harness/admin-api.js';
+import { launchChromium } from './harness/browser.js';
 import { ferryOk, runFerry, startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
 
 const MINUTE = 60_000;
@@ -124,18 +124,7 @@ async function checkApiAndConsole(node: RunningNode, env: FerryEnv): Promise<voi
   assert.equal(bad.status, 400);
   assert.match(bad.body.error, /invalid --since "soon"/);
 
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  const browser = await launchChromium();
   try {
     const page = await (await browser.newContext({ ignoreHTTPSErrors: true })).newPage();
     page.setDefaultTimeout(20_000);

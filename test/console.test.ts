@@ -9,28 +9,17 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { preparedDatabaseUrl, tempDir } from './harness/databases.js';
 import { ferryOk, startNode, type FerryEnv, type RunningNode } from './harness/ferry.js';
 import { sha256File, writeRandomFile } from './harness/files.js';
 import { sftpBatch, sshKeygen } from './harness/openssh.js';
 import { freePort } from './harness/ports.js';
+import { launchChromium } from './harness/browser.js';
 import { startSshd, type SshdServer } from './harness/sshd.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ROOT_PASSWORD = 'console-root-pw';
 const UI_TIMEOUT_MS = 20_000;
-
-/** Chromium as root, headless, with nothing that phones home (this machine has no internet). */
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 describe('web console in Chromium', () => {
   let dir: string;
@@ -66,7 +55,7 @@ describe('web console in Chromium', () => {
     await ferryOk(env, ['admin', 'add', 'root', '--role', 'admin', '--password-stdin'], ROOT_PASSWORD + '\n');
     a = await startNode(env);
     b = await startNode(envB);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
     const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 900 } });
     page = await context.newPage();
     page.setDefaultTimeout(UI_TIMEOUT_MS);
