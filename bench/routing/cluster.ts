@@ -65,26 +65,22 @@ export function benchCluster(teardown: Teardown, root: string, databaseUrl: stri
       const existing = nodes[i];
       if (existing?.alive()) return existing;
       const env = envOf(i, concurrency);
-      let node: BenchNode;
-      try {
-        node = await startBenchNode(
+      const start = async () =>
+        startBenchNode(
           teardown,
           names[i]!,
           env,
           { sftpPort: await freePort(), adminPort: await freePort() },
           { workers: 1, readyTimeoutMs: NODE_START_TIMEOUT_MS },
         );
+      let node: BenchNode;
+      try {
+        node = await start();
       } catch (err) {
         teardown.check();
         // A port taken meanwhile by something else: once more on fresh ports.
         console.log(`  (${names[i]} did not start: ${(err as Error).message.split('\n')[0]}; retrying on fresh ports)`);
-        node = await startBenchNode(
-          teardown,
-          names[i]!,
-          env,
-          { sftpPort: await freePort(), adminPort: await freePort() },
-          { workers: 1, readyTimeoutMs: NODE_START_TIMEOUT_MS },
-        );
+        node = await start();
       }
       nodes[i] = node;
       await waitReady(node);
